@@ -1,0 +1,69 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { LeaseActivities } from '../lib/lease-activities';
+import { ActivityErrors } from '../lib/lease-activities';
+import { generatePassword } from '../lib/random';
+import { scramVerifier } from '../lib/scram';
+import { formatExpiration } from '../lib/templates';
+import { createRole, dropRole, inTransaction, StatementError } from '../engine/statements';
+import type { TargetPools } from '../engine/target-pools';
+import type { AuditLog } from '../store/audit';
+import type { LeaseStore } from '../store/leases';
+
+export interface LeaseActivityDeps {
+  targets: TargetPools;
+  leases: LeaseStore;
+  audit: AuditLog;
+}
+
+/** A statement the database rejected will be rejected again: fail without retrying. */
+function rethrow(error: unknown): never {
+  if (error instanceof StatementError) {
+    const { statementIndex, sqlstate, message } = error.failure;
+    throw ApplicationFailure.nonRetryable(
+      `statement ${statementIndex} failed (${sqlstate ?? 'no sqlstate'}): ${message}`,
+      ActivityErrors.statementFailed,
+    );
+  }
+  throw error;
+}
+
+export function createLeaseActivities({ targets, leases, audit }: LeaseActivityDeps): LeaseActivities {
+  return {
+    async createCredential({ spec, progress }) {
+      const password = generatePassword();
+      // Postgres is sent a SCRAM verifier, never the password, so statement logs hold nothing usable.
+      const verifier = await scramVerifier(password);
+      const values = { name: spec.username, password: verifier, expiration: formatExpiration(new Date(progress.expiresAt)) };
+      await targets.withClient(spec.engine, (client) => createRole(client, spec.statements.creation, values)).catch(rethrow);
+      await leases.upsert(spec, progress);
+      return { password };
+    },
+
+    async renewCredential({ spec, progress }) {
+      const values = { name: spec.username, expiration: formatExpiration(new Date(progress.expiresAt)) };
+      await targets.withClient(spec.engine, (client) => inTransaction(client, spec.statements.renew, values)).catch(rethrow);
+      await leases.upsert(spec, progress);
+    },
+
+    async revokeCredential({ spec }) {
+      const outcome = await targets.withClient(spec.engine, (client) => dropRole(client, spec.statements.revocation, spec.username));
+      return {
+        roleGone: outcome.roleGone,
+        errors: outcome.errors.map((f) => `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`),
+      };
+    },
+
+    async recordLeaseState({ spec, progress, audit: event }) {
+      await leases.upsert(spec, progress);
+      if (event) {
+        await audit.append({
+          identity_id: event.action === 'dynamic_expire' ? 'system:dynamic-engines' : spec.identityId,
+          action: event.action,
+          path: `dynamic/${spec.engine}/creds/${spec.role}`,
+          result: event.result,
+          extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}) },
+        });
+      }
+    },
+  };
+}

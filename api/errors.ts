@@ -1,0 +1,25 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { ApiError, type ErrorCode } from '../lib/errors';
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  const status = new ApiError(code, message).status;
+  return reply.status(status).send({ error: { code, message, ...(details ? { details } : {}), request_id: request.id } });
+}
+
+/** Every failure leaves in the contract's shape; an unexpected one is logged and shown without its stack. */
+export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof ApiError) return sendError(reply, request, error.code, error.message, error.details);
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const issues = error.validation.map((v) => ({ field: `${error.validationContext}${v.instancePath.replace(/\//g, '.')}`, message: v.message }));
+    return sendError(reply, request, 'invalid_request', `invalid ${error.validationContext}: ${issues.map((i) => `${i.field} ${i.message}`).join('; ')}`, { issues });
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, request, 'payload_too_large', 'request body is too large');
+  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    const code: ErrorCode = fastifyError.statusCode === 413 ? 'payload_too_large' : fastifyError.statusCode === 404 ? 'not_found' : 'invalid_request';
+    return sendError(reply, request, code, fastifyError.message.replace(/^FST_\w+: /, ''));
+  }
+  request.log.error({ err: { type: error.name, message: error.message, stack: error.stack } }, 'unexpected error');
+  return sendError(reply, request, 'internal', 'internal error; see the server log under this request id');
+}

@@ -1,0 +1,32 @@
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { connectClient } from '../lib/temporal';
+import { payloadKeyring } from '../store';
+import { ensureRootToken } from '../store/bootstrap';
+import { openMigratedStore } from '../store/open';
+import { buildServer } from './server';
+
+/** `npm run api`: the REST API on its own. */
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel, 'api');
+  const { stores, masterKeys } = await openMigratedStore(config);
+  const root = await ensureRootToken(stores, config.dataDir, config.devRootToken);
+  if (root.created) log.info({ file: root.file }, 'created the root token; it is in this file (mode 0600)');
+  const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
+  const app = await buildServer({ stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel });
+  await app.listen({ host: config.host, port: config.port });
+  const stop = async () => {
+    await app.close();
+    await temporal.connection.close();
+    await stores.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error) => {
+  console.error('api failed:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { DEFAULT_CREDENTIALS_CACHE_TTL } from '../services/engines';
+import type { ApiServices } from '../services';
+import { durationSchema, nameSchema, secretPathSchema } from '../schemas';
+
+const configSchema = z.object({
+  plugin: z.literal('postgresql'),
+  connection_url: z.string().min(1).max(2048),
+  root_credentials_path: secretPathSchema,
+  credentials_cache_ttl: durationSchema.optional(),
+});
+const engineBody = z.object({
+  name: nameSchema,
+  type: z.literal('database'),
+  config: configSchema,
+  default_ttl: durationSchema,
+  max_ttl: durationSchema,
+});
+const engineParams = z.object({ name: nameSchema });
+
+export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
+  const manage = { access: { scope: 'dynamic:manage' as const } };
+
+  app.post('/v1/dynamic/engines', { schema: { body: engineBody }, config: manage }, async (request, reply) => {
+    const { name, config, default_ttl, max_ttl } = request.body;
+    const engine = await services.engines.create(request.identity, {
+      name, default_ttl, max_ttl,
+      connection_url: config.connection_url,
+      root_credentials_path: config.root_credentials_path,
+      credentials_cache_ttl: config.credentials_cache_ttl ?? DEFAULT_CREDENTIALS_CACHE_TTL,
+    });
+    return reply.status(201).send(engine);
+  });
+
+  app.get('/v1/dynamic/engines', { config: manage }, async () => ({ data: await services.engines.list() }));
+
+  app.get('/v1/dynamic/engines/:name', { schema: { params: engineParams }, config: manage }, async (request) =>
+    services.engines.get(request.params.name));
+
+  app.patch('/v1/dynamic/engines/:name', {
+    schema: { params: engineParams, body: engineBody.omit({ name: true }).extend({ config: configSchema.partial() }).partial() },
+    config: manage,
+  }, async (request) => {
+    const { config = {}, default_ttl, max_ttl } = request.body;
+    const patch = { ...config, default_ttl, max_ttl };
+    return services.engines.update(request.identity, request.params.name, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
+  });
+
+  app.delete('/v1/dynamic/engines/:name', {
+    schema: { params: engineParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
+    config: manage,
+  }, async (request, reply) => {
+    await services.engines.delete(request.identity, request.params.name, request.query.force === 'true');
+    return reply.status(204).send();
+  });
+};

@@ -1,0 +1,43 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { LEASE_STATES, type LeaseState } from '../../lib/lease';
+import type { ApiServices } from '../services';
+import { durationSchema, nameSchema } from '../schemas';
+
+const leaseParams = z.object({ lease_id: z.string().regex(/^lease_[A-Za-z0-9_-]{1,64}$/, 'is not a lease id') });
+
+export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
+  app.get('/v1/dynamic/leases', {
+    schema: {
+      querystring: z.object({
+        engine: nameSchema.optional(),
+        role: nameSchema.optional(),
+        state: z.enum(LEASE_STATES as [LeaseState, ...LeaseState[]]).optional(),
+      }),
+    },
+    config: { access: { scope: 'dynamic:manage' } },
+  }, async (request) => ({ data: await services.leases.list(request.query) }));
+
+  app.get('/v1/dynamic/leases/:lease_id', { schema: { params: leaseParams }, config: { access: { scope: 'dynamic:manage' } } },
+    async (request) => services.leases.get(request.params.lease_id));
+
+  app.post('/v1/dynamic/leases/:lease_id/renew', {
+    schema: { params: leaseParams, body: z.object({ increment: durationSchema.optional() }).default({}) },
+    config: { access: { scope: 'dynamic:generate' } },
+  }, async (request) => services.leases.renew(request.identity, request.params.lease_id, request.body.increment));
+
+  app.delete('/v1/dynamic/leases/:lease_id', {
+    schema: { params: leaseParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
+    config: { access: { scope: 'dynamic:generate' } },
+  }, async (request, reply) => {
+    const { lease, complete } = await services.leases.revoke(request.identity, request.params.lease_id, request.query.force === 'true');
+    if (complete) return reply.status(204).send();
+    // Accepted: the workflow keeps retrying until the role is gone; the lease says why it is not yet.
+    return reply.status(202).send({ ...lease, warnings: [`revocation is not complete yet and is being retried: ${lease.last_error ?? lease.state}`] });
+  });
+
+  app.post('/v1/dynamic/leases/revoke-prefix', {
+    schema: { body: z.object({ engine: nameSchema, role: nameSchema.optional() }) },
+    config: { access: { scope: 'dynamic:manage' } },
+  }, async (request) => services.leases.revokePrefix(request.identity, request.body.engine, request.body.role));
+};

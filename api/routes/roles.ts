@@ -1,0 +1,39 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiServices } from '../services';
+import { durationSchema, nameSchema, statementsSchema } from '../schemas';
+
+const roleBody = z.object({
+  name: nameSchema,
+  creation_statements: statementsSchema.min(1),
+  revocation_statements: statementsSchema.min(1).optional(),
+  renew_statements: statementsSchema.optional(),
+  default_ttl: durationSchema.optional(),
+  max_ttl: durationSchema.optional(),
+  username_template: z.string().min(1).max(128).optional(),
+});
+const engineParams = z.object({ engine: nameSchema });
+const roleParams = z.object({ engine: nameSchema, name: nameSchema });
+
+export const roleRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
+  const manage = { access: { scope: 'dynamic:manage' as const } };
+
+  app.post('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams, body: roleBody }, config: manage }, async (request) =>
+    services.roles.create(request.identity, request.params.engine, request.body));
+
+  app.get('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams }, config: manage }, async (request) =>
+    ({ data: await services.roles.list(request.params.engine) }));
+
+  app.get('/v1/dynamic/engines/:engine/roles/:name', { schema: { params: roleParams }, config: manage }, async (request) =>
+    services.roles.get(request.params.engine, request.params.name));
+
+  app.patch('/v1/dynamic/engines/:engine/roles/:name', {
+    schema: { params: roleParams, body: roleBody.omit({ name: true }).partial() },
+    config: manage,
+  }, async (request) => services.roles.update(request.identity, request.params.engine, request.params.name, request.body));
+
+  app.delete('/v1/dynamic/engines/:engine/roles/:name', { schema: { params: roleParams }, config: manage }, async (request, reply) => {
+    await services.roles.delete(request.identity, request.params.engine, request.params.name);
+    return reply.status(204).send();
+  });
+};

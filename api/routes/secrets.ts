@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiServices } from '../services';
+import { secretPathSchema } from '../schemas';
+
+const pathParams = z.object({ '*': secretPathSchema });
+
+export const secretRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
+  app.get('/v1/secrets', {
+    schema: { querystring: z.object({ prefix: z.string().max(512).default('') }) },
+    config: { access: { scope: 'secrets:read', permission: 'list', path: (r) => (r.query as { prefix?: string }).prefix ?? '' } },
+  }, async (request) => ({ data: { paths: await services.secrets.list(request.query.prefix) } }));
+
+  app.get('/v1/secrets/*', {
+    schema: { params: pathParams, querystring: z.object({ version: z.coerce.number().int().positive().optional() }) },
+    config: { access: { scope: 'secrets:read', permission: 'read', path: (r) => secretPath(r.params) } },
+  }, async (request) => {
+    const path = request.params['*'];
+    if (path.endsWith('/versions')) return services.secrets.versions(path.slice(0, -'/versions'.length));
+    return services.secrets.get(request.identity, path, request.query.version);
+  });
+
+  app.put('/v1/secrets/*', {
+    schema: {
+      params: pathParams,
+      body: z.object({ data: z.record(z.string(), z.unknown()), secret_type: z.string().min(1).max(64).default('json') }),
+    },
+    config: { access: { scope: 'secrets:write', permission: 'write', path: (r) => secretPath(r.params) } },
+  }, async (request) => services.secrets.put(request.identity, request.params['*'], request.body.data, request.body.secret_type));
+
+  app.delete('/v1/secrets/*', {
+    schema: { params: pathParams },
+    config: { access: { scope: 'secrets:write', permission: 'delete', path: (r) => secretPath(r.params) } },
+  }, async (request, reply) => {
+    await services.secrets.delete(request.identity, request.params['*']);
+    return reply.status(204).send();
+  });
+};
+
+const secretPath = (params: unknown) => String((params as Record<string, string>)['*'] ?? '').replace(/\/versions$/, '');

@@ -1,0 +1,122 @@
+import type { Identity } from '../../lib/access';
+import { ApiError, notFound } from '../../lib/errors';
+import { connectionUrlProblem } from '../../engine/connection-url';
+import { readRootCredential, testConnection, TargetError } from '../../engine/target-pools';
+import type { Stores } from '../../store';
+import type { EngineFields, EngineRecord } from '../../store/engines';
+import type { LeaseService } from './leases';
+
+export interface EngineInput {
+  name: string;
+  connection_url: string;
+  root_credentials_path: string;
+  credentials_cache_ttl: number;
+  default_ttl: number;
+  max_ttl: number;
+}
+
+export const DEFAULT_CREDENTIALS_CACHE_TTL = 30;
+
+/** The engine as the API shows it: never the root password. */
+export function engineView(e: EngineRecord) {
+  return {
+    name: e.name,
+    type: 'database' as const,
+    config: {
+      plugin: e.plugin,
+      connection_url: e.connection_url,
+      root_credentials_path: e.root_credentials_path,
+      credentials_cache_ttl: e.credentials_cache_ttl,
+    },
+    default_ttl: e.default_ttl,
+    max_ttl: e.max_ttl,
+    connection_status: e.connection_status,
+    ...(e.last_error ? { last_error: e.last_error } : {}),
+    created_at: e.created_at.toISOString(),
+    updated_at: e.updated_at.toISOString(),
+  };
+}
+
+export function createEngineService(stores: Stores, leases: () => LeaseService) {
+  const audit = (actor: Identity, name: string, extra: Record<string, unknown> = {}) =>
+    stores.audit.append({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success', extra_data: extra });
+
+  /** Validates the config and opens a test connection; a failure is 400 invalid_config in the database's words. */
+  async function checked(input: EngineInput): Promise<EngineFields> {
+    if (input.default_ttl > input.max_ttl) throw new ApiError('invalid_config', 'default_ttl must not exceed max_ttl');
+    const urlProblem = connectionUrlProblem(input.connection_url);
+    if (urlProblem) throw new ApiError('invalid_config', urlProblem);
+    let credential;
+    try {
+      ({ credential } = await readRootCredential(stores.secrets, input));
+    } catch (error) {
+      if (error instanceof TargetError) throw new ApiError('invalid_config', error.message);
+      throw error;
+    }
+    const failure = await testConnection(input.connection_url, credential);
+    if (failure) throw new ApiError('invalid_config', `test connection failed: ${failure}`);
+    return { ...input, plugin: 'postgresql', connection_status: 'healthy', last_error: null };
+  }
+
+  async function mustGet(name: string) {
+    const engine = await stores.engines.get(name);
+    if (!engine) throw notFound(`engine ${name}`);
+    return engine;
+  }
+
+  return {
+    mustGet,
+
+    async create(actor: Identity, input: EngineInput) {
+      if (await stores.engines.get(input.name)) throw new ApiError('conflict', `engine ${input.name} already exists`);
+      const fields = await checked(input);
+      if (!(await stores.engines.create(fields))) throw new ApiError('conflict', `engine ${input.name} already exists`);
+      await audit(actor, input.name, { operation: 'create' });
+      return engineView((await stores.engines.get(input.name))!);
+    },
+
+    async update(actor: Identity, name: string, patch: Partial<Omit<EngineInput, 'name'>>) {
+      const current = await mustGet(name);
+      const fields = await checked({ ...current, ...patch, name });
+      await stores.engines.update(fields);
+      await audit(actor, name, { operation: 'update' });
+      return engineView((await stores.engines.get(name))!);
+    },
+
+    /** The engine with a live connection check, so `connection_status` is true now, not at creation. */
+    async get(name: string) {
+      const engine = await mustGet(name);
+      let failure: string | undefined;
+      try {
+        failure = await testConnection(engine.connection_url, (await readRootCredential(stores.secrets, engine)).credential);
+      } catch (error) {
+        failure = error instanceof TargetError ? error.message : 'root credential unreadable';
+      }
+      await stores.engines.setStatus(name, failure ? 'unhealthy' : 'healthy', failure ?? null);
+      return engineView({ ...engine, connection_status: failure ? 'unhealthy' : 'healthy', last_error: failure ?? null });
+    },
+
+    list: async () => (await stores.engines.list()).map(engineView),
+
+    /** Refuses while leases are live unless forced; forcing revokes them first, so no role is stranded. */
+    async delete(actor: Identity, name: string, force: boolean) {
+      await mustGet(name);
+      const live = await stores.leases.unfinished({ engine: name });
+      if (live.length && !force) {
+        throw new ApiError('conflict', `engine ${name} has ${live.length} active lease(s); revoke them or pass ?force=true`);
+      }
+      if (live.length) {
+        const result = await leases().revokeMany(actor, live.map((l) => l.lease_id));
+        if (result.pending.length) {
+          throw new ApiError('conflict', `${result.pending.length} lease(s) could not be revoked yet; the engine is kept until they are`, {
+            pending: result.pending,
+          });
+        }
+      }
+      await stores.engines.delete(name);
+      await audit(actor, name, { operation: 'delete', force });
+    },
+  };
+}
+
+export type EngineService = ReturnType<typeof createEngineService>;

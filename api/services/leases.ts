@@ -1,0 +1,186 @@
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { credsPath, type Identity } from '../../lib/access';
+import { ApiError, notFound } from '../../lib/errors';
+import { fillConnectionUrl } from '../../engine/connection-url';
+import { isFinished, type LeaseSpec, type LeaseState, type LeaseView } from '../../lib/lease';
+import { newLeaseId } from '../../lib/random';
+import { generateUsername } from '../../lib/templates';
+import type { Stores } from '../../store';
+import type { LeaseRecord } from '../../store/leases';
+import { issueUpdate, LeaseErrors, renewUpdate, revokeUpdate } from '../../workflows/lease-messages';
+import type { leaseWorkflow } from '../../workflows/lease';
+import type { EngineService } from './engines';
+import type { RoleService } from './roles';
+
+const REVOKE_PARALLELISM = 16;
+
+/** A lease as the API shows it. */
+export function leaseView(l: LeaseRecord | LeaseView) {
+  if ('lease_id' in l) {
+    return {
+      lease_id: l.lease_id, engine: l.engine, role: l.role, username: l.username, state: l.state,
+      issued_at: l.issued_at.toISOString(), expires_at: l.expires_at.toISOString(), max_expires_at: l.max_expires_at.toISOString(),
+      revoked_at: l.revoked_at?.toISOString() ?? null, identity_id: l.identity_id, metadata: l.metadata,
+      last_error: l.last_error, ...(l.forced ? { forced: true } : {}),
+    };
+  }
+  return {
+    lease_id: l.leaseId, engine: l.engine, role: l.role, username: l.username, state: l.state,
+    issued_at: l.issuedAt, expires_at: l.expiresAt, max_expires_at: l.maxExpiresAt, revoked_at: l.revokedAt ?? null,
+    identity_id: l.identityId, metadata: l.metadata, last_error: l.lastError ?? null, ...(l.forced ? { forced: true } : {}),
+  };
+}
+export type LeaseJson = ReturnType<typeof leaseView>;
+
+const secondsUntil = (iso: string) => Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
+
+function failureType(error: unknown): string | undefined {
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
+  return undefined;
+}
+const failureMessage = (error: unknown) => (error instanceof WorkflowUpdateFailedError && error.cause ? error.cause.message : String(error));
+const isGoneWorkflow = (error: unknown) =>
+  error instanceof WorkflowNotFoundError || (error instanceof Error && /workflow execution already completed|not found/i.test(error.message));
+
+export interface LeaseServiceDeps {
+  stores: Stores;
+  temporal: Client;
+  taskQueue: string;
+  engines: EngineService;
+  roles: RoleService;
+}
+
+export function createLeaseService({ stores, temporal, taskQueue, engines, roles }: LeaseServiceDeps) {
+  const audit = (actor: Identity, action: string, lease: { engine: string; role: string; lease_id: string }, extra: Record<string, unknown> = {}) =>
+    stores.audit.append({
+      identity_id: actor.identity_id, action, path: credsPath(lease.engine, lease.role), result: 'success',
+      extra_data: { lease_id: lease.lease_id, ...extra },
+    });
+
+  async function mustGet(leaseId: string) {
+    const lease = await stores.leases.get(leaseId);
+    if (!lease) throw notFound(`lease ${leaseId}`);
+    return lease;
+  }
+
+  /** Revokes one lease and waits for the outcome: the view once the role is gone, or as it stands after a failed try. */
+  async function revokeOne(lease: LeaseRecord, force: boolean): Promise<ReturnType<typeof leaseView>> {
+    if (isFinished(lease.state)) return leaseView(lease);
+    try {
+      return leaseView(await temporal.workflow.getHandle(lease.lease_id).executeUpdate(revokeUpdate, { args: [{ force }] }));
+    } catch (error) {
+      if (isGoneWorkflow(error)) return leaseView(await mustGet(lease.lease_id));
+      throw new ApiError('engine_unavailable', `revocation could not be requested: ${failureMessage(error)}`);
+    }
+  }
+
+  const service = {
+    /** Mints credentials: one workflow per lease, started and answered in one round trip (update-with-start). */
+    async issue(actor: Identity, engineName: string, roleName: string, body: { ttl?: number; metadata?: Record<string, string> }) {
+      const engine = await engines.mustGet(engineName);
+      const role = await roles.mustGet(engineName, roleName);
+      const maxTtl = Math.min(role.max_ttl, engine.max_ttl);
+      const warnings: string[] = [];
+      let ttl = body.ttl ?? Math.min(role.default_ttl, maxTtl);
+      if (ttl > maxTtl) {
+        warnings.push(`requested ttl of ${ttl}s is more than the max of ${maxTtl}s; capped at ${maxTtl}s`);
+        ttl = maxTtl;
+      }
+      if (ttl <= 0) throw new ApiError('invalid_request', 'ttl must be at least 1 second');
+      const spec: LeaseSpec = {
+        leaseId: newLeaseId(),
+        engine: engineName,
+        role: roleName,
+        username: generateUsername(role.username_template, roleName, engineName),
+        identityId: actor.identity_id,
+        metadata: body.metadata ?? {},
+        ttlSeconds: ttl,
+        maxTtlSeconds: maxTtl,
+        defaultIncrementSeconds: Math.min(role.default_ttl, maxTtl),
+        statements: { creation: role.creation_statements, revocation: role.revocation_statements, renew: role.renew_statements },
+      };
+      const start = new WithStartWorkflowOperation<typeof leaseWorkflow>('leaseWorkflow', {
+        workflowId: spec.leaseId,
+        taskQueue,
+        args: [{ spec }],
+        workflowIdConflictPolicy: 'FAIL',
+      });
+      let issued;
+      try {
+        issued = await temporal.workflow.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start });
+      } catch (error) {
+        throw new ApiError('engine_unavailable', `engine ${engineName} could not issue credentials: ${failureMessage(error)}`);
+      }
+      await audit(actor, 'dynamic_generate', { engine: engineName, role: roleName, lease_id: spec.leaseId }, { username: spec.username, ttl });
+      const lease = issued.lease;
+      return {
+        lease_id: spec.leaseId,
+        lease_duration: secondsUntil(lease.expiresAt),
+        renewable: true,
+        expires_at: lease.expiresAt,
+        data: {
+          username: spec.username,
+          password: issued.password,
+          connection_url: fillConnectionUrl(engine.connection_url, { username: spec.username, password: issued.password }),
+        },
+        ...(warnings.length ? { warnings } : {}),
+      };
+    },
+
+    list: async (filter: { engine?: string; role?: string; state?: LeaseState }) =>
+      (await stores.leases.list(filter)).map(leaseView),
+
+    get: async (leaseId: string) => leaseView(await mustGet(leaseId)),
+
+    /** Extends from now by `increment` (default: the role's default_ttl), capped at the lease's max. */
+    async renew(actor: Identity, leaseId: string, incrementSeconds?: number) {
+      const lease = await mustGet(leaseId);
+      if (lease.state !== 'active') throw new ApiError('conflict', `lease is ${lease.state}; it cannot be renewed`);
+      let result;
+      try {
+        result = await temporal.workflow.getHandle(leaseId).executeUpdate(renewUpdate, { args: [{ incrementSeconds }] });
+      } catch (error) {
+        const type = failureType(error);
+        if (type === LeaseErrors.maxTtlExceeded) throw new ApiError('max_ttl_exceeded', failureMessage(error));
+        if (type === LeaseErrors.invalidIncrement) throw new ApiError('invalid_request', failureMessage(error));
+        if (type === LeaseErrors.notActive || isGoneWorkflow(error)) throw new ApiError('conflict', `lease ${leaseId} is no longer active`);
+        throw new ApiError('engine_unavailable', `renewal failed: ${failureMessage(error)}`);
+      }
+      await audit(actor, 'dynamic_renew', lease, { expires_at: result.lease.expiresAt });
+      return { ...leaseView(result.lease), lease_duration: secondsUntil(result.lease.expiresAt), renewable: true, warnings: result.warnings };
+    },
+
+    /** Revokes and waits until the role is gone; `complete` is false when the first try failed and retries go on. */
+    async revoke(actor: Identity, leaseId: string, force = false) {
+      const lease = await mustGet(leaseId);
+      const view = await revokeOne(lease, force);
+      if (!isFinished(lease.state)) await audit(actor, 'dynamic_revoke', lease, { outcome: view.state, ...(force ? { force } : {}) });
+      return { lease: view, complete: isFinished(view.state) };
+    },
+
+    /** Revokes many leases with bounded parallelism; reports those whose role is not gone yet. */
+    async revokeMany(actor: Identity, leaseIds: string[]) {
+      const revoked: string[] = [];
+      const pending: string[] = [];
+      const queue = [...leaseIds];
+      const worker = async () => {
+        for (let id = queue.shift(); id; id = queue.shift()) {
+          const { complete } = await service.revoke(actor, id).catch(() => ({ complete: false }));
+          (complete ? revoked : pending).push(id);
+        }
+      };
+      await Promise.all(Array.from({ length: REVOKE_PARALLELISM }, worker));
+      return { revoked, pending };
+    },
+
+    async revokePrefix(actor: Identity, engine: string, role?: string) {
+      await engines.mustGet(engine);
+      const live = await stores.leases.unfinished({ engine, role });
+      return service.revokeMany(actor, live.map((l) => l.lease_id));
+    },
+  };
+  return service;
+}
+
+export type LeaseService = ReturnType<typeof createLeaseService>;

@@ -1,0 +1,124 @@
+import type { Identity } from '../../lib/access';
+import { ApiError, notFound } from '../../lib/errors';
+import { DEFAULT_RENEW_STATEMENTS, DEFAULT_USERNAME_TEMPLATE, STATEMENT_PLACEHOLDERS, unknownPlaceholders, USERNAME_PLACEHOLDERS } from '../../lib/templates';
+import type { Stores } from '../../store';
+import type { RoleFields, RoleRecord } from '../../store/roles';
+import type { EngineService } from './engines';
+
+export const DEFAULT_REVOCATION_STATEMENTS = [`DROP ROLE IF EXISTS "{{name}}"`];
+
+export interface RoleInput {
+  name: string;
+  creation_statements: string[];
+  revocation_statements?: string[];
+  renew_statements?: string[];
+  default_ttl?: number;
+  max_ttl?: number;
+  username_template?: string;
+}
+
+export function roleView(r: RoleRecord) {
+  return {
+    engine: r.engine,
+    name: r.name,
+    creation_statements: r.creation_statements,
+    revocation_statements: r.revocation_statements,
+    renew_statements: r.renew_statements,
+    default_ttl: r.default_ttl,
+    max_ttl: r.max_ttl,
+    username_template: r.username_template,
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+  };
+}
+
+/** Checks what can be checked without a database: placeholders, name use, TTLs. Returns warnings. */
+function checkDefinition(role: RoleFields, engineMaxTtl: number): string[] {
+  const warnings: string[] = [];
+  const groups = { creation_statements: role.creation_statements, revocation_statements: role.revocation_statements, renew_statements: role.renew_statements };
+  for (const [field, statements] of Object.entries(groups)) {
+    statements.forEach((statement, index) => {
+      const unknown = unknownPlaceholders(statement, STATEMENT_PLACEHOLDERS);
+      if (unknown.length) {
+        throw new ApiError('invalid_statements', `${field}[${index}] uses unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(', ')}`, {
+          field, statement_index: index, allowed: STATEMENT_PLACEHOLDERS.map((p) => `{{${p}}}`),
+        });
+      }
+    });
+  }
+  if (!role.creation_statements.some((s) => s.includes('{{name}}'))) {
+    throw new ApiError('invalid_statements', 'creation_statements must create a role named {{name}}');
+  }
+  if (!role.revocation_statements.some((s) => s.includes('{{name}}'))) {
+    throw new ApiError('invalid_statements', 'revocation_statements must drop the role named {{name}}');
+  }
+  if (!role.creation_statements.some((s) => s.includes('{{password}}'))) warnings.push('creation_statements never set {{password}}: the issued user cannot log in with a password');
+  if (!role.creation_statements.some((s) => s.includes('{{expiration}}'))) {
+    warnings.push(`creation_statements set no VALID UNTIL '{{expiration}}': Postgres will not refuse the login by itself if revocation is late`);
+  }
+  const unknownUser = unknownPlaceholders(role.username_template, USERNAME_PLACEHOLDERS);
+  if (unknownUser.length || !role.username_template.includes('{{random}}')) {
+    throw new ApiError('invalid_request', 'username_template may use only {{role}}, {{engine}} and {{random}}, and must include {{random}}');
+  }
+  if (role.default_ttl > role.max_ttl) throw new ApiError('invalid_request', 'default_ttl must not exceed max_ttl');
+  if (role.max_ttl > engineMaxTtl) warnings.push(`max_ttl is capped at the engine's max_ttl of ${engineMaxTtl}s`);
+  return warnings;
+}
+
+export function createRoleService(stores: Stores, engines: EngineService) {
+  async function mustGet(engine: string, name: string) {
+    await engines.mustGet(engine);
+    const role = await stores.roles.get(engine, name);
+    if (!role) throw notFound(`role ${name} on engine ${engine}`);
+    return role;
+  }
+
+  async function save(actor: Identity, engineName: string, input: RoleInput, existing?: RoleRecord) {
+    const engine = await engines.mustGet(engineName);
+    const base = existing ?? {
+      revocation_statements: DEFAULT_REVOCATION_STATEMENTS,
+      renew_statements: DEFAULT_RENEW_STATEMENTS,
+      default_ttl: Math.min(engine.default_ttl, input.max_ttl ?? engine.max_ttl),
+      max_ttl: engine.max_ttl,
+      username_template: DEFAULT_USERNAME_TEMPLATE,
+    };
+    const fields: RoleFields = {
+      engine: engineName,
+      name: input.name,
+      creation_statements: input.creation_statements,
+      revocation_statements: input.revocation_statements ?? base.revocation_statements,
+      renew_statements: input.renew_statements ?? base.renew_statements,
+      default_ttl: input.default_ttl ?? base.default_ttl,
+      max_ttl: input.max_ttl ?? base.max_ttl,
+      username_template: input.username_template ?? base.username_template,
+    };
+    const warnings = checkDefinition(fields, engine.max_ttl);
+    await stores.roles.save(fields);
+    await stores.audit.append({
+      identity_id: actor.identity_id, action: 'role_write', path: `dynamic/${engineName}/roles/${input.name}`, result: 'success',
+      extra_data: { operation: existing ? 'update' : 'create' },
+    });
+    return { ...roleView((await stores.roles.get(engineName, input.name))!), warnings };
+  }
+
+  return {
+    mustGet,
+    get: async (engine: string, name: string) => roleView(await mustGet(engine, name)),
+    list: async (engine: string) => {
+      await engines.mustGet(engine);
+      return (await stores.roles.list(engine)).map(roleView);
+    },
+    create: (actor: Identity, engine: string, input: RoleInput) => save(actor, engine, input),
+    async update(actor: Identity, engine: string, name: string, patch: Partial<Omit<RoleInput, 'name'>>) {
+      const existing = await mustGet(engine, name);
+      return save(actor, engine, { ...existing, ...patch, name }, existing);
+    },
+    async delete(actor: Identity, engine: string, name: string) {
+      await mustGet(engine, name);
+      await stores.roles.delete(engine, name);
+      await stores.audit.append({ identity_id: actor.identity_id, action: 'role_write', path: `dynamic/${engine}/roles/${name}`, result: 'success', extra_data: { operation: 'delete' } });
+    },
+  };
+}
+
+export type RoleService = ReturnType<typeof createRoleService>;

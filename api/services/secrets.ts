@@ -1,0 +1,46 @@
+import { ENGINE_IDENTITY, isAdmin, type Identity } from '../../lib/access';
+import { ApiError, notFound } from '../../lib/errors';
+import type { Stores } from '../../store';
+
+export function createSecretService(stores: Stores) {
+  const audit = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) =>
+    stores.audit.append({ identity_id: actor.identity_id, action, path, result: 'success', extra_data: extra });
+
+  /** A root credential an engine uses is readable by the engine machinery and admins only. */
+  async function guardRootCredential(actor: Identity, path: string) {
+    if (isAdmin(actor) || actor.identity_id === ENGINE_IDENTITY) return;
+    const { rowCount } = await stores.db.query('SELECT 1 FROM engines WHERE root_credentials_path = $1', [path]);
+    if (rowCount) throw new ApiError('forbidden', `${path} is a dynamic engine's root credential`);
+  }
+
+  return {
+    async put(actor: Identity, path: string, data: Record<string, unknown>, secretType: string) {
+      await guardRootCredential(actor, path);
+      const written = await stores.secrets.put(path, data, secretType);
+      await audit(actor, 'secret_write', path, { version: written.version });
+      return written;
+    },
+
+    async get(actor: Identity, path: string, version?: number) {
+      await guardRootCredential(actor, path);
+      const secret = await stores.secrets.get(path, version);
+      if (!secret) throw notFound(`secret ${path}${version ? ` version ${version}` : ''}`);
+      await audit(actor, 'secret_read', path, { version: secret.version });
+      return secret;
+    },
+
+    async versions(path: string) {
+      const versions = await stores.secrets.versions(path);
+      if (versions.length === 0) throw notFound(`secret ${path}`);
+      return { path, versions };
+    },
+
+    list: (prefix: string) => stores.secrets.list(prefix),
+
+    async delete(actor: Identity, path: string) {
+      await guardRootCredential(actor, path);
+      if (!(await stores.secrets.delete(path))) throw notFound(`secret ${path}`);
+      await audit(actor, 'secret_delete', path);
+    },
+  };
+}

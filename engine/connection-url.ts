@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { PoolConfig } from 'pg';
+import { parse } from 'pg-connection-string';
+import { render } from '../lib/templates';
+
+export interface RootCredential {
+  username: string;
+  password: string;
+}
+
+/** Why a connection_url template is unusable, or undefined when it is fine. */
+export function connectionUrlProblem(template: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(template.replace('{{username}}', 'u').replace('{{password}}', 'p'));
+  } catch {
+    return 'connection_url is not a URL';
+  }
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') return 'connection_url must start with postgresql://';
+  const password = template.match(/^[a-z]+:\/\/[^:@/]*:([^@/]*)@/i)?.[1];
+  if (password !== undefined && password !== '{{password}}') {
+    return 'connection_url must not carry a literal password: use {{password}} and keep it in root_credentials_path';
+  }
+  const sslmode = url.searchParams.get('sslmode');
+  if (sslmode && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;
+  return undefined;
+}
+
+/** The template with a username and password filled in, URL-encoded. */
+export const fillConnectionUrl = (template: string, credential: RootCredential) =>
+  render(template, { username: encodeURIComponent(credential.username), password: encodeURIComponent(credential.password) });
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/**
+ * `sslmode` as libpq means it. node-postgres reads `require` as `verify-full`; libpq's `require` encrypts
+ * without verifying the server (and verifies the CA when `sslrootcert` is given). libpq's `prefer` falls
+ * back to plaintext when the server has no TLS; node-postgres cannot fall back, so `allow` and `prefer`
+ * connect in plaintext, as libpq does against such a server.
+ */
+export function sslFor(sslmode: string | null, sslrootcert: string | null): PoolConfig['ssl'] {
+  const ca = sslrootcert ? readFileSync(sslrootcert, 'utf8') : undefined;
+  const verifyCa: ConnectionOptions = { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
+  switch (sslmode) {
+    case null:
+    case 'disable':
+    case 'allow':
+    case 'prefer':
+      return false;
+    case 'require':
+      return ca ? verifyCa : { rejectUnauthorized: false };
+    case 'verify-ca':
+      return verifyCa;
+    case 'verify-full':
+      return { rejectUnauthorized: true, ca };
+    default:
+      throw new Error(`unsupported sslmode ${sslmode}`);
+  }
+}
+
+/** A pg pool config for the filled-in URL, with libpq's sslmode semantics. */
+export function poolConfigFor(connectionUrl: string): PoolConfig {
+  const url = new URL(connectionUrl);
+  const sslmode = url.searchParams.get('sslmode');
+  const sslrootcert = url.searchParams.get('sslrootcert');
+  for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat']) url.searchParams.delete(key);
+  const parsed = parse(url.toString());
+  return {
+    host: parsed.host ?? undefined,
+    port: parsed.port ? Number(parsed.port) : undefined,
+    database: parsed.database ?? undefined,
+    user: parsed.user,
+    password: parsed.password,
+    application_name: 'scaivault',
+    ssl: sslFor(sslmode, sslrootcert),
+  };
+}
+
+/** Strips any occurrence of the secret from a message the database produced. */
+export function scrub(message: string, ...secrets: string[]): string {
+  let out = message;
+  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
+  return out;
+}

@@ -1,0 +1,25 @@
+import type { LeaseProgress, LeaseSpec } from './lease';
+
+/** The activities a lease workflow calls. The worker's implementations satisfy this; the workflow sees only it. */
+export interface LeaseActivities {
+  /** Runs the creation statements in one transaction and records the lease. Idempotent across retries. */
+  createCredential(input: { spec: LeaseSpec; progress: LeaseProgress }): Promise<{ password: string }>;
+  /** Runs the renew statements, moving `VALID UNTIL`, and records the new expiry. */
+  renewCredential(input: { spec: LeaseSpec; progress: LeaseProgress }): Promise<void>;
+  /** Ends the role's sessions, runs the revocation statements, and reports whether the role is gone. */
+  revokeCredential(input: { spec: LeaseSpec }): Promise<{ roleGone: boolean; errors: string[] }>;
+  /** Writes the lease's state to the store, with an audit entry when the workflow itself acted. */
+  recordLeaseState(input: { spec: LeaseSpec; progress: LeaseProgress; audit?: LeaseAuditEvent }): Promise<void>;
+}
+
+export interface LeaseAuditEvent {
+  action: 'dynamic_expire' | 'dynamic_revoke';
+  result: 'success' | 'failure';
+  error?: string;
+}
+
+/** Non-retryable failure types raised by the activities. */
+export const ActivityErrors = {
+  statementFailed: 'StatementFailed',
+  engineMissing: 'EngineMissing',
+} as const;

@@ -1,0 +1,80 @@
+/**
+ * The lease's shape as the workflow, its activities and the API all see it. Pure types and arithmetic
+ * only: the workflow sandbox imports this file.
+ */
+
+export type LeaseState = 'active' | 'revoking' | 'revoked' | 'expired' | 'revocation_failed';
+export const LEASE_STATES: readonly LeaseState[] = ['active', 'revoking', 'revoked', 'expired', 'revocation_failed'];
+
+export interface RoleStatements {
+  creation: string[];
+  revocation: string[];
+  renew: string[];
+}
+
+/** What a lease is, fixed when it is issued. It holds no secret: it is workflow input, kept in history. */
+export interface LeaseSpec {
+  leaseId: string;
+  engine: string;
+  role: string;
+  username: string;
+  identityId: string;
+  metadata: Record<string, string>;
+  ttlSeconds: number;
+  maxTtlSeconds: number;
+  /** The role's default_ttl: a renew without an increment extends by this much. */
+  defaultIncrementSeconds: number;
+  /** Snapshotted at issue, so editing or deleting the role later cannot strand a lease's revocation. */
+  statements: RoleStatements;
+}
+
+/** What changes over a lease's life; carried across continue-as-new. */
+export interface LeaseProgress {
+  state: LeaseState;
+  issuedAt: string;
+  expiresAt: string;
+  maxExpiresAt: string;
+  revokedAt?: string;
+  lastError?: string;
+  /** Why the lease is ending, once it is. */
+  revokeReason?: 'revoked' | 'expired';
+  /** Set when an operator forced the revocation: the database role may remain. */
+  forced?: boolean;
+}
+
+export interface LeaseWorkflowInput {
+  spec: LeaseSpec;
+  progress?: LeaseProgress;
+}
+
+export interface LeaseView extends LeaseProgress {
+  leaseId: string;
+  engine: string;
+  role: string;
+  username: string;
+  identityId: string;
+  metadata: Record<string, string>;
+}
+
+export interface IssuedCredential {
+  lease: LeaseView;
+  password: string;
+}
+
+export interface RenewResult {
+  lease: LeaseView;
+  warnings: string[];
+}
+
+export const isFinished = (state: LeaseState) => state === 'revoked' || state === 'expired';
+
+/** Whole seconds: `VALID UNTIL` and `expires_at` always name the same instant. */
+export const truncateToSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+/** The renewal rule: extend from now by the increment, never past the lease's max. */
+export function plannedRenewal(nowMs: number, incrementSeconds: number, current: LeaseProgress) {
+  const max = Date.parse(current.maxExpiresAt);
+  const wanted = truncateToSecond(nowMs + incrementSeconds * 1000);
+  const expiresAt = Math.min(wanted, max);
+  return { expiresAtMs: expiresAt, capped: wanted > max, extends: expiresAt > Date.parse(current.expiresAt) };
+}

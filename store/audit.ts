@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import type { Db } from './db';
+
+export interface AuditEntry {
+  identity_id: string;
+  action: string;
+  path: string;
+  result: 'success' | 'failure';
+  extra_data?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends Required<AuditEntry> {
+  id: string;
+  timestamp: string;
+}
+
+const GENESIS = '0'.repeat(64);
+
+function entryHash(prev: string, e: { timestamp: string; identity_id: string; action: string; path: string; result: string; extra_data: unknown }) {
+  const body = JSON.stringify([prev, e.timestamp, e.identity_id, e.action, e.path, e.result, e.extra_data]);
+  return createHash('sha256').update(body).digest('hex');
+}
+
+interface AuditRow {
+  id: string;
+  timestamp: Date;
+  identity_id: string;
+  action: string;
+  path: string;
+  result: 'success' | 'failure';
+  extra_data: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Append-only and hash-chained: each entry's hash covers its content and its predecessor's hash. */
+export class AuditLog {
+  constructor(private readonly db: Db) {}
+
+  async append(entry: AuditEntry): Promise<void> {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('scaivault:audit-chain'))`);
+      const { rows } = await client.query<{ hash: string; now: Date }>(
+        'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now',
+      );
+      const prev = rows[0]?.hash ?? GENESIS;
+      const timestamp = rows[0]!.now.toISOString();
+      const extra = entry.extra_data ?? {};
+      const hash = entryHash(prev, { ...entry, timestamp, extra_data: extra });
+      await client.query(
+        `INSERT INTO audit_log (timestamp, identity_id, action, path, result, extra_data, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [timestamp, entry.identity_id, entry.action, entry.path, entry.result, JSON.stringify(extra), prev, hash],
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async query(filter: { action?: string; identity_id?: string; since?: Date; until?: Date; limit: number; before_id?: string }) {
+    const { rows } = await this.db.query<AuditRow>(
+      `SELECT * FROM audit_log
+       WHERE ($1::text IS NULL OR action = $1) AND ($2::text IS NULL OR identity_id = $2)
+         AND ($3::timestamptz IS NULL OR timestamp >= $3) AND ($4::timestamptz IS NULL OR timestamp <= $4)
+         AND ($5::bigint IS NULL OR id < $5)
+       ORDER BY id DESC LIMIT $6`,
+      [filter.action ?? null, filter.identity_id ?? null, filter.since ?? null, filter.until ?? null, filter.before_id ?? null, filter.limit],
+    );
+    return rows.map(toRecord);
+  }
+
+  /** Walks the chain from the start; reports the first entry whose link or content does not check. */
+  async verify(): Promise<{ valid: boolean; checked: number; first_broken_id?: string; reason?: string }> {
+    let prev = GENESIS;
+    let checked = 0;
+    let after = '0';
+    for (;;) {
+      const { rows } = await this.db.query<AuditRow>('SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000', [after]);
+      if (rows.length === 0) return { valid: true, checked };
+      for (const row of rows) {
+        if (row.prev_hash !== prev) return { valid: false, checked, first_broken_id: row.id, reason: 'previous entry missing or altered' };
+        const expected = entryHash(prev, { ...row, timestamp: row.timestamp.toISOString() });
+        if (expected !== row.hash) return { valid: false, checked, first_broken_id: row.id, reason: 'entry content altered' };
+        prev = row.hash;
+        checked++;
+        after = row.id;
+      }
+    }
+  }
+}
+
+function toRecord(row: AuditRow): AuditRecord {
+  const { prev_hash: _prev, hash: _hash, ...rest } = row;
+  return { ...rest, timestamp: row.timestamp.toISOString() };
+}

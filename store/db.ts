@@ -1,0 +1,41 @@
+import path from 'node:path';
+import pg from 'pg';
+import { runner } from 'node-pg-migrate';
+
+export type Db = pg.Pool;
+
+export function createStorePool(databaseUrl: string, max = 10): Db {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max });
+  pool.on('error', () => {}); // idle clients dropped by the server are replaced on next use
+  return pool;
+}
+
+/** Creates the product's own database if it is missing (the server's `postgres` database must exist). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) {
+      await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`).catch((error) => {
+        if (error.code !== '42P04') throw error; // created by a concurrent start
+      });
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function migrate(databaseUrl: string): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  await runner({
+    databaseUrl,
+    dir: path.join(__dirname, 'migrations'),
+    direction: 'up',
+    migrationsTable: 'scaivault_migrations',
+    log: () => {},
+  });
+}

@@ -1,0 +1,63 @@
+import type { Db } from './db';
+
+export interface EngineRecord {
+  name: string;
+  plugin: 'postgresql';
+  connection_url: string;
+  root_credentials_path: string;
+  credentials_cache_ttl: number;
+  default_ttl: number;
+  max_ttl: number;
+  connection_status: 'healthy' | 'unhealthy';
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type EngineFields = Omit<EngineRecord, 'created_at' | 'updated_at'>;
+
+export class EngineStore {
+  constructor(private readonly db: Db) {}
+
+  async get(name: string): Promise<EngineRecord | undefined> {
+    const { rows } = await this.db.query<EngineRecord>('SELECT * FROM engines WHERE name = $1', [name]);
+    return rows[0];
+  }
+
+  async list(): Promise<EngineRecord[]> {
+    return (await this.db.query<EngineRecord>('SELECT * FROM engines ORDER BY name')).rows;
+  }
+
+  /** Inserts; false when the name is taken. */
+  async create(e: EngineFields): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `INSERT INTO engines (name, plugin, connection_url, root_credentials_path, credentials_cache_ttl,
+         default_ttl, max_ttl, connection_status, last_error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING`,
+      [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
+        e.connection_status, e.last_error],
+    );
+    return rowCount === 1;
+  }
+
+  async update(e: EngineFields): Promise<void> {
+    await this.db.query(
+      `UPDATE engines SET plugin = $2, connection_url = $3, root_credentials_path = $4, credentials_cache_ttl = $5,
+         default_ttl = $6, max_ttl = $7, connection_status = $8, last_error = $9, updated_at = now()
+       WHERE name = $1`,
+      [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
+        e.connection_status, e.last_error],
+    );
+  }
+
+  async setStatus(name: string, status: EngineRecord['connection_status'], lastError: string | null): Promise<void> {
+    await this.db.query(
+      'UPDATE engines SET connection_status = $2, last_error = $3 WHERE name = $1 AND (connection_status, coalesce(last_error, \'\')) IS DISTINCT FROM ($2, coalesce($3, \'\'))',
+      [name, status, lastError],
+    );
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.db.query('DELETE FROM engines WHERE name = $1', [name]);
+  }
+}

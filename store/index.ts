@@ -1,0 +1,27 @@
+import { Keyring } from '../lib/keyring';
+import { AuditLog } from './audit';
+import { createStorePool } from './db';
+import { EngineStore } from './engines';
+import { LeaseStore } from './leases';
+import { RoleStore } from './roles';
+import { SecretStore } from './secrets';
+import { TokenStore } from './tokens';
+
+export type Stores = ReturnType<typeof openStores>;
+
+/** The product's own store: one pool, one data-access object per table group. */
+export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize = 10) {
+  const db = createStorePool(databaseUrl, poolSize);
+  return {
+    db,
+    secrets: new SecretStore(db, Keyring.derive(masterKeys, 'secret-store')),
+    engines: new EngineStore(db),
+    roles: new RoleStore(db),
+    leases: new LeaseStore(db),
+    tokens: new TokenStore(db),
+    audit: new AuditLog(db),
+    close: () => db.end(),
+  };
+}
+
+export const payloadKeyring = (masterKeys: Buffer[]) => Keyring.derive(masterKeys, 'temporal-payloads');

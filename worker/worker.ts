@@ -1,0 +1,38 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createLeaseActivities } from '../activities/lease';
+import { TargetPools } from '../engine/target-pools';
+import { dataConverter } from '../lib/temporal';
+import { payloadKeyring, type Stores } from '../store';
+
+export interface WorkerSetup {
+  stores: Stores;
+  masterKeys: Buffer[];
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/** A worker running the lease workflows and their activities, with the product's encrypting converter. */
+export async function createWorker(setup: WorkerSetup) {
+  const { stores } = setup;
+  const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
+  const connection = await NativeConnection.connect({ address: setup.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: setup.namespace,
+    taskQueue: setup.taskQueue,
+    ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createLeaseActivities({ targets, leases: stores.leases, audit: stores.audit }),
+    dataConverter: dataConverter(payloadKeyring(setup.masterKeys)),
+    shutdownGraceTime: '20s',
+  });
+  return {
+    worker,
+    async close() {
+      await targets.close();
+      await connection.close();
+    },
+  };
+}

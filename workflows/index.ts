@@ -1,0 +1,1 @@
+export { leaseWorkflow } from './lease';

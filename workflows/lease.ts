@@ -1,0 +1,205 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  isFinished,
+  plannedRenewal,
+  truncateToSecond,
+  type IssuedCredential,
+  type LeaseProgress,
+  type LeaseView,
+  type LeaseWorkflowInput,
+} from '../lib/lease';
+import { ActivityErrors, type LeaseActivities, type LeaseAuditEvent } from '../lib/lease-activities';
+import { issueUpdate, leaseQuery, LeaseErrors, renewUpdate, revokeUpdate } from './lease-messages';
+
+/** Issuing answers a waiting caller: give up after a few quick tries and report the database's error. */
+const issuing = proxyActivities<LeaseActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', maximumAttempts: 3, nonRetryableErrorTypes: [ActivityErrors.statementFailed] },
+});
+const database = proxyActivities<LeaseActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+});
+/** The product's own store: retried until it answers. */
+const store = proxyActivities<LeaseActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '30s' },
+});
+
+const MAX_REVOKE_BACKOFF_MS = 5 * 60_000;
+const MAX_UPDATES_PER_RUN = 500;
+const MAX_HISTORY_EVENTS_PER_RUN = 10_000;
+
+/**
+ * One lease, from the database role's creation to its removal. The role is created when the workflow
+ * starts; the workflow then sleeps until the lease expires or a renew or revoke arrives, and ends only
+ * once the role is gone from the database (or an operator forces it).
+ */
+export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowInput): Promise<LeaseView> {
+  let progress: LeaseProgress = carried ?? newProgress(spec.ttlSeconds, spec.maxTtlSeconds);
+  let credential: IssuedCredential | undefined;
+  let issueFailure: ApplicationFailure | undefined;
+  let revokeRequested = progress.state !== 'active';
+  let forceRequested = false;
+  let expiryMoved = false;
+  let renewing = false;
+  let updatesThisRun = 0;
+
+  const view = (): LeaseView => ({
+    leaseId: spec.leaseId,
+    engine: spec.engine,
+    role: spec.role,
+    username: spec.username,
+    identityId: spec.identityId,
+    metadata: spec.metadata,
+    ...progress,
+  });
+  const continueAsNewDue = () =>
+    workflowInfo().continueAsNewSuggested ||
+    workflowInfo().historyLength > MAX_HISTORY_EVENTS_PER_RUN ||
+    updatesThisRun >= MAX_UPDATES_PER_RUN;
+
+  setHandler(leaseQuery, view);
+
+  setHandler(issueUpdate, async () => {
+    await condition(() => credential !== undefined || issueFailure !== undefined);
+    if (issueFailure) throw issueFailure;
+    return credential!;
+  });
+
+  setHandler(
+    renewUpdate,
+    async ({ incrementSeconds }) => {
+      updatesThisRun++;
+      await condition(() => !renewing);
+      renewing = true;
+      try {
+        const plan = plannedRenewal(Date.now(), incrementSeconds ?? spec.defaultIncrementSeconds, progress);
+        const next = { ...progress, expiresAt: new Date(plan.expiresAtMs).toISOString() };
+        await database.renewCredential({ spec, progress: next });
+        progress = { ...next, state: progress.state };
+        expiryMoved = true;
+        const warnings = plan.capped
+          ? [`the requested increment passes the lease's max TTL; the lease now ends at its max, ${progress.expiresAt}`]
+          : [];
+        return { lease: view(), warnings };
+      } finally {
+        renewing = false;
+      }
+    },
+    {
+      validator: ({ incrementSeconds }) => {
+        if (incrementSeconds !== undefined && !(incrementSeconds > 0)) {
+          throw ApplicationFailure.nonRetryable('increment must be positive', LeaseErrors.invalidIncrement);
+        }
+        if (progress.state !== 'active' || revokeRequested || Date.now() >= Date.parse(progress.expiresAt)) {
+          throw ApplicationFailure.nonRetryable(`lease is ${revokeRequested ? 'being revoked' : progress.state}`, LeaseErrors.notActive);
+        }
+        if (Date.parse(progress.expiresAt) >= Date.parse(progress.maxExpiresAt)) {
+          throw ApplicationFailure.nonRetryable(
+            `lease already runs to its max TTL (${progress.maxExpiresAt}); request new credentials`,
+            LeaseErrors.maxTtlExceeded,
+          );
+        }
+      },
+    },
+  );
+
+  setHandler(revokeUpdate, async ({ force }) => {
+    updatesThisRun++;
+    revokeRequested = true;
+    if (force) forceRequested = true;
+    await condition(() => isFinished(progress.state) || (!force && progress.state === 'revocation_failed'));
+    return view();
+  });
+
+  if (!carried) {
+    try {
+      const { password } = await issuing.createCredential({ spec, progress });
+      credential = { lease: view(), password };
+    } catch (error) {
+      issueFailure = ApplicationFailure.nonRetryable(causeMessage(error), LeaseErrors.issueFailed);
+      // An attempt whose answer was lost may still have created the role: make sure it is gone.
+      progress = { ...progress, revokeReason: 'revoked' };
+      return await finish();
+    }
+  }
+
+  while (!revokeRequested) {
+    const remaining = Date.parse(progress.expiresAt) - Date.now();
+    if (remaining <= 0 && !renewing) break;
+    expiryMoved = false;
+    await condition(() => revokeRequested || expiryMoved || continueAsNewDue(), Math.max(remaining, 0));
+    await condition(() => !renewing);
+    if (continueAsNewDue() && !revokeRequested) return await carryOn();
+  }
+  progress = { ...progress, revokeReason: progress.revokeReason ?? (revokeRequested ? 'revoked' : 'expired') };
+  return await finish();
+
+  /** Revokes until the role is gone: a durable workflow need not give up where Vault would. */
+  async function finish(): Promise<LeaseView> {
+    if (progress.state === 'active') await record({ ...progress, state: 'revoking' });
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await database.revokeCredential({ spec }).catch((error) => ({ roleGone: false, errors: [causeMessage(error)] }));
+      if (outcome.roleGone) break;
+      const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';
+      if (progress.state !== 'revocation_failed' || progress.lastError !== lastError) {
+        await record({ ...progress, state: 'revocation_failed', lastError }, { action: auditAction(), result: 'failure', error: lastError });
+      }
+      if (forceRequested) {
+        progress = { ...progress, forced: true };
+        break;
+      }
+      await condition(() => forceRequested, Math.min(5_000 * 2 ** (attempt - 1), MAX_REVOKE_BACKOFF_MS));
+      if (continueAsNewDue() && !forceRequested) return await carryOn();
+    }
+    const revokedAt = new Date(truncateToSecond(Date.now())).toISOString();
+    const final = progress.revokeReason === 'expired' ? 'expired' : 'revoked';
+    // An expiry has no caller to record it; a requested revocation is recorded by the API that took it.
+    await record(
+      { ...progress, state: final, revokedAt, lastError: progress.forced ? progress.lastError : undefined },
+      final === 'expired' ? { action: 'dynamic_expire', result: 'success' } : undefined,
+    );
+    await condition(allHandlersFinished);
+    return view();
+  }
+
+  async function record(next: LeaseProgress, audit?: LeaseAuditEvent) {
+    if (!issueFailure) await store.recordLeaseState({ spec, progress: next, audit });
+    progress = next;
+  }
+
+  function auditAction(): LeaseAuditEvent['action'] {
+    return progress.revokeReason === 'expired' ? 'dynamic_expire' : 'dynamic_revoke';
+  }
+
+  async function carryOn(): Promise<never> {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof leaseWorkflow>({ spec, progress });
+  }
+}
+
+function newProgress(ttlSeconds: number, maxTtlSeconds: number): LeaseProgress {
+  const issuedAt = truncateToSecond(Date.now());
+  return {
+    state: 'active',
+    issuedAt: new Date(issuedAt).toISOString(),
+    expiresAt: new Date(issuedAt + ttlSeconds * 1000).toISOString(),
+    maxExpiresAt: new Date(issuedAt + maxTtlSeconds * 1000).toISOString(),
+  };
+}
+
+/** The innermost message of an activity failure: the database's own words, never a stack. */
+function causeMessage(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}
