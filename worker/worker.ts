@@ -1,4 +1,5 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import path from 'node:path';
 import { createLeaseActivities } from '../activities/lease';
 import { TargetPools } from '../engine/target-pools';
 import { dataConverter } from '../lib/temporal';
@@ -14,16 +15,24 @@ export interface WorkerSetup {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
+
+/** The SDK's own log level (bundling, polling); installed once per process, before the first worker. */
+export function installRuntime(level: LogLevel = 'WARN') {
+  if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger(level) });
+}
+
 /** A worker running the lease workflows and their activities, with the product's encrypting converter. */
 export async function createWorker(setup: WorkerSetup) {
   const { stores } = setup;
+  installRuntime();
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
   const connection = await NativeConnection.connect({ address: setup.address });
   const worker = await Worker.create({
     connection,
     namespace: setup.namespace,
     taskQueue: setup.taskQueue,
-    ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createLeaseActivities({ targets, leases: stores.leases, audit: stores.audit }),
     dataConverter: dataConverter(payloadKeyring(setup.masterKeys)),
     shutdownGraceTime: '20s',

@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { buildServer } from '../../api/server';
+import { connectClient } from '../../lib/temporal';
+import { openStores, payloadKeyring, type Stores } from '../../store';
+import { ensureRootToken } from '../../store/bootstrap';
+import { migrate } from '../../store/db';
+import { createWorker } from '../../worker/worker';
+import { ADMIN_URL, uniqueName } from './postgres';
+
+export interface Stack {
+  baseUrl: string;
+  rootToken: string;
+  stores: Stores;
+  databaseUrl: string;
+  masterKey: string;
+  taskQueue: string;
+  temporalAddress: string;
+  temporal: Awaited<ReturnType<typeof connectClient>>;
+  /** Calls the API as root (or with the given token). */
+  call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The product wired as `npm start` wires it, against the suite's Temporal dev server and a fresh store
+ * database of its own, with its own task queue so test files never pick up each other's tasks.
+ */
+export async function startStack(options: { worker?: boolean } = {}): Promise<Stack> {
+  const temporalAddress = inject('temporalAddress');
+  const storeName = uniqueName('sv_store');
+  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${storeName}`);
+  const masterKeyBytes = randomBytes(32);
+  const masterKeys = [masterKeyBytes];
+  await migrate(databaseUrl);
+  const stores = openStores(databaseUrl, masterKeys, 5);
+  const rootToken = `test-root-${randomBytes(16).toString('hex')}`;
+  await ensureRootToken(stores, '/nonexistent', rootToken);
+  const taskQueue = uniqueName('tq');
+  const temporal = await connectClient(temporalAddress, 'default', payloadKeyring(masterKeys));
+  const app = await buildServer({ stores, temporal, taskQueue, logLevel: 'silent' });
+  const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+
+  let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
+  let running: Promise<void> | undefined;
+  const bundle = { code: readFileSync(inject('workflowBundlePath'), 'utf8') };
+
+  const stack: Stack = {
+    baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), taskQueue, temporalAddress, temporal,
+    async call(method, path, body, token = rootToken) {
+      const response = await fetch(baseUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+      return { status: response.status, body: parsed };
+    },
+    async startWorker() {
+      worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle });
+      running = worker.worker.run();
+    },
+    async stopWorker() {
+      if (!worker) return;
+      worker.worker.shutdown();
+      await running;
+      await worker.close();
+      worker = undefined;
+    },
+    async stop() {
+      await stack.stopWorker();
+      await app.close();
+      await temporal.connection.close();
+      await stores.close();
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${storeName} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+  if (options.worker !== false) await stack.startWorker();
+  return stack;
+}
