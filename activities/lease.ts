@@ -4,15 +4,19 @@ import { ActivityErrors } from '../lib/lease-activities';
 import { generatePassword } from '../lib/random';
 import { scramVerifier } from '../lib/scram';
 import { formatExpiration } from '../lib/templates';
-import { createRole, dropRole, inTransaction, StatementError } from '../engine/statements';
+import { createRole, dropRole, inTransaction, leaseMarker, StatementError } from '../engine/statements';
 import type { TargetPools } from '../engine/target-pools';
 import type { AuditLog } from '../store/audit';
 import type { LeaseStore } from '../store/leases';
+import type { RoleStore } from '../store/roles';
 
 export interface LeaseActivityDeps {
   targets: TargetPools;
   leases: LeaseStore;
+  roles: RoleStore;
   audit: AuditLog;
+  /** This store's id, written into each role's marker so the reconciler knows its own roles. */
+  storeId: string;
 }
 
 /** A statement the database rejected will be rejected again: fail without retrying. */
@@ -27,14 +31,15 @@ function rethrow(error: unknown): never {
   throw error;
 }
 
-export function createLeaseActivities({ targets, leases, audit }: LeaseActivityDeps): LeaseActivities {
+export function createLeaseActivities({ targets, leases, roles, audit, storeId }: LeaseActivityDeps): LeaseActivities {
   return {
     async createCredential({ spec, progress }) {
       const password = generatePassword();
       // Postgres is sent a SCRAM verifier, never the password, so statement logs hold nothing usable.
       const verifier = await scramVerifier(password);
       const values = { name: spec.username, password: verifier, expiration: formatExpiration(new Date(progress.expiresAt)) };
-      await targets.withClient(spec.engine, (client) => createRole(client, spec.statements.creation, values)).catch(rethrow);
+      const marker = leaseMarker({ leaseId: spec.leaseId, engine: spec.engine, storeId, issuedAt: progress.issuedAt });
+      await targets.withClient(spec.engine, (client) => createRole(client, spec.statements.creation, values, marker)).catch(rethrow);
       await leases.upsert(spec, progress);
       return { password };
     },
@@ -46,7 +51,10 @@ export function createLeaseActivities({ targets, leases, audit }: LeaseActivityD
     },
 
     async revokeCredential({ spec }) {
-      const outcome = await targets.withClient(spec.engine, (client) => dropRole(client, spec.statements.revocation, spec.username));
+      // The role's current revocation statements, so an operator can mend a failing revocation by fixing
+      // the role; the snapshot taken at issue when the role is gone.
+      const statements = (await roles.get(spec.engine, spec.role))?.revocation_statements ?? spec.statements.revocation;
+      const outcome = await targets.withClient(spec.engine, (client) => dropRole(client, statements, spec.username));
       return {
         roleGone: outcome.roleGone,
         errors: outcome.errors.map((f) => `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`),

@@ -49,5 +49,6 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(roleRoutes(services));
   await app.register(credsRoutes(services));
   await app.register(leaseRoutes(services));
+  app.addHook('onClose', services.close);
   return app;
 }

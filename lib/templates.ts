@@ -3,6 +3,7 @@ import { randomName } from './random';
 export const STATEMENT_PLACEHOLDERS = ['name', 'password', 'expiration'] as const;
 export const USERNAME_PLACEHOLDERS = ['role', 'engine', 'random'] as const;
 export const DEFAULT_USERNAME_TEMPLATE = 'v_{{role}}_{{random}}';
+export const DEFAULT_REVOCATION_STATEMENTS = [`DROP ROLE IF EXISTS "{{name}}"`];
 export const DEFAULT_RENEW_STATEMENTS = [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`];
 const MAX_IDENTIFIER_BYTES = 63;
 const RANDOM_LENGTH = 10;

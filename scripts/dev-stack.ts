@@ -3,6 +3,7 @@ import path from 'node:path';
 import { buildServer } from '../api/server';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { ensureReconcileSchedule } from '../lib/schedules';
 import { connectClient } from '../lib/temporal';
 import { payloadKeyring } from '../store';
 import { ensureRootToken } from '../store/bootstrap';
@@ -41,6 +42,7 @@ async function main() {
   const { worker, close: closeWorker } = await createWorker({ stores, masterKeys, ...config.temporal });
   const workerRun = worker.run();
   const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
+  await ensureReconcileSchedule(temporal, config.temporal.taskQueue);
   const app = await buildServer({ stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel });
   await app.listen({ host: config.host, port: config.port });
 
@@ -54,7 +56,7 @@ async function main() {
       `  Root token:      ${root.token ?? `(created earlier; see ${root.file})`}${root.created ? `  (shown once; also in ${root.file}, mode 0600)` : ''}`,
       '',
       'Try it:',
-      `  export SCAIVAULT_ADDR=${apiUrl} SCAIVAULT_TOKEN=$(cat ${root.file})`,
+      `  export SCAIVAULT_ADDR=${apiUrl} SCAIVAULT_TOKEN=${config.devRootToken ? config.devRootToken : `$(cat ${root.file})`}`,
       '  curl -s $SCAIVAULT_ADDR/v1/sys/health',
       '  curl -s -H "Authorization: Bearer $SCAIVAULT_TOKEN" $SCAIVAULT_ADDR/v1/dynamic/leases',
       '  The guide (shared/spec) works with its base URL replaced by $SCAIVAULT_ADDR. Ctrl-C stops everything.',

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Keyring } from '../lib/keyring';
-import { hashToken, newToken } from '../lib/random';
+import { hashToken, newId, newToken } from '../lib/random';
 import { ROOT_IDENTITY } from '../lib/access';
 import type { Stores } from '.';
 
@@ -17,6 +17,13 @@ export async function checkMasterKey(stores: Stores, masterKeys: Buffer[]): Prom
   if (!known.includes(rows[0]!.value)) {
     throw new Error('this store was sealed with a different master key: check SCAIVAULT_MASTER_KEY, or give this instance its own DATABASE_URL');
   }
+}
+
+/** This store's id, made once: it marks the database roles this store's leases create. */
+export async function storeId(stores: Stores): Promise<string> {
+  await stores.db.query(`INSERT INTO store_meta (key, value) VALUES ('store_id', $1) ON CONFLICT DO NOTHING`, [newId('store')]);
+  const { rows } = await stores.db.query<{ value: string }>(`SELECT value FROM store_meta WHERE key = 'store_id'`);
+  return rows[0]!.value;
 }
 
 export interface RootToken {

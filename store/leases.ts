@@ -40,6 +40,11 @@ export class LeaseStore {
     );
   }
 
+  /** For the reconciler: a lease whose workflow is lost, once its role is gone. */
+  async markFinished(leaseId: string, state: 'expired' | 'revoked'): Promise<void> {
+    await this.db.query('UPDATE leases SET state = $2, revoked_at = now(), updated_at = now() WHERE lease_id = $1', [leaseId, state]);
+  }
+
   async get(leaseId: string): Promise<LeaseRecord | undefined> {
     const { rows } = await this.db.query<LeaseRecord>('SELECT * FROM leases WHERE lease_id = $1', [leaseId]);
     return rows[0];

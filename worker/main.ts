@@ -1,5 +1,8 @@
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { ensureReconcileSchedule } from '../lib/schedules';
+import { connectClient } from '../lib/temporal';
+import { payloadKeyring } from '../store';
 import { openMigratedStore } from '../store/open';
 import { createWorker } from './worker';
 
@@ -9,6 +12,9 @@ async function main() {
   const log = createLogger(config.logLevel, 'worker');
   const { stores, masterKeys } = await openMigratedStore(config);
   const { worker, close } = await createWorker({ stores, masterKeys, ...config.temporal });
+  const client = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
+  await ensureReconcileSchedule(client, config.temporal.taskQueue);
+  await client.connection.close();
   // Worker.run() drains on SIGINT/SIGTERM by itself: in-flight activities finish or are retried elsewhere.
   log.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker running');
   await worker.run();

@@ -1,9 +1,11 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import path from 'node:path';
 import { createLeaseActivities } from '../activities/lease';
+import { createReconcileActivities } from '../activities/reconcile';
 import { TargetPools } from '../engine/target-pools';
 import { dataConverter } from '../lib/temporal';
 import { payloadKeyring, type Stores } from '../store';
+import { storeId } from '../store/bootstrap';
 
 export interface WorkerSetup {
   stores: Stores;
@@ -27,13 +29,17 @@ export async function createWorker(setup: WorkerSetup) {
   const { stores } = setup;
   installRuntime();
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
+  const id = await storeId(stores);
   const connection = await NativeConnection.connect({ address: setup.address });
   const worker = await Worker.create({
     connection,
     namespace: setup.namespace,
     taskQueue: setup.taskQueue,
     ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createLeaseActivities({ targets, leases: stores.leases, audit: stores.audit }),
+    activities: {
+      ...createLeaseActivities({ targets, leases: stores.leases, roles: stores.roles, audit: stores.audit, storeId: id }),
+      ...createReconcileActivities({ targets, stores, storeId: id }),
+    },
     dataConverter: dataConverter(payloadKeyring(setup.masterKeys)),
     shutdownGraceTime: '20s',
   });

@@ -1,1 +1,2 @@
 export { leaseWorkflow } from './lease';
+export { reconcileWorkflow } from './reconcile';

@@ -1,7 +1,7 @@
 import type { Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { connectionUrlProblem } from '../../engine/connection-url';
-import { readRootCredential, testConnection, TargetError } from '../../engine/target-pools';
+import { readRootCredential, testConnection, TargetError, type TargetPools } from '../../engine/target-pools';
 import type { Stores } from '../../store';
 import type { EngineFields, EngineRecord } from '../../store/engines';
 import type { LeaseService } from './leases';
@@ -37,7 +37,7 @@ export function engineView(e: EngineRecord) {
   };
 }
 
-export function createEngineService(stores: Stores, leases: () => LeaseService) {
+export function createEngineService(stores: Stores, targets: TargetPools, leases: () => LeaseService) {
   const audit = (actor: Identity, name: string, extra: Record<string, unknown> = {}) =>
     stores.audit.append({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success', extra_data: extra });
 
@@ -79,6 +79,7 @@ export function createEngineService(stores: Stores, leases: () => LeaseService) 
       const current = await mustGet(name);
       const fields = await checked({ ...current, ...patch, name });
       await stores.engines.update(fields);
+      await targets.drop(name);
       await audit(actor, name, { operation: 'update' });
       return engineView((await stores.engines.get(name))!);
     },
@@ -114,6 +115,7 @@ export function createEngineService(stores: Stores, leases: () => LeaseService) 
         }
       }
       await stores.engines.delete(name);
+      await targets.drop(name);
       await audit(actor, name, { operation: 'delete', force });
     },
   };

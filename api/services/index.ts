@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { TargetPools } from '../../engine/target-pools';
 import type { Stores } from '../../store';
 import { createEngineService } from './engines';
 import { createLeaseService, type LeaseService } from './leases';
@@ -7,10 +8,11 @@ import { createSecretService } from './secrets';
 
 export function createServices(stores: Stores, temporal: Client, taskQueue: string) {
   let leases: LeaseService | undefined;
-  const engines = createEngineService(stores, () => leases!);
-  const roles = createRoleService(stores, engines);
+  const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
+  const engines = createEngineService(stores, targets, () => leases!);
+  const roles = createRoleService(stores, engines, targets);
   leases = createLeaseService({ stores, temporal, taskQueue, engines, roles });
-  return { secrets: createSecretService(stores), engines, roles, leases };
+  return { secrets: createSecretService(stores), engines, roles, leases, close: () => targets.close() };
 }
 
 export type ApiServices = ReturnType<typeof createServices>;

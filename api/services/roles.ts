@@ -1,11 +1,12 @@
 import type { Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
-import { DEFAULT_RENEW_STATEMENTS, DEFAULT_USERNAME_TEMPLATE, STATEMENT_PLACEHOLDERS, unknownPlaceholders, USERNAME_PLACEHOLDERS } from '../../lib/templates';
+import { DEFAULT_RENEW_STATEMENTS, DEFAULT_REVOCATION_STATEMENTS, DEFAULT_USERNAME_TEMPLATE, STATEMENT_PLACEHOLDERS, unknownPlaceholders, USERNAME_PLACEHOLDERS } from '../../lib/templates';
 import type { Stores } from '../../store';
 import type { RoleFields, RoleRecord } from '../../store/roles';
+import { DefinitionRejected, dryRunRole } from '../../engine/dry-run';
+import { TargetError, type TargetPools } from '../../engine/target-pools';
 import type { EngineService } from './engines';
 
-export const DEFAULT_REVOCATION_STATEMENTS = [`DROP ROLE IF EXISTS "{{name}}"`];
 
 export interface RoleInput {
   name: string;
@@ -65,7 +66,24 @@ function checkDefinition(role: RoleFields, engineMaxTtl: number): string[] {
   return warnings;
 }
 
-export function createRoleService(stores: Stores, engines: EngineService) {
+/** Tries the statements against the database (rolled back) and turns a refusal into invalid_statements. */
+async function tryAgainstDatabase(targets: TargetPools, role: RoleFields): Promise<string[]> {
+  const statements = { creation: role.creation_statements, renew: role.renew_statements, revocation: role.revocation_statements };
+  try {
+    return await targets.withClient(role.engine, (client) => dryRunRole(client, statements));
+  } catch (error) {
+    if (error instanceof DefinitionRejected) {
+      const { statementIndex, sqlstate, message, hint } = error.failure;
+      throw new ApiError('invalid_statements', error.message, {
+        phase: error.phase, statement_index: statementIndex, sqlstate: sqlstate ?? null, message, hint: hint ?? null,
+      });
+    }
+    if (error instanceof TargetError) throw new ApiError('engine_unavailable', `could not try the statements: ${error.message}`);
+    throw error;
+  }
+}
+
+export function createRoleService(stores: Stores, engines: EngineService, targets: TargetPools) {
   async function mustGet(engine: string, name: string) {
     await engines.mustGet(engine);
     const role = await stores.roles.get(engine, name);
@@ -92,7 +110,7 @@ export function createRoleService(stores: Stores, engines: EngineService) {
       max_ttl: input.max_ttl ?? base.max_ttl,
       username_template: input.username_template ?? base.username_template,
     };
-    const warnings = checkDefinition(fields, engine.max_ttl);
+    const warnings = [...checkDefinition(fields, engine.max_ttl), ...(await tryAgainstDatabase(targets, fields))];
     await stores.roles.save(fields);
     await stores.audit.append({
       identity_id: actor.identity_id, action: 'role_write', path: `dynamic/${engineName}/roles/${input.name}`, result: 'success',

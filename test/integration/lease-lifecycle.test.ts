@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureGuideEngine, issuedUsernames } from '../support/guide';
 import { createTargetDatabase, queryAs, roleExists, validUntil, type TargetDatabase } from '../support/postgres';
 import { startStack, type Stack } from '../support/stack';
+import { waitFor } from '../support/wait';
 
 let stack: Stack;
 let target: TargetDatabase;
@@ -19,15 +20,6 @@ afterAll(async () => {
 });
 
 const mint = (body: unknown = {}) => stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, body);
-
-async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('the guide, steps 2 to 5', () => {
   it('shows the engine healthy', async () => {

@@ -1,0 +1,51 @@
+import { isFinished } from '../lib/lease';
+import type { ReconcileActivities } from '../lib/reconcile-activities';
+import { dropRole, markedRoles } from '../engine/statements';
+import type { TargetPools } from '../engine/target-pools';
+import type { Stores } from '../store';
+import { DEFAULT_REVOCATION_STATEMENTS } from '../lib/templates';
+import { ENGINE_IDENTITY } from '../lib/access';
+
+export interface ReconcileDeps {
+  targets: TargetPools;
+  stores: Pick<Stores, 'engines' | 'leases' | 'roles' | 'audit'>;
+  storeId: string;
+  /** A role younger than this with no lease row may be mid-issue: its lease row is written just after. */
+  graceSeconds?: number;
+}
+
+export function createReconcileActivities({ targets, stores, storeId, graceSeconds = 600 }: ReconcileDeps): ReconcileActivities {
+  return {
+    listEngines: async () => (await stores.engines.list()).map((e) => e.name),
+
+    async reconcileEngine({ engine }) {
+      const report = { engine, dropped: [] as string[], failed: [] as { username: string; error: string }[] };
+      const cutoff = Date.now() - graceSeconds * 1000;
+      const candidates = (await targets.withClient(engine, markedRoles)).filter((r) => r.marker.storeId === storeId && r.marker.engine === engine);
+      for (const { username, marker } of candidates) {
+        const lease = await stores.leases.get(marker.leaseId);
+        const orphaned = lease
+          ? isFinished(lease.state) || (lease.state === 'active' && lease.expires_at.getTime() < cutoff)
+          : Date.parse(marker.issuedAt) < cutoff;
+        if (!orphaned) continue;
+        const role = lease && (await stores.roles.get(engine, lease.role));
+        const outcome = await targets.withClient(engine, (client) => dropRole(client, role?.revocation_statements ?? DEFAULT_REVOCATION_STATEMENTS, username));
+        const error = outcome.errors.map((e) => e.message).join('; ');
+        if (outcome.roleGone) {
+          report.dropped.push(username);
+          if (lease && !isFinished(lease.state)) await stores.leases.markFinished(lease.lease_id, 'expired');
+        } else {
+          report.failed.push({ username, error });
+        }
+        await stores.audit.append({
+          identity_id: ENGINE_IDENTITY,
+          action: 'dynamic_reconcile',
+          path: `dynamic/${engine}/creds/${lease?.role ?? 'unknown'}`,
+          result: outcome.roleGone ? 'success' : 'failure',
+          extra_data: { lease_id: marker.leaseId, username, lease_state: lease?.state ?? 'unknown', ...(error ? { error } : {}) },
+        });
+      }
+      return report;
+    },
+  };
+}
