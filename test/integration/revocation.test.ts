@@ -1,0 +1,91 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configureGuideEngine, issuedUsernames } from '../support/guide';
+import { adminQuery, createTargetDatabase, roleExists, type TargetDatabase } from '../support/postgres';
+import { startStack, type Stack } from '../support/stack';
+import { waitFor } from '../support/wait';
+
+let stack: Stack;
+let target: TargetDatabase;
+let engine: string;
+
+beforeAll(async () => {
+  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
+  ({ engine } = await configureGuideEngine(stack, target));
+});
+
+afterAll(async () => {
+  const users = stack ? await issuedUsernames(stack) : [];
+  await stack?.stop();
+  await target?.drop(users);
+});
+
+const mint = async () => {
+  const { status, body } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: '1h' });
+  expect(status).toBe(200);
+  return body as { lease_id: string; data: { username: string; password: string; connection_url: string } };
+};
+const leaseState = async (id: string) => (await stack.call('GET', `/v1/dynamic/leases/${id}`)).body;
+
+describe('revocation is judged by its outcome', () => {
+  it("ends the revoked user's open sessions", async () => {
+    const lease = await mint();
+    const session = new pg.Client({ connectionString: lease.data.connection_url });
+    session.on('error', () => {});
+    await session.connect();
+    expect((await session.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(42);
+    expect((await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`)).status).toBe(204);
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+    await session.end().catch(() => {});
+    expect(await roleExists(lease.data.username)).toBe(false);
+  });
+
+  it('shows revocation_failed with the database message while the user owns objects, and finishes once that is mended', async () => {
+    const lease = await mint();
+    const schema = `owned_${lease.data.username}`;
+    await adminQuery(`CREATE SCHEMA ${schema} AUTHORIZATION "${lease.data.username}"`, [], target.name);
+
+    const first = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
+    expect(first.status).toBe(202);
+    expect(first.body.state).toBe('revocation_failed');
+    expect(first.body.last_error).toMatch(/cannot be dropped because some objects depend on it|permission denied to (reassign|drop) objects/);
+    expect(await roleExists(lease.data.username)).toBe(true);
+    expect((await leaseState(lease.lease_id)).state).toBe('revocation_failed');
+    const { rows } = await stack.stores.db.query(
+      `SELECT result, extra_data FROM audit_log WHERE extra_data->>'lease_id' = $1 AND result = 'failure'`,
+      [lease.lease_id],
+    );
+    expect(rows.length).toBeGreaterThan(0);
+
+    await adminQuery(`DROP SCHEMA ${schema}`, [], target.name);
+    const done = await waitFor(() => leaseState(lease.lease_id), (l) => l.state === 'revoked', 30_000);
+    expect(done.state).toBe('revoked');
+    expect(await roleExists(lease.data.username)).toBe(false);
+  });
+
+  it('lets an operator force a stuck revocation, recording that the role may remain', async () => {
+    const lease = await mint();
+    const schema = `stuck_${lease.data.username}`;
+    await adminQuery(`CREATE SCHEMA ${schema} AUTHORIZATION "${lease.data.username}"`, [], target.name);
+    expect((await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`)).status).toBe(202);
+    const forced = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}?force=true`);
+    expect(forced.status).toBe(204);
+    const shown = await leaseState(lease.lease_id);
+    expect(shown).toMatchObject({ state: 'revoked', forced: true });
+    expect(shown.last_error).toBeTruthy();
+    expect(await roleExists(lease.data.username)).toBe(true);
+    await adminQuery(`DROP SCHEMA ${schema}`, [], target.name);
+  });
+
+  it('revokes every active lease of a role by prefix', async () => {
+    const leases = await Promise.all([mint(), mint(), mint()]);
+    const result = await stack.call('POST', '/v1/dynamic/leases/revoke-prefix', { engine, role: 'readonly' });
+    expect(result.status).toBe(200);
+    for (const lease of leases) {
+      expect(result.body.revoked).toContain(lease.lease_id);
+      expect(await roleExists(lease.data.username)).toBe(false);
+    }
+    const active = await stack.call('GET', `/v1/dynamic/leases?engine=${engine}&state=active`);
+    expect(active.body.data).toEqual([]);
+  });
+});
