@@ -4,15 +4,23 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { randomUUID } from 'node:crypto';
 import { loggerOptions } from '../lib/logger';
 import type { Stores } from '../store';
-import { adminOnlyPaths, registerAuth, type Authorizer } from './auth';
+import { registerAuth, type Authorizer } from './auth';
 import { errorHandler, sendError } from './errors';
+import type { FailureLimit } from './failure-limiter';
+import { policyAuthorizer } from './policy-authorizer';
+import { auditRoutes } from './routes/audit';
+import { authRoutes } from './routes/auth';
 import { credsRoutes } from './routes/creds';
 import { engineRoutes } from './routes/engines';
 import { leaseRoutes } from './routes/leases';
+import { policyRoutes } from './routes/policies';
 import { roleRoutes } from './routes/roles';
 import { secretRoutes } from './routes/secrets';
 import { sysRoutes } from './routes/sys';
 import { createServices } from './services';
+import { createAuditService } from './services/audit';
+import { createAuthService } from './services/auth';
+import { createPolicyService } from './services/policies';
 
 export interface ApiSetup {
   stores: Stores;
@@ -20,6 +28,8 @@ export interface ApiSetup {
   taskQueue: string;
   logLevel?: string;
   authorizer?: Authorizer;
+  /** Failed authentications allowed per source address and window before 429. */
+  authFailureLimit?: FailureLimit;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -41,7 +51,7 @@ export async function buildServer(setup: ApiSetup) {
     reply.header('cache-control', 'no-store');
   });
 
-  registerAuth(app, setup.stores, setup.authorizer ?? adminOnlyPaths);
+  registerAuth(app, setup.stores, setup.authorizer ?? policyAuthorizer(setup.stores.policies), setup.authFailureLimit);
   const services = createServices(setup.stores, setup.temporal, setup.taskQueue);
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(secretRoutes(services));
@@ -49,6 +59,9 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(roleRoutes(services));
   await app.register(credsRoutes(services));
   await app.register(leaseRoutes(services));
+  await app.register(authRoutes(createAuthService(setup.stores)));
+  await app.register(policyRoutes(createPolicyService(setup.stores)));
+  await app.register(auditRoutes(createAuditService(setup.stores)));
   app.addHook('onClose', services.close);
   return app;
 }

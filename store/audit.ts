@@ -16,8 +16,18 @@ export interface AuditRecord extends Required<AuditEntry> {
 
 const GENESIS = '0'.repeat(64);
 
+/** JSON with object keys sorted: jsonb hands keys back in its own order, so the hash must not depend on order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 function entryHash(prev: string, e: { timestamp: string; identity_id: string; action: string; path: string; result: string; extra_data: unknown }) {
-  const body = JSON.stringify([prev, e.timestamp, e.identity_id, e.action, e.path, e.result, e.extra_data]);
+  const body = canonicalJson([prev, e.timestamp, e.identity_id, e.action, e.path, e.result, e.extra_data]);
   return createHash('sha256').update(body).digest('hex');
 }
 
@@ -47,7 +57,8 @@ export class AuditLog {
       );
       const prev = rows[0]?.hash ?? GENESIS;
       const timestamp = rows[0]!.now.toISOString();
-      const extra = entry.extra_data ?? {};
+      // As the database will hand it back: dates as strings, undefined fields gone.
+      const extra = JSON.parse(JSON.stringify(entry.extra_data ?? {})) as Record<string, unknown>;
       const hash = entryHash(prev, { ...entry, timestamp, extra_data: extra });
       await client.query(
         `INSERT INTO audit_log (timestamp, identity_id, action, path, result, extra_data, prev_hash, hash)

@@ -2,7 +2,9 @@ import { Keyring } from '../lib/keyring';
 import { AuditLog } from './audit';
 import { createStorePool } from './db';
 import { EngineStore } from './engines';
+import { IdentityStore } from './identities';
 import { LeaseStore } from './leases';
+import { PolicyStore } from './policies';
 import { RoleStore } from './roles';
 import { SecretStore } from './secrets';
 import { TokenStore } from './tokens';
@@ -19,6 +21,8 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
     roles: new RoleStore(db),
     leases: new LeaseStore(db),
     tokens: new TokenStore(db),
+    identities: new IdentityStore(db),
+    policies: new PolicyStore(db),
     audit: new AuditLog(db),
     close: () => db.end(),
   };

@@ -1,12 +1,21 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { credsPath } from '../../lib/access';
 import { LEASE_STATES, type LeaseState } from '../../lib/lease';
+import type { Resource } from '../auth';
 import type { ApiServices } from '../services';
 import { durationSchema, nameSchema } from '../schemas';
 
 const leaseParams = z.object({ lease_id: z.string().regex(/^lease_[A-Za-z0-9_-]{1,64}$/, 'is not a lease id') });
 
 export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
+  /** A lease's creds path and creator: the creator may renew and revoke it, others need the policy permission. */
+  const leaseResource = async (request: FastifyRequest): Promise<Resource> => {
+    const lease = await services.leases.get(String((request.params as { lease_id?: unknown }).lease_id));
+    return { path: credsPath(lease.engine, lease.role), owner_id: lease.identity_id };
+  };
+
   app.get('/v1/dynamic/leases', {
     schema: {
       querystring: z.object({
@@ -23,12 +32,12 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
 
   app.post('/v1/dynamic/leases/:lease_id/renew', {
     schema: { params: leaseParams, body: z.object({ increment: durationSchema.optional() }).default({}) },
-    config: { access: { scope: 'dynamic:generate' } },
+    config: { access: { scope: 'dynamic:generate', permission: 'renew', path: leaseResource } },
   }, async (request) => services.leases.renew(request.identity, request.params.lease_id, request.body.increment));
 
   app.delete('/v1/dynamic/leases/:lease_id', {
     schema: { params: leaseParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
-    config: { access: { scope: 'dynamic:generate' } },
+    config: { access: { scope: 'dynamic:generate', permission: 'revoke', path: leaseResource } },
   }, async (request, reply) => {
     const { lease, complete } = await services.leases.revoke(request.identity, request.params.lease_id, request.query.force === 'true');
     if (complete) return reply.status(204).send();

@@ -10,7 +10,10 @@ export function createSecretService(stores: Stores) {
   async function guardRootCredential(actor: Identity, path: string) {
     if (isAdmin(actor) || actor.identity_id === ENGINE_IDENTITY) return;
     const { rowCount } = await stores.db.query('SELECT 1 FROM engines WHERE root_credentials_path = $1', [path]);
-    if (rowCount) throw new ApiError('forbidden', `${path} is a dynamic engine's root credential`);
+    if (!rowCount) return;
+    const reason = `${path} is a dynamic engine's root credential`;
+    await stores.audit.append({ identity_id: actor.identity_id, action: 'auth_fail', path, result: 'failure', extra_data: { status: 403, reason } });
+    throw new ApiError('forbidden', reason);
   }
 
   return {

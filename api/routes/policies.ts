@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { PERMISSIONS } from '../../lib/access';
+import { patternProblem } from '../../lib/path-pattern';
+import type { PolicyService } from '../services/policies';
+
+/** `svc:reporting`, `user:alice`, `system:dynamic-engines`, `root`. */
+export const identitySchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:_.@-]{0,127}$/, 'must be 1-128 letters, digits, ":", "_", "-", ".", "@"');
+export const policyIdSchema = z.string().regex(/^pol_[A-Za-z0-9_-]{1,64}$/, 'is not a policy id');
+
+const ruleSchema = z.object({
+  path_pattern: z.string().superRefine((pattern, ctx) => {
+    const problem = patternProblem(pattern);
+    if (problem) ctx.addIssue({ code: 'custom', message: `path_pattern ${JSON.stringify(pattern.slice(0, 64))} ${problem}` });
+  }),
+  permissions: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
+});
+const policyBody = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-" or "."'),
+  rules: z.array(ruleSchema).min(1).max(256),
+});
+const params = z.object({ id: policyIdSchema });
+
+export const policyRoutes = (policies: PolicyService): FastifyPluginAsyncZod => async (app) => {
+  const manage = { access: { scope: 'policies:manage' as const } };
+
+  app.post('/v1/policies', { schema: { body: policyBody }, config: manage }, async (request, reply) =>
+    reply.status(201).send(await policies.create(request.identity, request.body)));
+
+  app.get('/v1/policies', { config: manage }, async () => ({ data: await policies.list() }));
+
+  app.get('/v1/policies/:id', { schema: { params }, config: manage }, async (request) => policies.get(request.params.id));
+
+  app.put('/v1/policies/:id', { schema: { params, body: policyBody }, config: manage }, async (request) =>
+    policies.update(request.identity, request.params.id, request.body));
+
+  app.delete('/v1/policies/:id', { schema: { params }, config: manage }, async (request, reply) => {
+    await policies.delete(request.identity, request.params.id);
+    return reply.status(204).send();
+  });
+
+  app.post('/v1/policies/:id/bindings', {
+    schema: { params, body: z.object({ identity_id: identitySchema }) },
+    config: manage,
+  }, async (request, reply) => reply.status(201).send(await policies.bind(request.identity, request.params.id, request.body.identity_id)));
+
+  app.delete('/v1/policies/:id/bindings/:identity_id', {
+    schema: { params: params.extend({ identity_id: identitySchema }) },
+    config: manage,
+  }, async (request, reply) => {
+    await policies.unbind(request.identity, request.params.id, request.params.identity_id);
+    return reply.status(204).send();
+  });
+};

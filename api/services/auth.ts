@@ -1,0 +1,61 @@
+import { isAdmin, ROOT_IDENTITY, type Identity, type Scope } from '../../lib/access';
+import { ApiError, notFound } from '../../lib/errors';
+import { hashToken, newId, newToken } from '../../lib/random';
+import type { Stores } from '../../store';
+
+export interface TokenRequest {
+  identity_id: string;
+  scopes: Scope[];
+  policies: string[];
+  ttl?: number;
+}
+
+export function createAuthService(stores: Stores) {
+  const audit = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
+    stores.audit.append({ identity_id: actor.identity_id, action, path, result: 'success', extra_data: extra });
+
+  return {
+    /** The token is in this response only; the store keeps its hash. */
+    async mint(actor: Identity, request: TokenRequest) {
+      const missing = await stores.policies.missing(request.policies);
+      if (missing.length) throw new ApiError('invalid_request', `no policy with id ${missing.join(', ')}`, { missing });
+      const scopes = [...new Set(request.scopes)];
+      const token = newToken();
+      const tokenId = newId('tok');
+      const expiresAt = request.ttl === undefined ? null : new Date(Date.now() + request.ttl * 1000);
+      await stores.identities.ensure(request.identity_id);
+      await stores.tokens.create({
+        token_id: tokenId, token_hash: hashToken(token), identity_id: request.identity_id, scopes, policies: request.policies, expires_at: expiresAt,
+      });
+      await audit(actor, 'token_create', `auth/tokens/${tokenId}`, {
+        token_id: tokenId, for_identity_id: request.identity_id, scopes, policies: request.policies, expires_at: expiresAt?.toISOString() ?? null,
+      });
+      return {
+        token, token_id: tokenId, identity_id: request.identity_id, scopes, policies: request.policies,
+        expires_at: expiresAt?.toISOString() ?? null,
+      };
+    },
+
+    async whoami(identity: Identity) {
+      const inForce = await stores.policies.inForce(identity.policies, identity.identity_id);
+      return { identity_id: identity.identity_id, token_id: identity.token_id, scopes: identity.scopes, policies: inForce.map((p) => p.id) };
+    },
+
+    /** Admins revoke any token; others only their own identity's. Revoking twice is fine. */
+    async revokeToken(actor: Identity, tokenId: string) {
+      const owner = await stores.identities.tokenOwner(tokenId);
+      if (!isAdmin(actor) && owner !== actor.identity_id) throw new ApiError('forbidden', 'only an admin may revoke another identity\'s token');
+      if (!owner) throw notFound(`token ${tokenId}`);
+      if (await stores.tokens.revoke(tokenId)) await audit(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner });
+    },
+
+    /** Revokes every token of the identity and drops its policy bindings; its tokens then get 401. */
+    async deleteIdentity(actor: Identity, identityId: string) {
+      if (identityId === ROOT_IDENTITY) throw new ApiError('conflict', 'the root identity cannot be deleted');
+      if (!(await stores.identities.delete(identityId))) throw notFound(`identity ${identityId}`);
+      await audit(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId });
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;
