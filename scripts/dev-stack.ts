@@ -9,7 +9,7 @@ import { payloadKeyring } from '../store';
 import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
 import { createWorker } from '../worker/worker';
-import { portOpen, startDevServer } from './temporal-cli';
+import { portOpen, startDevServer, stopDevServer } from './temporal-cli';
 
 /**
  * `npm start`: the whole product in one process on its embedded default. A Temporal dev server (state
@@ -53,7 +53,7 @@ async function main() {
       'ScaiVault is running.',
       `  API:             ${apiUrl}`,
       `  Temporal Web UI: ${uiUrl}`,
-      `  Root token:      ${root.token ?? `(created earlier; see ${root.file})`}${root.created ? `  (shown once; also in ${root.file}, mode 0600)` : ''}`,
+      `  Root token:      ${root.token ?? `(created earlier; it is in ${root.file})`}${root.created ? `  (shown once; also in ${root.file}, mode 0600)` : ''}`,
       '',
       'Try it:',
       `  export SCAIVAULT_ADDR=${apiUrl} SCAIVAULT_TOKEN=${config.devRootToken ? config.devRootToken : `$(cat ${root.file})`}`,
@@ -70,16 +70,18 @@ async function main() {
     stopping = true;
     log.info('stopping');
     await app.close();
-    worker.shutdown();
+    // The SDK runtime drains the worker on SIGINT/SIGTERM by itself; shut it down only if it has not begun.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await workerRun.catch(() => {});
     await closeWorker();
     await temporal.connection.close();
     await stores.close();
-    temporalServer?.kill('SIGTERM');
+    if (temporalServer) await stopDevServer(temporalServer);
     process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.on('exit', () => temporalServer?.kill('SIGTERM'));
 }
 
 main().catch((error) => {

@@ -83,3 +83,13 @@ export async function startDevServer(options: DevServerOptions, log?: (line: str
   }
   return child;
 }
+
+/** Stops a dev server and waits until it is gone, so its state file is free for the next start. */
+export async function stopDevServer(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(timer);
+}

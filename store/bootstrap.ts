@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Keyring } from '../lib/keyring';
 import { hashToken, newId, newToken } from '../lib/random';
@@ -46,7 +46,7 @@ export async function ensureRootToken(stores: Stores, dataDir: string, devRootTo
     return { token: devRootToken, created: false, file };
   }
   if (await stores.tokens.exists('root')) {
-    return { token: existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined, created: false, file };
+    return { created: false, file };
   }
   const token = newToken();
   mkdirSync(dataDir, { recursive: true });

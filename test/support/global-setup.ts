@@ -6,7 +6,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { FAILURE_CONVERTER_PATH } from '../../lib/temporal';
-import { startDevServer } from '../../scripts/temporal-cli';
+import { startDevServer, stopDevServer } from '../../scripts/temporal-cli';
 import { WORKFLOWS_PATH } from '../../worker/worker';
 
 declare module 'vitest' {
@@ -50,5 +50,5 @@ export async function setup(project: TestProject) {
 }
 
 export async function teardown() {
-  server?.kill('SIGTERM');
+  if (server) await stopDevServer(server);
 }

@@ -3,7 +3,7 @@ import type { Stack } from './stack';
 import { uniqueName, type TargetDatabase } from './postgres';
 
 /** The guide's steps 2-4 against a stack: root credential stored, engine configured, role defined. */
-export async function configureGuideEngine(stack: Stack, target: TargetDatabase, role: Record<string, unknown> = {}) {
+export async function configureGuideEngine(stack: Pick<Stack, 'call'>, target: TargetDatabase, role: Record<string, unknown> = {}) {
   const engine = uniqueName('reporting-db').replace(/_/g, '-');
   const rootPath = `infra/postgres/${engine}/root`;
   const stored = await stack.call('PUT', `/v1/secrets/${rootPath}`, {

@@ -8,6 +8,7 @@ import { openStores, payloadKeyring, type Stores } from '../../store';
 import { ensureRootToken } from '../../store/bootstrap';
 import { migrate } from '../../store/db';
 import { createWorker } from '../../worker/worker';
+import { apiCaller, type Call } from './http';
 import { ADMIN_URL, uniqueName } from './postgres';
 
 export interface Stack {
@@ -20,7 +21,7 @@ export interface Stack {
   temporalAddress: string;
   temporal: Awaited<ReturnType<typeof connectClient>>;
   /** Calls the API as root (or with the given token). */
-  call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  call: Call;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
   stop(): Promise<void>;
@@ -51,17 +52,7 @@ export async function startStack(options: { worker?: boolean } = {}): Promise<St
 
   const stack: Stack = {
     baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), taskQueue, temporalAddress, temporal,
-    async call(method, path, body, token = rootToken) {
-      const response = await fetch(baseUrl + path, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
-      return { status: response.status, body: parsed };
-    },
+    call: apiCaller(baseUrl, rootToken),
     async startWorker() {
       worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle });
       running = worker.worker.run();

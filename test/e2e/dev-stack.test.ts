@@ -1,0 +1,105 @@
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { portOpen } from '../../scripts/temporal-cli';
+import { freePort } from '../support/global-setup';
+import { configureGuideEngine } from '../support/guide';
+import { apiCaller, type Call } from '../support/http';
+import { ADMIN_URL, adminQuery, createTargetDatabase, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
+import { exited, runEntry } from '../support/processes';
+import { pythonWithGuideDeps } from '../support/python';
+import { waitFor } from '../support/wait';
+
+let dataDir: string;
+let env: Record<string, string>;
+let stackProcess: (ChildProcess & { output: () => string }) | undefined;
+let target: TargetDatabase;
+let storeName: string;
+let call: Call;
+let baseUrl: string;
+const usernames: string[] = [];
+
+/** `npm start`'s entry point, as a real process with its own ports, data dir and store database. */
+async function startProduct() {
+  stackProcess = runEntry('scripts/dev-stack.ts', env);
+  const started = await waitFor(async () => stackProcess!.output(), (out) => out.includes('ScaiVault is running') || stackProcess!.exitCode !== null, 90_000);
+  expect(started, started).toContain('ScaiVault is running');
+  return started;
+}
+
+async function stopProduct() {
+  stackProcess!.kill('SIGTERM');
+  expect(await exited(stackProcess!)).toBe(0);
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-devstack-'));
+  storeName = uniqueName('sv_devstack');
+  const [apiPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  baseUrl = `http://127.0.0.1:${apiPort}`;
+  env = {
+    SCAIVAULT_PORT: String(apiPort),
+    TEMPORAL_PORT: String(temporalPort),
+    TEMPORAL_UI_PORT: String(uiPort),
+    SCAIVAULT_DATA_DIR: dataDir,
+    DATABASE_URL: ADMIN_URL.replace(/\/[^/]*$/, `/${storeName}`),
+  };
+  target = await createTargetDatabase({ withGrantOption: true });
+});
+
+afterAll(async () => {
+  stackProcess?.kill('SIGKILL');
+  await target?.drop(usernames);
+  await adminQuery(`DROP DATABASE IF EXISTS ${storeName} WITH (FORCE)`);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('starts everything, prints the addresses and a root token it keeps in the data dir (0600)', async () => {
+    const banner = await startProduct();
+    expect(banner).toContain(`API:             ${baseUrl}`);
+    expect(banner).toContain(`Temporal Web UI: http://127.0.0.1:${env.TEMPORAL_UI_PORT}`);
+    const tokenFile = path.join(dataDir, 'root-token');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    expect(banner).toContain(token);
+    call = apiCaller(baseUrl, token);
+    expect((await fetch(`${baseUrl}/v1/sys/health`).then((r) => r.json()))).toEqual({ status: 'ok', temporal: 'ok', database: 'ok' });
+  });
+
+  it("runs the guide's step 5 Python snippet unchanged but for the base URL", async () => {
+    const { engine } = await configureGuideEngine({ call }, target);
+    env.ENGINE = engine;
+    const { python, env: pyEnv } = pythonWithGuideDeps();
+    const token = readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim();
+    const out = execFileSync(python, [path.join(__dirname, '..', 'guide', 'step5.py')], {
+      env: { ...process.env, ...pyEnv, SCAIVAULT_TOKEN: token, SCAIVAULT_ADDR: baseUrl, ENGINE: engine },
+      encoding: 'utf8',
+    });
+    expect(out).toContain('(42,)');
+    const username = out.match(/username (\S+)/)![1]!;
+    usernames.push(username);
+    expect(await roleExists(username)).toBe(false);
+  });
+
+  it('keeps leases across a restart of the whole product, and they still expire', async () => {
+    const minted = await call('POST', `/v1/dynamic/engines/${env.ENGINE}/creds/readonly`, { ttl: 25 });
+    expect(minted.status).toBe(200);
+    usernames.push(minted.body.data.username);
+    await stopProduct();
+    expect(await portOpen(Number(env.TEMPORAL_PORT))).toBe(false);
+
+    const banner = await startProduct();
+    expect(banner).toContain('created earlier');
+    const listed = await call('GET', `/v1/dynamic/leases/${minted.body.lease_id}`);
+    expect(listed.body.state).toBe('active');
+    expect(await roleExists(minted.body.data.username)).toBe(true);
+
+    const lease = await waitFor(async () => (await call('GET', `/v1/dynamic/leases/${minted.body.lease_id}`)).body, (l) => l.state === 'expired', 60_000);
+    expect(lease.state).toBe('expired');
+    expect(await roleExists(minted.body.data.username)).toBe(false);
+    await stopProduct();
+  });
+});

@@ -1,0 +1,20 @@
+export type Call = (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
+
+/** A JSON caller for the API at `baseUrl`, authenticated with `defaultToken` unless told otherwise. */
+export function apiCaller(baseUrl: string, defaultToken: string): Call {
+  return async (method, path, body, token = defaultToken) => {
+    const response = await fetch(baseUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed };
+  };
+}
