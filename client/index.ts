@@ -1,0 +1,98 @@
+/** A small typed client for the ScaiVault HTTP API; the CLI is built on it. */
+
+export const DEFAULT_ADDRESS = 'http://127.0.0.1:8200';
+
+export interface Lease {
+  lease_id: string; engine: string; role: string; username: string; state: string; issued_at: string; expires_at: string;
+  max_expires_at: string; revoked_at: string | null; identity_id: string; metadata: Record<string, string>; last_error: string | null;
+}
+export interface Credentials {
+  lease_id: string; lease_duration: number; renewable: boolean; expires_at: string;
+  data: { username: string; password: string; connection_url: string }; warnings?: string[];
+}
+export interface AuditEntry {
+  id: string; timestamp: string; identity_id: string; action: string; path: string; result: string; extra_data: Record<string, unknown>;
+}
+export interface AuditPage { logs: AuditEntry[]; next_cursor: string | null }
+export interface AuditVerdict { valid: boolean; checked: number; first_broken_id?: string; reason?: string }
+export interface WhoAmI { identity_id: string; token_id: string; scopes: string[]; policies: string[] }
+export interface Secret { path: string; version: number; data: Record<string, unknown>; secret_type: string; created_at: string; state: string }
+export interface SecretWritten { path: string; version: number; created_at: string }
+
+/** The API's error, in its own words; `code` is `unreachable` when no answer came. */
+export class ScaiVaultError extends Error {
+  constructor(message: string, readonly status: number, readonly code: string, readonly requestId?: string, readonly details?: unknown) {
+    super(message);
+    this.name = 'ScaiVaultError';
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class ScaiVaultClient {
+  private readonly address: string;
+
+  constructor(address: string, private readonly token: string) {
+    this.address = address.replace(/\/+$/, '');
+  }
+
+  /** Calls a route; resolves to the parsed JSON body (undefined for 204), rejects with ScaiVaultError. */
+  async request<T>(method: string, path: string, options: { body?: unknown; query?: Query } = {}): Promise<T> {
+    const query = Object.entries(options.query ?? {}).filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== '');
+    const url = `${this.address}${path}${query.length ? `?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)]))}` : ''}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new ScaiVaultError(`cannot reach ScaiVault at ${this.address} (${cause?.code ?? cause?.message ?? String(error)})`, 0, 'unreachable');
+    }
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ScaiVaultError(`unexpected answer from ${this.address} (HTTP ${response.status}, not JSON)`, response.status, 'invalid_response');
+    }
+    if (!response.ok) {
+      const error = (body as { error?: { code?: string; message?: string; request_id?: string; details?: unknown } } | undefined)?.error;
+      throw new ScaiVaultError(error?.message ?? `HTTP ${response.status}`, response.status, error?.code ?? 'http_error', error?.request_id, error?.details);
+    }
+    return body as T;
+  }
+
+  whoami = () => this.request<WhoAmI>('GET', '/v1/auth/whoami');
+
+  listLeases = (filter: { engine?: string; role?: string; state?: string }) =>
+    this.request<{ data: Lease[] }>('GET', '/v1/dynamic/leases', { query: filter });
+
+  renewLease = (leaseId: string, increment?: string) =>
+    this.request<Lease & { lease_duration: number; warnings: string[] }>('POST', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}/renew`, {
+      body: increment === undefined ? {} : { increment },
+    });
+
+  /** Undefined when the role is gone (204); the lease with a warning when revocation is still being retried (202). */
+  revokeLease = (leaseId: string, force = false) =>
+    this.request<(Lease & { warnings?: string[] }) | undefined>('DELETE', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}`, {
+      query: { force: force ? 'true' : undefined },
+    });
+
+  generateCredentials = (engine: string, role: string, body: { ttl?: string }) =>
+    this.request<Credentials>('POST', `/v1/dynamic/engines/${encodeURIComponent(engine)}/creds/${encodeURIComponent(role)}`, { body });
+
+  queryAudit = (filter: { action?: string; identity_id?: string; since?: string; until?: string; limit?: number; cursor?: string }) =>
+    this.request<AuditPage>('GET', '/v1/audit', { query: filter });
+
+  verifyAudit = () => this.request<AuditVerdict>('GET', '/v1/audit/verify');
+
+  getSecret = (path: string, version?: number) => this.request<Secret>('GET', `/v1/secrets/${encodeSecretPath(path)}`, { query: { version } });
+
+  putSecret = (path: string, data: Record<string, unknown>, secretType?: string) =>
+    this.request<SecretWritten>('PUT', `/v1/secrets/${encodeSecretPath(path)}`, { body: { data, ...(secretType ? { secret_type: secretType } : {}) } });
+}
+
+const encodeSecretPath = (path: string) => path.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
