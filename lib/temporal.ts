@@ -1,8 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import path from 'node:path';
 import { EncryptionCodec } from './payload-codec';
 import type { Keyring } from './keyring';
+import { LeaseSearchKeys } from './search-attributes';
 
 /** Loaded by path, because the failure converter also runs inside the workflow sandbox. */
 export const FAILURE_CONVERTER_PATH = path.join(__dirname, 'failure-converter.ts');
@@ -18,4 +20,18 @@ export function dataConverter(keyring: Keyring): DataConverter {
 export async function connectClient(address: string, namespace: string, keyring: Keyring): Promise<Client> {
   const connection = await Connection.connect({ address });
   return new Client({ connection, namespace, dataConverter: dataConverter(keyring) });
+}
+
+/**
+ * Registers the lease search attributes in the namespace if they are missing (an external server;
+ * the dev stack registers them at start). A workflow that upserts an unknown attribute would stall.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = Object.values(LeaseSearchKeys).filter(({ name }) => !customAttributes?.[name]);
+  if (missing.length === 0) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map(({ name, type }) => [name, encodeSearchAttributeIndexedValueType(type)!])),
+  });
 }

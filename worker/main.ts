@@ -1,7 +1,8 @@
+import type { Connection } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { ensureReconcileSchedule } from '../lib/schedules';
-import { connectClient } from '../lib/temporal';
+import { connectClient, ensureSearchAttributes } from '../lib/temporal';
 import { payloadKeyring } from '../store';
 import { openMigratedStore } from '../store/open';
 import { createWorker } from './worker';
@@ -11,9 +12,10 @@ async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'worker');
   const { stores, masterKeys } = await openMigratedStore(config);
-  const { worker, close } = await createWorker({ stores, masterKeys, ...config.temporal });
   const client = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
+  await ensureSearchAttributes(client.connection as Connection, config.temporal.namespace);
   await ensureReconcileSchedule(client, config.temporal.taskQueue);
+  const { worker, close } = await createWorker({ stores, masterKeys, ...config.temporal });
   await client.connection.close();
   // Worker.run() drains on SIGINT/SIGTERM by itself: in-flight activities finish or are retried elsewhere.
   log.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker running');

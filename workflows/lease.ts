@@ -5,6 +5,7 @@ import {
   continueAsNew,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -17,6 +18,7 @@ import {
   type LeaseWorkflowInput,
 } from '../lib/lease';
 import { ActivityErrors, type LeaseActivities, type LeaseAuditEvent } from '../lib/lease-activities';
+import { leaseSearchAttributes } from '../lib/search-attributes';
 import { issueUpdate, leaseQuery, LeaseErrors, renewUpdate, revokeUpdate } from './lease-messages';
 
 /** Issuing answers a waiting caller: give up after a few quick tries and report the database's error. */
@@ -86,6 +88,7 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
         const next = { ...progress, expiresAt: new Date(plan.expiresAtMs).toISOString() };
         await database.renewCredential({ spec, progress: next });
         progress = { ...next, state: progress.state };
+        upsertSearchAttributes(leaseSearchAttributes(spec, progress));
         expiryMoved = true;
         const warnings = plan.capped
           ? [`the requested increment passes the lease's max TTL; the lease now ends at its max, ${progress.expiresAt}`]
@@ -175,6 +178,7 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
   async function record(next: LeaseProgress, audit?: LeaseAuditEvent) {
     if (!issueFailure) await store.recordLeaseState({ spec, progress: next, audit });
     progress = next;
+    upsertSearchAttributes(leaseSearchAttributes(spec, progress));
   }
 
   function auditAction(): LeaseAuditEvent['action'] {

@@ -5,6 +5,7 @@ import { ApiError, notFound } from '../../lib/errors';
 import { fillConnectionUrl } from '../../engine/connection-url';
 import { isFinished, type LeaseSpec, type LeaseState, type LeaseView } from '../../lib/lease';
 import { newLeaseId } from '../../lib/random';
+import { leaseSearchAttributes } from '../../lib/search-attributes';
 import { generateUsername } from '../../lib/templates';
 import type { Stores } from '../../store';
 import type { LeaseRecord } from '../../store/leases';
@@ -105,6 +106,9 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         taskQueue,
         args: [{ spec }],
         workflowIdConflictPolicy: 'FAIL',
+        // Indexed from the start (the expiry is an estimate until the workflow records the real one).
+        typedSearchAttributes: leaseSearchAttributes(spec, { state: 'active', expiresAt: new Date(Date.now() + ttl * 1000).toISOString() }),
+        memo: { identity_id: spec.identityId, metadata: spec.metadata },
       });
       let issued;
       try {
