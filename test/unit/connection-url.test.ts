@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { connectionUrlProblem, fillConnectionUrl, poolConfigFor, scrub } from '../../engine/connection-url';
+
+describe('connection_url', () => {
+  it("accepts the guide's template", () => {
+    expect(connectionUrlProblem('postgresql://{{username}}:{{password}}@db.internal:5432/reporting?sslmode=require')).toBeUndefined();
+  });
+
+  it.each([
+    ['not a url', /not a URL/],
+    ['mysql://{{username}}:{{password}}@h/db', /postgresql/],
+    ['postgresql://admin:hunter2@h/db', /literal password/],
+    ['postgresql://{{username}}:{{password}}@h/db?sslmode=maybe', /sslmode/],
+  ])('refuses %s', (url, problem) => {
+    expect(connectionUrlProblem(url)).toMatch(problem);
+  });
+
+  it('URL-encodes the credential it fills in', () => {
+    const url = fillConnectionUrl('postgresql://{{username}}:{{password}}@h:5432/db', { username: 'a@b', password: 'p/:@?' });
+    const config = poolConfigFor(url);
+    expect(config).toMatchObject({ user: 'a@b', password: 'p/:@?', host: 'h', port: 5432, database: 'db' });
+  });
+
+  it.each([
+    [undefined, false],
+    ['disable', false],
+    ['prefer', false],
+    ['require', { rejectUnauthorized: false }],
+    ['verify-full', { rejectUnauthorized: true }],
+  ])('reads sslmode=%s as libpq does', (mode, ssl) => {
+    const config = poolConfigFor(`postgresql://u:p@h/db${mode ? `?sslmode=${mode}` : ''}`);
+    if (typeof ssl === 'object') expect(config.ssl).toMatchObject(ssl);
+    else expect(config.ssl).toBe(ssl);
+  });
+
+  it('verify-ca checks the chain but not the host name', () => {
+    const ssl = poolConfigFor('postgresql://u:p@h/db?sslmode=verify-ca').ssl as { rejectUnauthorized: boolean; checkServerIdentity: () => unknown };
+    expect(ssl.rejectUnauthorized).toBe(true);
+    expect(ssl.checkServerIdentity()).toBeUndefined();
+  });
+
+  it('scrubs secrets from messages', () => {
+    expect(scrub('failed for p4ss and p4ss', 'p4ss')).toBe('failed for [redacted] and [redacted]');
+  });
+});
