@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grant, mintToken, waitFor } from '../support/auth';
+import { grant, mintToken } from '../support/auth';
 import { configureGuideEngine, issuedUsernames } from '../support/guide';
 import { createTargetDatabase, type TargetDatabase } from '../support/postgres';
 import { startStack, type Stack } from '../support/stack';
+import { waitFor } from '../support/wait';
 
 let stack: Stack;
 let target: TargetDatabase;

@@ -18,13 +18,3 @@ export async function grant(stack: Stack, name: string, rules: Array<{ path_patt
   }
   return created.body.id as string;
 }
-
-/** Polls until `done` holds or the deadline passes; returns the last value either way. */
-export async function waitFor<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
