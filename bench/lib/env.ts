@@ -1,0 +1,146 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { spawn } from 'node:child_process';
+import { ensureTemporalCli, SEARCH_ATTRIBUTES, startDevServer, waitForPort } from '../../scripts/temporal-cli';
+import { adminQuery, createTargetDatabase, type TargetDatabase } from '../../test/support/postgres';
+import { call } from './load';
+import {
+  databaseName, dropDatabaseAndRoles, freePort, newProductConfig, startApiProcess, startWorkerProcess, stopProcess,
+  type ProductConfig, type ProductProcess,
+} from './processes';
+
+/** The two role shapes the issue compares, as role definitions for one target database. */
+export interface Shape {
+  key: 'table' | 'group';
+  label: string;
+  creation: string[];
+  revocation: string[];
+}
+
+export function shapesFor(target: TargetDatabase, group: string): Record<Shape['key'], Shape> {
+  return {
+    table: {
+      key: 'table',
+      label: 'per-table role (guide, 21 tables)',
+      creation: target.guideRole.creation_statements,
+      // The guide's REASSIGN/DROP OWNED fail on PostgreSQL 15 (field notes); the REVOKEs leave nothing behind.
+      revocation: [
+        'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{{name}}"',
+        'REVOKE ALL ON SCHEMA public FROM "{{name}}"',
+        `REVOKE CONNECT ON DATABASE ${target.name} FROM "{{name}}"`,
+        'DROP ROLE IF EXISTS "{{name}}"',
+      ],
+    },
+    group: {
+      key: 'group',
+      label: 'group role (IN ROLE)',
+      creation: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${group}`],
+      revocation: ['DROP ROLE IF EXISTS "{{name}}"'],
+    },
+  };
+}
+
+export interface BenchEnv {
+  tag: string;
+  config: ProductConfig;
+  baseUrl: string;
+  target: TargetDatabase;
+  group: string;
+  engine: string;
+  shapes: Record<Shape['key'], Shape>;
+  temporal: ChildProcess;
+  api: ProductProcess;
+  worker: ProductProcess;
+  /** The target database as its admin: the raw floor's connections. */
+  targetConfig: pg.PoolConfig;
+  /** Every lease username starts with `v_<tag>`; every raw-floor role with `raw_<tag>`. */
+  userPrefix: string;
+  rawPrefix: string;
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Defines a role on the engine (a new name per call) and returns its name. */
+  defineRole(shape: Shape, suffix: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * How the benchmark's Temporal dev server keeps its state. `file` is what `npm start` does (a SQLite file
+ * with the CLI's default pragmas); `memory` keeps nothing; `wal` is the same file with a write-ahead log
+ * and `synchronous=NORMAL`, which `scripts/temporal-cli.ts` cannot pass today.
+ */
+export type TemporalStorage = 'file' | 'memory' | 'wal';
+
+async function startTemporal(storage: TemporalStorage, port: number, dataDir: string): Promise<ChildProcess> {
+  const dbFile = path.join(dataDir, 'temporal.db');
+  if (storage !== 'wal') return startDevServer({ port, headless: true, ...(storage === 'file' ? { dbFile } : {}) });
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'error', '--db-filename', dbFile,
+    '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`])];
+  const child = spawn(ensureTemporalCli(), args, { stdio: 'ignore' });
+  await waitForPort(port, 60_000, child);
+  return child;
+}
+
+export async function startBenchEnv(log: (line: string) => void, storage: TemporalStorage = 'file'): Promise<BenchEnv> {
+  const tag = `b${randomBytes(3).toString('hex')}`;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-bench-'));
+  const temporalPort = await freePort();
+  log(`starting: Temporal dev server (storage: ${storage}, in ${dataDir}), target database, API and worker processes`);
+  const [temporal, target] = await Promise.all([
+    startTemporal(storage, temporalPort, dataDir),
+    createTargetDatabase({ withGrantOption: true, tables: 20 }),
+  ]);
+  const group = `${target.name}_readers`;
+  await adminQuery(`CREATE ROLE ${group} NOLOGIN`);
+  await adminQuery(`GRANT CONNECT ON DATABASE ${target.name} TO ${group}`);
+  await adminQuery(`GRANT USAGE ON SCHEMA public TO ${group}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${group}`, [], target.name);
+
+  const config = await newProductConfig(tag, `127.0.0.1:${temporalPort}`, dataDir);
+  config.logLevel = 'info'; // the product's default: request logging is part of what a mint costs
+  const api = await startApiProcess(config);
+  const worker = await startWorkerProcess(config);
+  const baseUrl = `http://127.0.0.1:${config.port}`;
+  const env: BenchEnv = {
+    tag, config, baseUrl, target, group, temporal, api, worker,
+    engine: `${tag}-db`,
+    shapes: shapesFor(target, group),
+    targetConfig: { host: '127.0.0.1', port: 5432, database: target.name, user: target.admin, password: target.adminPassword },
+    userPrefix: `v_${tag}`,
+    rawPrefix: `raw_${tag}`,
+    call: (method, p, body) => call(baseUrl, method, p, config.rootToken, body),
+    async defineRole(shape, suffix) {
+      const name = `${tag}_${suffix}`;
+      const response = await env.call('POST', `/v1/dynamic/engines/${env.engine}/roles`, {
+        name, creation_statements: shape.creation, revocation_statements: shape.revocation, default_ttl: '1h', max_ttl: '24h',
+      });
+      if (response.status !== 200) throw new Error(`role ${name}: ${response.status} ${JSON.stringify(response.body)}`);
+      return name;
+    },
+    async close() {
+      await stopProcess(env.api);
+      await stopProcess(env.worker);
+      temporal.kill('SIGTERM');
+      await new Promise((r) => (temporal.exitCode !== null ? r(null) : temporal.once('exit', r)));
+      await target.drop();
+      await dropDatabaseAndRoles([databaseName(config.databaseUrl)], [env.userPrefix, env.rawPrefix]);
+      await adminQuery(`DROP ROLE IF EXISTS ${group}`).catch(() => {});
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  const rootPath = `infra/postgres/${env.engine}/root`;
+  const steps: [string, string, unknown][] = [
+    ['PUT', `/v1/secrets/${rootPath}`, { data: { username: target.admin, password: target.adminPassword }, secret_type: 'json' }],
+    ['POST', '/v1/dynamic/engines', {
+      name: env.engine, type: 'database', default_ttl: '1h', max_ttl: '24h',
+      config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath },
+    }],
+  ];
+  for (const [method, p, body] of steps) {
+    const response = await env.call(method, p, body);
+    if (response.status >= 300) throw new Error(`${method} ${p}: ${response.status} ${JSON.stringify(response.body)}`);
+  }
+  return env;
+}

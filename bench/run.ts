@@ -1,0 +1,62 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startBenchEnv, type BenchEnv, type TemporalStorage } from './lib/env';
+import { breakdownScenario } from './scenarios/breakdown';
+import type { Figure, ScenarioContext } from './scenarios/common';
+import { expiryScenario } from './scenarios/expiry';
+import { mintScenario } from './scenarios/mint';
+import { scaleScenario } from './scenarios/scale';
+
+/**
+ * `npm run bench [-- --quick] [--only mint,breakdown,expiry,scale] [--temporal=file|memory|wal]`: the product's figures on this
+ * machine, each beside a baseline measured in the same run. One summary line per figure at the end;
+ * everything in bench/results/<time>-<mode>.json.
+ */
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args.find((a) => a.startsWith('--only'));
+const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',') : undefined;
+const wanted = (name: string) => !only || only.includes(name);
+const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'file') as TemporalStorage;
+const sizes = quick ? { runSeconds: 2, storm: 60, live: 300, traced: 15 } : { runSeconds: 12, storm: 5000, live: 10_000, traced: 100 };
+
+const started = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+async function main() {
+  log(`mode ${quick ? 'quick' : 'full'}: ${JSON.stringify(sizes)}; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  let env: BenchEnv | undefined;
+  const figures: Figure[] = [];
+  let failure: unknown;
+  try {
+    env = await startBenchEnv(log, storage);
+    const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced };
+    if (wanted('mint')) figures.push(...(await mintScenario(ctx)));
+    if (wanted('breakdown')) figures.push(...(await breakdownScenario(ctx)));
+    const groupRate = (figures.find((f) => f.name === 'mint group c=16')?.data.api as { rate?: number } | undefined)?.rate ?? 100;
+    if (wanted('expiry')) figures.push(await expiryScenario(ctx, sizes.storm, groupRate));
+    if (wanted('scale')) figures.push(...(await scaleScenario(ctx, sizes.live)));
+  } catch (error) {
+    failure = error;
+    console.error('benchmark failed:', error instanceof Error ? error.stack : error);
+  } finally {
+    log('cleaning up (processes, databases, roles)');
+    await env?.close().catch((error) => console.error('cleanup failed:', error));
+  }
+  const dir = path.join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}-${quick ? 'quick' : 'full'}.json`);
+  const elapsed = (Date.now() - started) / 1000;
+  writeFileSync(file, JSON.stringify({
+    mode: quick ? 'quick' : 'full', temporalStorage: storage, started: new Date(started).toISOString(), elapsedSeconds: elapsed, sizes,
+    machine: { cores: os.cpus().length, model: os.cpus()[0]?.model, memoryBytes: os.totalmem(), loadAverageAtEnd: os.loadavg() },
+    figures, failure: failure ? String(failure) : undefined,
+  }, null, 2));
+  console.log(`\nsummary (${quick ? 'quick' : 'full'}, ${elapsed.toFixed(0)} s; each figure beside its same-run baseline):`);
+  for (const figure of figures) console.log(figure.line);
+  console.log(`results: ${path.relative(process.cwd(), file)}`);
+  process.exit(failure ? 1 : 0);
+}
+
+void main();

@@ -1,0 +1,85 @@
+import pg from 'pg';
+import { performance } from 'node:perf_hooks';
+import { runLoad, sleep } from '../lib/load';
+import { apiMint, rate, waitUntil, x, type Figure, type ScenarioContext } from './common';
+
+/**
+ * N leases that expire in the same second: the time from that second until every role is gone (and
+ * every lease is recorded expired), beside one connection dropping the same number of roles in a loop.
+ */
+export async function expiryScenario(ctx: ScenarioContext, count: number, mintRateHint: number): Promise<Figure> {
+  const { env, log } = ctx;
+  const role = await env.defineRole(env.shapes.group, 'storm');
+  const prefix = `v_${role}_`;
+  // Leave room for minting all of them at a pessimistic rate before the common expiry second.
+  const mintSeconds = count / Math.max(mintRateHint * 0.4, 2);
+  const expirySecond = Math.ceil(Date.now() / 1000 + mintSeconds + 4);
+  log(`  expiry storm: minting ${count} leases that all expire at ${new Date(expirySecond * 1000).toISOString()}`);
+  const expiries = new Map<string, number>();
+  const minted = await runLoad(async () => {
+    // A request in the last 100 ms of a second might start its workflow in the next one, one second later.
+    if (Date.now() % 1000 > 900) await sleep(1000 - (Date.now() % 1000) + 5);
+    const ttl = expirySecond - Math.floor(Date.now() / 1000);
+    const lease = await apiMint(env, role, { ttl });
+    const at = Date.parse(lease.expires_at) / 1000;
+    expiries.set(String(at), (expiries.get(String(at)) ?? 0) + 1);
+  }, { concurrency: 16, maxOps: count });
+  const onTime = expiries.get(String(expirySecond)) ?? 0;
+  const store = new pg.Client({ connectionString: env.config.databaseUrl });
+  const admin = new pg.Client({ ...env.targetConfig, user: 'postgres', password: undefined });
+  await Promise.all([store.connect(), admin.connect()]);
+  try {
+    const roles = async () => Number((await admin.query('SELECT count(*) FROM pg_roles WHERE starts_with(rolname, $1)', [prefix])).rows[0].count);
+    const recorded = async () =>
+      Number((await store.query(`SELECT count(*) FROM leases WHERE role = $1 AND state = 'expired'`, [role])).rows[0].count);
+    const live = await roles();
+    const lateMs = Date.now() - expirySecond * 1000;
+    if (lateMs > 0) log(`  minting ran ${lateMs} ms past the expiry second: the storm overlapped the minting`);
+    await sleep(Math.max(0, expirySecond * 1000 - Date.now()));
+    const t0 = performance.now();
+    const budgetMs = ctx.quick ? 60_000 : 15 * 60_000;
+    const gone = await waitUntil(async () => (await roles()) === 0, budgetMs);
+    const rolesGoneMs = performance.now() - t0;
+    const allRecorded = await waitUntil(async () => (await recorded()) >= minted.ops, budgetMs);
+    const recordedMs = performance.now() - t0;
+    const leftRoles = await roles();
+
+    const raw = await rawDropLoop(ctx, minted.ops);
+    const ratio = rolesGoneMs / raw.ms;
+    const line = `expiry storm n=${minted.ops}`.padEnd(20) +
+      ` product: roles gone ${(rolesGoneMs / 1000).toFixed(1)} s (${rate(minted.ops / (rolesGoneMs / 1000))}/s), all recorded expired ${(recordedMs / 1000).toFixed(1)} s` +
+      `${gone ? '' : ` (NOT DONE: ${leftRoles} roles left)`}${allRecorded ? '' : ' (NOT ALL RECORDED)'}` +
+      ` | raw DROP ROLE loop, 1 conn: ${(raw.ms / 1000).toFixed(2)} s (${rate(raw.perSecond)}/s) | product/raw ${x(ratio)}`;
+    log(line);
+    return {
+      name: 'expiry storm',
+      line,
+      data: {
+        leases: minted.ops, mintErrors: minted.errors, liveBeforeExpiry: live, expiringInTheSameSecond: onTime, expiries: Object.fromEntries(expiries),
+        rolesGoneMs, recordedMs, gone, allRecorded, leftRoles, rawDropMs: raw.ms, rawDropPerSecond: raw.perSecond, productOverRaw: ratio,
+      },
+    };
+  } finally {
+    await Promise.all([store.end(), admin.end()]);
+  }
+}
+
+/** The baseline: as many roles of the same shape, created in one go, then dropped one by one on one connection. */
+async function rawDropLoop(ctx: ScenarioContext, count: number) {
+  const { env } = ctx;
+  const admin = new pg.Client(env.targetConfig);
+  await admin.connect();
+  try {
+    const names = Array.from({ length: count }, (_, i) => `${env.rawPrefix}_drop_${i}`);
+    const until = new Date(Date.now() + 3600_000).toISOString();
+    await admin.query('BEGIN');
+    for (const name of names) await admin.query(`CREATE ROLE "${name}" WITH LOGIN VALID UNTIL '${until}' IN ROLE ${env.group}`);
+    await admin.query('COMMIT');
+    const t0 = performance.now();
+    for (const name of names) await admin.query(`DROP ROLE IF EXISTS "${name}"`);
+    const elapsed = performance.now() - t0;
+    return { ms: elapsed, perSecond: count / (elapsed / 1000) };
+  } finally {
+    await admin.end();
+  }
+}

@@ -1,0 +1,63 @@
+import pg from 'pg';
+import { merge, runLoad, stats } from '../lib/load';
+import { rssOf } from '../lib/processes';
+import { apiMint, dropRawRoles, mb, rate, rawMinter, statsText, x, ms, type Figure, type ScenarioContext } from './common';
+
+/**
+ * Mint rate and p99 with no live lease and with `live` live leases (group shape, 16 concurrent callers),
+ * each beside the raw floor at the same point; the product's memory at both points.
+ */
+export async function scaleScenario(ctx: ScenarioContext, live: number): Promise<Figure[]> {
+  const { env, log } = ctx;
+  const role = await env.defineRole(env.shapes.group, 'scale');
+  const memory = () => ({ api: env.api.rss(), worker: env.worker.rss(), temporal: rssOf(env.temporal.pid!) });
+  const liveLeases = async () => {
+    const store = new pg.Client({ connectionString: env.config.databaseUrl });
+    await store.connect();
+    try {
+      return Number((await store.query(`SELECT count(*) FROM leases WHERE state = 'active'`)).rows[0].count);
+    } finally {
+      await store.end();
+    }
+  };
+  const probe = async () => {
+    const seconds = ctx.runSeconds / 2;
+    const minter = rawMinter(env, env.shapes.group, 16);
+    const raw1 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
+    const api = await runLoad(() => apiMint(env, role).then(() => {}), { concurrency: 16, durationMs: ctx.runSeconds * 1000 });
+    const raw2 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
+    await minter.close();
+    await dropRawRoles(env, minter.created);
+    return { api: stats(api), raw: stats(merge([raw1, raw2])), minted: api.ops };
+  };
+
+  const live0 = await liveLeases();
+  const memory0 = memory();
+  const at0 = await probe();
+  log(`  scale: at ${live0} live: api ${statsText(at0.api)} | raw ${statsText(at0.raw)}; filling to ${live} live leases`);
+  const fillStart = Date.now();
+  const fill = await runLoad(() => apiMint(env, role, { ttl: '24h' }).then(() => {}), { concurrency: 16, maxOps: Math.max(0, live - live0 - at0.minted) });
+  const fillSeconds = (Date.now() - fillStart) / 1000;
+  const liveNow = await liveLeases();
+  log(`  scale: filled ${fill.ops} in ${fillSeconds.toFixed(0)} s (${rate(fill.ops / fillSeconds)}/s, ${fill.errors} errors)`);
+  const memoryN = memory();
+  const atN = await probe();
+
+  const rateRatio = atN.api.rate / at0.api.rate;
+  const p99Ratio = atN.api.p99 / at0.api.p99;
+  const rawRatio = atN.raw.rate / at0.raw.rate;
+  const mintLine = `scale mint @${liveNow} live`.padEnd(20) +
+    ` api ${statsText(atN.api)} | at ${live0} live ${rate(at0.api.rate)}/s p99 ${ms(at0.api.p99)} ms | rate ${x(rateRatio)}, p99 ${x(p99Ratio)} of that` +
+    ` | raw floor ${rate(atN.raw.rate)}/s vs ${rate(at0.raw.rate)}/s at 0 (${x(rawRatio)})`;
+  const perLease = (after: number, before: number, added: number) => (after - before) / Math.max(added, 1);
+  const memoryLine = `scale memory @${liveNow}`.padEnd(20) +
+    ` worker ${mb(memoryN.worker)} (${x(memoryN.worker / memory0.worker)} of ${mb(memory0.worker)} at ${live0} live, ~${(perLease(memoryN.worker, memory0.worker, liveNow - live0) / 1024).toFixed(1)} KB/lease)` +
+    ` | api ${mb(memoryN.api)} (${x(memoryN.api / memory0.api)} of ${mb(memory0.api)})` +
+    ` | temporal dev server ${mb(memoryN.temporal)} (${x(memoryN.temporal / memory0.temporal)} of ${mb(memory0.temporal)})`;
+  log(mintLine);
+  log(memoryLine);
+  return [
+    { name: 'scale mint', line: mintLine, data: { live0, live: liveNow, at0, atN, fill: { ops: fill.ops, errors: fill.errors, seconds: fillSeconds, firstError: fill.firstError } } },
+    { name: 'scale memory', line: memoryLine, data: { live0, live: liveNow, before: memory0, after: memoryN } },
+  ];
+}
