@@ -42,9 +42,6 @@ export interface Authorizer {
   allows(identity: Identity, permission: Permission, path: string): Promise<boolean>;
 }
 
-/** Until policies are configured, only admins pass path checks. */
-export const adminOnlyPaths: Authorizer = { allows: async () => false };
-
 export const ANONYMOUS = 'anonymous';
 
 export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: Authorizer, failureLimit?: FailureLimit) {
