@@ -37,7 +37,7 @@ const store = proxyActivities<LeaseActivities>({
 });
 
 const MAX_REVOKE_BACKOFF_MS = 5 * 60_000;
-const MAX_UPDATES_PER_RUN = 500;
+const MAX_UPDATES_PER_RUN = 250;
 const MAX_HISTORY_EVENTS_PER_RUN = 10_000;
 
 /**
