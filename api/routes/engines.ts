@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DEFAULT_CREDENTIALS_CACHE_TTL } from '../services/engines';
+import { ENGINES_PATH, engineConfigPath } from '../../lib/access';
+import type { Permission } from '../../lib/access';
 import type { ApiServices } from '../services';
 import { durationSchema, nameSchema, secretPathSchema } from '../schemas';
 
@@ -20,9 +22,11 @@ const engineBody = z.object({
 const engineParams = z.object({ name: nameSchema });
 
 export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
-  const manage = { access: { scope: 'dynamic:manage' as const } };
+  const manage = (permission: Permission, path: (name?: string) => string) => ({
+    access: { scope: 'dynamic:manage' as const, permission, path: (r: { params: unknown }) => path((r.params as { name?: string }).name) },
+  });
 
-  app.post('/v1/dynamic/engines', { schema: { body: engineBody }, config: manage }, async (request, reply) => {
+  app.post('/v1/dynamic/engines', { schema: { body: engineBody }, config: manage('write', () => ENGINES_PATH) }, async (request, reply) => {
     const { name, config, default_ttl, max_ttl } = request.body;
     const engine = await services.engines.create(request.identity, {
       name, default_ttl, max_ttl,
@@ -33,14 +37,14 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     return reply.status(201).send(engine);
   });
 
-  app.get('/v1/dynamic/engines', { config: manage }, async () => ({ data: await services.engines.list() }));
+  app.get('/v1/dynamic/engines', { config: manage('list', () => ENGINES_PATH) }, async () => ({ data: await services.engines.list() }));
 
-  app.get('/v1/dynamic/engines/:name', { schema: { params: engineParams }, config: manage }, async (request) =>
+  app.get('/v1/dynamic/engines/:name', { schema: { params: engineParams }, config: manage('read', (n) => engineConfigPath(n!)) }, async (request) =>
     services.engines.get(request.params.name));
 
   app.patch('/v1/dynamic/engines/:name', {
     schema: { params: engineParams, body: engineBody.omit({ name: true }).extend({ config: configSchema.partial() }).partial() },
-    config: manage,
+    config: manage('write', (n) => engineConfigPath(n!)),
   }, async (request) => {
     const { config = {}, default_ttl, max_ttl } = request.body;
     const patch = { ...config, default_ttl, max_ttl };
@@ -49,7 +53,7 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
 
   app.delete('/v1/dynamic/engines/:name', {
     schema: { params: engineParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
-    config: manage,
+    config: manage('delete', (n) => engineConfigPath(n!)),
   }, async (request, reply) => {
     await services.engines.delete(request.identity, request.params.name, request.query.force === 'true');
     return reply.status(204).send();

@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { credsPath } from '../../lib/access';
+import { credsPath, hasScope, LEASES_PATH } from '../../lib/access';
+import { ApiError } from '../../lib/errors';
 import { LEASE_STATES, type LeaseState } from '../../lib/lease';
 import type { Resource } from '../auth';
 import type { ApiServices } from '../services';
@@ -24,10 +25,10 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
         state: z.enum(LEASE_STATES as [LeaseState, ...LeaseState[]]).optional(),
       }),
     },
-    config: { access: { scope: 'dynamic:manage' } },
+    config: { access: { scope: 'dynamic:manage', permission: 'list', path: () => LEASES_PATH } },
   }, async (request) => ({ data: await services.leases.list(request.query) }));
 
-  app.get('/v1/dynamic/leases/:lease_id', { schema: { params: leaseParams }, config: { access: { scope: 'dynamic:manage' } } },
+  app.get('/v1/dynamic/leases/:lease_id', { schema: { params: leaseParams }, config: { access: { scope: 'dynamic:manage', permission: 'read', path: leaseResource } } },
     async (request) => services.leases.get(request.params.lease_id));
 
   app.post('/v1/dynamic/leases/:lease_id/renew', {
@@ -39,6 +40,9 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
     schema: { params: leaseParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
     config: { access: { scope: 'dynamic:generate', permission: 'revoke', path: leaseResource } },
   }, async (request, reply) => {
+    if (request.query.force === 'true' && !hasScope(request.identity, 'dynamic:manage')) {
+      throw new ApiError('forbidden', 'forcing a revocation (the role may remain) needs the dynamic:manage scope');
+    }
     const { lease, complete } = await services.leases.revoke(request.identity, request.params.lease_id, request.query.force === 'true');
     if (complete) return reply.status(204).send();
     // Accepted: the workflow keeps retrying until the role is gone; the lease says why it is not yet.
@@ -47,6 +51,6 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
 
   app.post('/v1/dynamic/leases/revoke-prefix', {
     schema: { body: z.object({ engine: nameSchema, role: nameSchema.optional() }) },
-    config: { access: { scope: 'dynamic:manage' } },
+    config: { access: { scope: 'dynamic:manage', permission: 'revoke', path: () => LEASES_PATH } },
   }, async (request) => services.leases.revokePrefix(request.identity, request.body.engine, request.body.role));
 };

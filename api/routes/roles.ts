@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { rolePath, type Permission } from '../../lib/access';
 import type { ApiServices } from '../services';
 import { durationSchema, nameSchema, statementsSchema } from '../schemas';
 
@@ -16,23 +17,29 @@ const engineParams = z.object({ engine: nameSchema });
 const roleParams = z.object({ engine: nameSchema, name: nameSchema });
 
 export const roleRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
-  const manage = { access: { scope: 'dynamic:manage' as const } };
+  const manage = (permission: Permission) => ({
+    access: {
+      scope: 'dynamic:manage' as const,
+      permission,
+      path: (r: { params: unknown }) => { const p = r.params as { engine: string; name?: string }; return rolePath(p.engine, p.name); },
+    },
+  });
 
-  app.post('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams, body: roleBody }, config: manage }, async (request) =>
+  app.post('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams, body: roleBody }, config: manage('write') }, async (request) =>
     services.roles.create(request.identity, request.params.engine, request.body));
 
-  app.get('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams }, config: manage }, async (request) =>
+  app.get('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams }, config: manage('list') }, async (request) =>
     ({ data: await services.roles.list(request.params.engine) }));
 
-  app.get('/v1/dynamic/engines/:engine/roles/:name', { schema: { params: roleParams }, config: manage }, async (request) =>
+  app.get('/v1/dynamic/engines/:engine/roles/:name', { schema: { params: roleParams }, config: manage('read') }, async (request) =>
     services.roles.get(request.params.engine, request.params.name));
 
   app.patch('/v1/dynamic/engines/:engine/roles/:name', {
     schema: { params: roleParams, body: roleBody.omit({ name: true }).partial() },
-    config: manage,
+    config: manage('write'),
   }, async (request) => services.roles.update(request.identity, request.params.engine, request.params.name, request.body));
 
-  app.delete('/v1/dynamic/engines/:engine/roles/:name', { schema: { params: roleParams }, config: manage }, async (request, reply) => {
+  app.delete('/v1/dynamic/engines/:engine/roles/:name', { schema: { params: roleParams }, config: manage('delete') }, async (request, reply) => {
     await services.roles.delete(request.identity, request.params.engine, request.params.name);
     return reply.status(204).send();
   });

@@ -4,6 +4,7 @@ import { credsPath, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { fillConnectionUrl } from '../../engine/connection-url';
 import { isFinished, type LeaseSpec, type LeaseState, type LeaseView } from '../../lib/lease';
+import { leaseMetrics } from '../../lib/metrics';
 import { newLeaseId } from '../../lib/random';
 import { leaseSearchAttributes } from '../../lib/search-attributes';
 import { generateUsername } from '../../lib/templates';
@@ -111,13 +112,22 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         memo: { identity_id: spec.identityId, metadata: spec.metadata },
       });
       let issued;
+      const minted = leaseMetrics.startMint(spec);
       try {
         issued = await temporal.workflow.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start });
+        minted('success');
       } catch (error) {
+        minted('failure');
         throw new ApiError('engine_unavailable', `engine ${engineName} could not issue credentials: ${failureMessage(error)}`);
       }
-      await audit(actor, 'dynamic_generate', { engine: engineName, role: roleName, lease_id: spec.leaseId }, { username: spec.username, ttl });
       const lease = issued.lease;
+      try {
+        await audit(actor, 'dynamic_generate', { engine: engineName, role: roleName, lease_id: spec.leaseId }, { username: spec.username, ttl });
+      } catch (error) {
+        // An unrecorded credential must not be handed out, nor left alive: revoke it, then fail.
+        await temporal.workflow.getHandle(spec.leaseId).executeUpdate(revokeUpdate, { args: [{}] }).catch(() => {});
+        throw error;
+      }
       return {
         lease_id: spec.leaseId,
         lease_duration: secondsUntil(lease.expiresAt),
@@ -144,7 +154,9 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       let result;
       try {
         result = await temporal.workflow.getHandle(leaseId).executeUpdate(renewUpdate, { args: [{ incrementSeconds }] });
+        leaseMetrics.renewed(lease, 'success');
       } catch (error) {
+        leaseMetrics.renewed(lease, 'failure');
         const type = failureType(error);
         if (type === LeaseErrors.maxTtlExceeded) throw new ApiError('max_ttl_exceeded', failureMessage(error));
         if (type === LeaseErrors.invalidIncrement) throw new ApiError('invalid_request', failureMessage(error));
@@ -158,8 +170,11 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
     /** Revokes and waits until the role is gone; `complete` is false when the first try failed and retries go on. */
     async revoke(actor: Identity, leaseId: string, force = false) {
       const lease = await mustGet(leaseId);
-      const view = await revokeOne(lease, force);
-      if (!isFinished(lease.state)) await audit(actor, 'dynamic_revoke', lease, { outcome: view.state, ...(force ? { force } : {}) });
+      const view = await revokeOne(lease, force).catch((error) => { leaseMetrics.revoked(lease, 'error'); throw error; });
+      if (!isFinished(lease.state)) {
+        leaseMetrics.revoked(lease, view.forced ? 'forced' : view.state);
+        await audit(actor, 'dynamic_revoke', lease, { outcome: view.state, ...(force ? { force } : {}) });
+      }
       return { lease: view, complete: isFinished(view.state) };
     },
 
