@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { LeaseActivities } from '../lib/lease-activities';
 import { ActivityErrors } from '../lib/lease-activities';
+import { leaseMetrics } from '../lib/metrics';
 import { generatePassword } from '../lib/random';
 import { scramVerifier } from '../lib/scram';
 import { formatExpiration } from '../lib/templates';
@@ -72,6 +73,7 @@ export function createLeaseActivities({ targets, leases, roles, audit, storeId }
           extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}) },
         });
       }
+      if (event?.action === 'dynamic_expire' && event.result === 'success') leaseMetrics.expired(spec);
     },
   };
 }

@@ -4,6 +4,7 @@ import { connectClient } from '../lib/temporal';
 import { payloadKeyring } from '../store';
 import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
+import { codecUiOrigins } from './codec-session';
 import { buildServer } from './server';
 
 /** `npm run api`: the REST API on its own. */
@@ -14,7 +15,10 @@ async function main() {
   const root = await ensureRootToken(stores, config.dataDir, config.devRootToken);
   if (root.created) log.info({ file: root.file }, 'created the root token; it is in this file (mode 0600)');
   const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
-  const app = await buildServer({ stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel });
+  const app = await buildServer({
+    stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel,
+    masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort),
+  });
   await app.listen({ host: config.host, port: config.port });
   const stop = async () => {
     await app.close();

@@ -3,16 +3,21 @@ import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import { loggerOptions } from '../lib/logger';
-import type { Stores } from '../store';
+import { metricsRegistry } from '../lib/metrics';
+import { EncryptionCodec } from '../lib/payload-codec';
+import { payloadKeyring, type Stores } from '../store';
 import { registerAuth, type Authorizer } from './auth';
+import { CodecSessions, registerCodecBrowserAccess } from './codec-session';
 import { errorHandler, sendError } from './errors';
 import type { FailureLimit } from './failure-limiter';
 import { policyAuthorizer } from './policy-authorizer';
 import { auditRoutes } from './routes/audit';
 import { authRoutes } from './routes/auth';
+import { codecRoutes } from './routes/codec';
 import { credsRoutes } from './routes/creds';
 import { engineRoutes } from './routes/engines';
 import { leaseRoutes } from './routes/leases';
+import { metricsRoutes } from './routes/metrics';
 import { policyRoutes } from './routes/policies';
 import { roleRoutes } from './routes/roles';
 import { secretRoutes } from './routes/secrets';
@@ -26,6 +31,10 @@ export interface ApiSetup {
   stores: Stores;
   temporal: Client;
   taskQueue: string;
+  /** The instance's master keys, newest first: the codec endpoint opens Temporal payloads with them. */
+  masterKeys: Buffer[];
+  /** Web UI origins allowed to call the codec endpoint from a browser (CORS with credentials); none by default. */
+  codecUiOrigins?: string[];
   logLevel?: string;
   authorizer?: Authorizer;
   /** Failed authentications allowed per source address and window before 429. */
@@ -51,6 +60,9 @@ export async function buildServer(setup: ApiSetup) {
     reply.header('cache-control', 'no-store');
   });
 
+  const codecSessions = new CodecSessions(setup.masterKeys);
+  // Before the auth hook: CORS preflights are answered first, and a codec session cookie becomes a bearer header.
+  await registerCodecBrowserAccess(app, codecSessions, setup.codecUiOrigins ?? []);
   registerAuth(app, setup.stores, setup.authorizer ?? policyAuthorizer(setup.stores.policies), setup.authFailureLimit);
   const services = createServices(setup.stores, setup.temporal, setup.taskQueue);
   await app.register(sysRoutes(setup.stores, setup.temporal));
@@ -62,6 +74,8 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(authRoutes(createAuthService(setup.stores)));
   await app.register(policyRoutes(createPolicyService(setup.stores)));
   await app.register(auditRoutes(createAuditService(setup.stores)));
+  await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys)), sessions: codecSessions, audit: setup.stores.audit }));
+  await app.register(metricsRoutes(metricsRegistry(setup.stores.db)));
   app.addHook('onClose', services.close);
   return app;
 }

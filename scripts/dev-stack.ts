@@ -1,6 +1,7 @@
 import type { Connection } from '@temporalio/client';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { codecUiOrigins } from '../api/codec-session';
 import { buildServer } from '../api/server';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -45,7 +46,10 @@ async function main() {
   const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
   await ensureSearchAttributes(temporal.connection as Connection, config.temporal.namespace);
   await ensureReconcileSchedule(temporal, config.temporal.taskQueue);
-  const app = await buildServer({ stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel });
+  const app = await buildServer({
+    stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel,
+    masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort),
+  });
   await app.listen({ host: config.host, port: config.port });
 
   const uiUrl = config.temporal.external ? '(external Temporal: see its own Web UI)' : `http://127.0.0.1:${config.temporal.uiPort}`;

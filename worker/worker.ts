@@ -19,9 +19,17 @@ export interface WorkerSetup {
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
 
-/** The SDK's own log level (bundling, polling); installed once per process, before the first worker. */
-export function installRuntime(level: LogLevel = 'WARN') {
-  if (!Runtime._instance) Runtime.install({ logger: new DefaultLogger(level) });
+/**
+ * The SDK's own log level (bundling, polling), and, when SCAIVAULT_TEMPORAL_METRICS_ADDR is set (e.g.
+ * `127.0.0.1:9464`), Temporal's worker metrics (task latencies, slots, pollers, sticky cache) served for
+ * Prometheus at `http://<addr>/metrics`. Installed once per process, before the first worker.
+ */
+export function installRuntime(level: LogLevel = 'WARN', metricsAddress = process.env.SCAIVAULT_TEMPORAL_METRICS_ADDR) {
+  if (Runtime._instance) return;
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
+  });
 }
 
 /** A worker running the lease workflows and their activities, with the product's encrypting converter. */

@@ -215,7 +215,7 @@ describe('the authorization table', () => {
 
   beforeAll(async () => {
     app = await buildServer({
-      stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, logLevel: 'silent',
+      stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys, logLevel: 'silent',
       authFailureLimit: { max: 10_000, windowMs: 60_000 },
     });
     await app.ready();
@@ -231,14 +231,15 @@ describe('the authorization table', () => {
   const call = (route: RouteAccess, token?: string) =>
     app.inject({ method: route.method as 'GET', url: concrete(route.url), headers: token ? { authorization: `Bearer ${token}` } : {} });
 
-  it('covers the contract routes, and only health is public', () => {
+  it('covers the contract routes, and only health and the codec sign-in page are public', () => {
     const keys = routes.map((r) => `${r.method} ${r.url}`);
     for (const expected of [
       'POST /v1/auth/tokens', 'GET /v1/auth/whoami', 'DELETE /v1/auth/tokens/:token_id', 'POST /v1/policies', 'PUT /v1/policies/:id',
       'POST /v1/policies/:id/bindings', 'GET /v1/audit', 'GET /v1/audit/verify', 'GET /v1/secrets/*',
       'POST /v1/dynamic/engines/:engine/creds/:role', 'DELETE /v1/dynamic/leases/:lease_id',
     ]) expect(keys).toContain(expected);
-    expect(routes.filter((r) => 'public' in r.access).map((r) => r.url)).toEqual(['/v1/sys/health', '/v1/sys/health']); // GET + HEAD
+    // GET + HEAD each; the sign-in page is static HTML whose form posts the token as a bearer header.
+    expect(routes.filter((r) => 'public' in r.access).map((r) => r.url)).toEqual(['/v1/sys/health', '/v1/sys/health', '/v1/sys/codec/session', '/v1/sys/codec/session']);
     expect(routes.length).toBeGreaterThan(30);
   });
 
@@ -272,7 +273,7 @@ describe('the authorization table', () => {
 describe('failed authentications', () => {
   it('are rate-limited per source address with 429, while other sources still pass', async () => {
     const app = await buildServer({
-      stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, logLevel: 'silent',
+      stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys, logLevel: 'silent',
       authFailureLimit: { max: 5, windowMs: 60_000 },
     });
     try {

@@ -17,6 +17,7 @@ export interface Stack {
   stores: Stores;
   databaseUrl: string;
   masterKey: string;
+  masterKeys: Buffer[];
   taskQueue: string;
   temporalAddress: string;
   temporal: Awaited<ReturnType<typeof connectClient>>;
@@ -43,7 +44,7 @@ export async function startStack(options: { worker?: boolean } = {}): Promise<St
   await ensureRootToken(stores, '/nonexistent', rootToken);
   const taskQueue = uniqueName('tq');
   const temporal = await connectClient(temporalAddress, 'default', payloadKeyring(masterKeys));
-  const app = await buildServer({ stores, temporal, taskQueue, logLevel: 'silent' });
+  const app = await buildServer({ stores, temporal, taskQueue, masterKeys, logLevel: 'silent' });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
@@ -51,7 +52,7 @@ export async function startStack(options: { worker?: boolean } = {}): Promise<St
   const bundle = { code: readFileSync(inject('workflowBundlePath'), 'utf8') };
 
   const stack: Stack = {
-    baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), taskQueue, temporalAddress, temporal,
+    baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), masterKeys, taskQueue, temporalAddress, temporal,
     call: apiCaller(baseUrl, rootToken),
     async startWorker() {
       worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle });
