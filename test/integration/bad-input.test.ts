@@ -1,24 +1,15 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { createTargetDatabase, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { describe, expect, it } from 'vitest';
+import { withGuideStack } from '../support/guide';
+import { type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 
 let stack: Stack;
 let target: TargetDatabase;
 let engine: string;
 let rootPath: string;
 
-beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  ({ engine, rootPath } = await configureGuideEngine(stack, target));
-});
-
-afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
-});
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine, rootPath } = c));
 
 /** The contract's error shape, and nothing that looks like a stack trace. */
 function expectError(response: { status: number; body: any }, status: number, code: string) {

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { adminQuery, createTargetDatabase, queryAs, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { configureGuideEngine, withGuideStack } from '../support/guide';
+import { adminQuery, queryAs, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 
 const PARALLEL = 32;
 const LOG_DIR = '/var/log/postgresql';
@@ -11,8 +11,9 @@ let stack: Stack;
 let target: TargetDatabase;
 let group: string;
 
+withGuideStack({ withGrantOption: true, tables: 20, configure: false }, (c) => ({ stack, target } = c));
+
 beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true, tables: 20 })]);
   group = uniqueName('reporting_readonly');
   await adminQuery(`CREATE ROLE ${group} NOLOGIN`);
   await adminQuery(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${group}; GRANT ${group} TO ${target.admin} WITH ADMIN OPTION`, [], target.name);
@@ -20,9 +21,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
+  await adminQuery(`DROP OWNED BY ${group}`, [], target.name);
   await adminQuery(`DROP ROLE IF EXISTS ${group}`);
 });
 

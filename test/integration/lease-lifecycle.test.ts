@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { createTargetDatabase, queryAs, roleExists, validUntil, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { describe, expect, it } from 'vitest';
+import { withGuideStack } from '../support/guide';
+import { queryAs, roleExists, validUntil, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 let stack: Stack;
 let target: TargetDatabase;
 let engine: string;
 
-beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  ({ engine } = await configureGuideEngine(stack, target));
-});
-
-afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
-});
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine } = c));
 
 const mint = (body: unknown = {}) => stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, body);
 

@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { createTargetDatabase, roleExists, validUntil, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { describe, expect, it } from 'vitest';
+import { withGuideStack } from '../support/guide';
+import { roleExists, validUntil, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 
 let stack: Stack;
 let target: TargetDatabase;
 let engine: string;
 
-beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  ({ engine } = await configureGuideEngine(stack, target));
-});
-
-afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
-});
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine } = c));
 
 describe('a lease renewed for a long time', () => {
   it('continues as new before the server caps updates per run, and keeps working', async () => {

@@ -1,25 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { storeId } from '../../store/bootstrap';
 import type { ReconcileReport } from '../../lib/reconcile-activities';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { adminQuery, createTargetDatabase, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { withGuideStack } from '../support/guide';
+import { adminQuery, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 
 let stack: Stack;
 let target: TargetDatabase;
 let engine: string;
 const planted: string[] = [];
 
-beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  ({ engine } = await configureGuideEngine(stack, target));
-});
-
-afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop([...users, ...planted]);
-});
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine } = c));
+afterAll(() => Promise.all(planted.map((name) => adminQuery(`DROP ROLE IF EXISTS ${name}`))));
 
 async function plant(comment: string | null) {
   const name = uniqueName('v_readonly');

@@ -1,24 +1,15 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { adminQuery, createTargetDatabase, roleExists, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { describe, expect, it } from 'vitest';
+import { withGuideStack } from '../support/guide';
+import { adminQuery, roleExists, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 let stack: Stack;
 let target: TargetDatabase;
 let engine: string;
 
-beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  ({ engine } = await configureGuideEngine(stack, target));
-});
-
-afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
-});
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine } = c));
 
 const mint = async () => {
   const { status, body } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: '1h' });

@@ -1,21 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine } from '../support/guide';
-import { createTargetDatabase, queryAs, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { describe, expect, it } from 'vitest';
+import { configureGuideEngine, withGuideStack } from '../support/guide';
+import { queryAs, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 
 let stack: Stack;
 let guideTarget: TargetDatabase;
 
-beforeAll(async () => {
-  // The guide's step 1 exactly: the admin gets SELECT without the grant option.
-  [stack, guideTarget] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: false })]);
-});
-
-afterAll(async () => {
-  const { rows } = stack ? await stack.stores.db.query<{ username: string }>('SELECT username FROM leases') : { rows: [] };
-  await stack?.stop();
-  await guideTarget?.drop(rows.map((r) => r.username));
-});
+// The guide's step 1 exactly: the admin gets SELECT without the grant option.
+withGuideStack({ withGrantOption: false, configure: false }, (c) => ({ stack, target: guideTarget } = c));
 
 describe('a role definition is tried against the database before it is saved', () => {
   it("saves the guide's step 4 role on the guide's step 1 admin, with warnings saying why orders will be unreadable", async () => {

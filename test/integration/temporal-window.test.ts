@@ -1,25 +1,16 @@
 import { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { adminQuery, createTargetDatabase, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { describe, expect, it } from 'vitest';
+import { withGuideStack } from '../support/guide';
+import { adminQuery, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 let stack: Stack;
 let target: TargetDatabase;
 let engine: string;
 
-beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  ({ engine } = await configureGuideEngine(stack, target));
-});
-
-afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
-});
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine } = c));
 
 /** A workflow's whole history as the server stores it, read by a client that has no codec. */
 async function rawHistory(workflowId: string): Promise<Buffer> {

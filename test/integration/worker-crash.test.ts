@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { createTargetDatabase, roleExists, type TargetDatabase } from '../support/postgres';
+import { withGuideStack } from '../support/guide';
+import { roleExists, type TargetDatabase } from '../support/postgres';
 import { exited, runEntry } from '../support/processes';
-import { startStack, type Stack } from '../support/stack';
+import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 let stack: Stack;
@@ -19,19 +19,10 @@ const startWorkerProcess = () =>
     TEMPORAL_TASK_QUEUE: stack.taskQueue,
   });
 
-beforeAll(async () => {
-  // No in-process worker: the worker runs as its own process, so it can be killed.
-  [stack, target] = await Promise.all([startStack({ worker: false }), createTargetDatabase({ withGrantOption: true })]);
-  worker = startWorkerProcess();
-  ({ engine } = await configureGuideEngine(stack, target));
-});
-
-afterAll(async () => {
-  worker?.kill('SIGKILL');
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
-});
+// No in-process worker: the worker runs as its own process, so it can be killed.
+withGuideStack({ withGrantOption: true, worker: false }, (c) => ({ stack, target, engine } = c));
+beforeAll(() => void (worker = startWorkerProcess()));
+afterAll(() => void worker?.kill('SIGKILL'));
 
 describe('a worker killed in the middle of a lease', () => {
   it('still expires the lease on time once a worker is back, and drops its role', async () => {

@@ -1,6 +1,6 @@
-import { expect } from 'vitest';
-import type { Stack } from './stack';
-import { uniqueName, type TargetDatabase } from './postgres';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { startStack, type Stack } from './stack';
+import { createTargetDatabase, uniqueName, type TargetDatabase } from './postgres';
 
 /** The guide's steps 2-4 against a stack: root credential stored, engine configured, role defined. */
 export async function configureGuideEngine(stack: Pick<Stack, 'call'>, target: TargetDatabase, role: Record<string, unknown> = {}) {
@@ -28,4 +28,37 @@ export async function configureGuideEngine(stack: Pick<Stack, 'call'>, target: T
 export async function issuedUsernames(stack: Stack): Promise<string[]> {
   const { rows } = await stack.stores.db.query<{ username: string }>('SELECT username FROM leases');
   return rows.map((r) => r.username);
+}
+
+export interface GuideContext {
+  stack: Stack;
+  target: TargetDatabase;
+  engine: string;
+  rootPath: string;
+}
+
+/**
+ * The usual test file's world: a stack, a guide-shaped target database and (unless `configure` is
+ * false) the guide's engine and role on it, made before the file's tests and removed after them.
+ * `assign` hands them to the file's own variables.
+ */
+export function withGuideStack(
+  options: { withGrantOption?: boolean; tables?: number; worker?: boolean; configure?: boolean },
+  assign: (context: GuideContext) => void,
+) {
+  let context: Partial<GuideContext> = {};
+  beforeAll(async () => {
+    const [stack, target] = await Promise.all([
+      startStack({ worker: options.worker }),
+      createTargetDatabase({ withGrantOption: options.withGrantOption, tables: options.tables }),
+    ]);
+    context = { stack, target };
+    if (options.configure !== false) Object.assign(context, await configureGuideEngine(stack, target));
+    assign(context as GuideContext);
+  });
+  afterAll(async () => {
+    const users = context.stack ? await issuedUsernames(context.stack) : [];
+    await context.stack?.stop();
+    await context.target?.drop(users);
+  });
 }
