@@ -15,24 +15,22 @@ import { EncryptionCodec } from '../../lib/payload-codec';
 import { payloadKeyring } from '../../store';
 import { mintToken } from '../support/auth';
 import { freePort } from '../support/global-setup';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { createTargetDatabase, type TargetDatabase } from '../support/postgres';
+import { withGuideStack } from '../support/guide';
 import { exited, runEntry } from '../support/processes';
-import { startStack, type Stack } from '../support/stack';
+import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 const UI_ORIGIN = 'http://127.0.0.1:18233';
 
 let stack: Stack;
-let target: TargetDatabase;
+let engine: string;
 let app: FastifyInstance;
 let lease: { lease_id: string; data: { username: string; password: string } };
 /** The lease workflow's input and the issue update's result, as Temporal stores them (sealed). */
 let stored: { input: Payload; issued: Payload };
 
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, engine } = c));
 beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  const { engine } = await configureGuideEngine(stack, target);
   // The product's server, with a Web UI origin allowed, driven in-process.
   app = await buildServer({
     stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys,
@@ -48,12 +46,7 @@ beforeAll(async () => {
   };
 });
 
-afterAll(async () => {
-  await app?.close();
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
-});
+afterAll(() => app?.close());
 
 /** A payload as the codec-server protocol carries it: proto3 JSON, bytes in base64. */
 const toJson = (p: Payload) => ({

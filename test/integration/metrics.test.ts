@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../support/auth';
-import { configureGuideEngine, issuedUsernames } from '../support/guide';
-import { adminQuery, createTargetDatabase, type TargetDatabase } from '../support/postgres';
-import { startStack, type Stack } from '../support/stack';
+import { withGuideStack } from '../support/guide';
+import { adminQuery, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 let stack: Stack;
@@ -10,16 +10,9 @@ let target: TargetDatabase;
 let engine: string;
 let scraper: string;
 
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine } = c));
 beforeAll(async () => {
-  [stack, target] = await Promise.all([startStack(), createTargetDatabase({ withGrantOption: true })]);
-  ({ engine } = await configureGuideEngine(stack, target));
   scraper = (await mintToken(stack, 'svc:prometheus', ['audit:read'])).token;
-});
-
-afterAll(async () => {
-  const users = stack ? await issuedUsernames(stack) : [];
-  await stack?.stop();
-  await target?.drop(users);
 });
 
 async function scrape(token?: string) {
