@@ -1,13 +1,15 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 
+const DEFAULT_DATA_DIR = '.data';
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const envSchema = z.object({
   SCAIVAULT_HOST: z.string().default('127.0.0.1'),
   SCAIVAULT_PORT: int(8200),
-  SCAIVAULT_DATA_DIR: z.string().default('.data'),
-  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/scaivault'),
+  SCAIVAULT_DATA_DIR: z.string().default(DEFAULT_DATA_DIR),
+  DATABASE_URL: z.string().optional(),
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_PORT: int(7233),
   TEMPORAL_UI_PORT: int(8233),
@@ -18,15 +20,29 @@ const envSchema = z.object({
   SCAIVAULT_LOG_LEVEL: z.string().default('info'),
 });
 
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/scaivault';
+
+/**
+ * The store database when DATABASE_URL is unset: `scaivault` for the default data dir; for another data
+ * dir, a name derived from it, so two instances started side by side never share (and fight over) a store.
+ */
+function defaultDatabaseUrl(dataDir: string): string {
+  if (dataDir === path.resolve(DEFAULT_DATA_DIR)) return DEFAULT_DATABASE_URL;
+  const suffix = createHash('sha256').update(dataDir).digest('hex').slice(0, 10);
+  return `${DEFAULT_DATABASE_URL}_${suffix}`;
+}
+
 export type Config = ReturnType<typeof loadConfig>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
-  const e = envSchema.parse(env);
+  // An empty variable means unset, as shells and compose files often leave them.
+  const e = envSchema.parse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  const dataDir = path.resolve(e.SCAIVAULT_DATA_DIR);
   return {
     host: e.SCAIVAULT_HOST,
     port: e.SCAIVAULT_PORT,
-    dataDir: path.resolve(e.SCAIVAULT_DATA_DIR),
-    databaseUrl: e.DATABASE_URL,
+    dataDir,
+    databaseUrl: e.DATABASE_URL ?? defaultDatabaseUrl(dataDir),
     temporal: {
       address: e.TEMPORAL_ADDRESS ?? `127.0.0.1:${e.TEMPORAL_PORT}`,
       external: e.TEMPORAL_ADDRESS !== undefined,

@@ -69,6 +69,35 @@ describe('npm start', () => {
     expect((await fetch(`${baseUrl}/v1/sys/health`).then((r) => r.json()))).toEqual({ status: 'ok', temporal: 'ok', database: 'ok' });
   });
 
+  it('runs a second instance side by side with other ports and data dir, and its own store', async () => {
+    const otherDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-devstack-b-'));
+    const otherEnv = {
+      SCAIVAULT_PORT: String(await freePort()),
+      TEMPORAL_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
+      SCAIVAULT_DATA_DIR: otherDir,
+      DATABASE_URL: '',
+    };
+    const other = runEntry('scripts/dev-stack.ts', otherEnv);
+    try {
+      const banner = await waitFor(async () => other.output(), (out) => out.includes('ScaiVault is running') || other.exitCode !== null, 90_000);
+      expect(banner, banner).toContain('ScaiVault is running');
+      const otherToken = readFileSync(path.join(otherDir, 'root-token'), 'utf8').trim();
+      const whoami = await fetch(`http://127.0.0.1:${otherEnv.SCAIVAULT_PORT}/v1/auth/whoami`, { headers: { authorization: `Bearer ${otherToken}` } });
+      expect(whoami.status).toBe(200);
+      // Each instance knows only its own root token.
+      expect((await call('GET', '/v1/auth/whoami', undefined, otherToken)).status).toBe(401);
+      expect((await call('GET', '/v1/auth/whoami')).status).toBe(200);
+    } finally {
+      other.kill('SIGTERM');
+      await exited(other);
+      const { loadConfig } = await import('../../lib/config');
+      const otherStore = new URL(loadConfig({ SCAIVAULT_DATA_DIR: otherDir }).databaseUrl).pathname.slice(1);
+      await adminQuery(`DROP DATABASE IF EXISTS ${otherStore} WITH (FORCE)`);
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
   it("runs the guide's step 5 Python snippet unchanged but for the base URL", async () => {
     const { engine } = await configureGuideEngine({ call }, target);
     env.ENGINE = engine;

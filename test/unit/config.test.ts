@@ -1,0 +1,28 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DATABASE_URL, loadConfig } from '../../lib/config';
+
+describe('configuration', () => {
+  it('uses the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8200, dataDir: path.resolve('.data'), databaseUrl: DEFAULT_DATABASE_URL });
+    expect(config.temporal).toMatchObject({ address: '127.0.0.1:7233', external: false, port: 7233, uiPort: 8233, namespace: 'default', taskQueue: 'scaivault' });
+  });
+
+  it('gives an instance with another data dir its own store database, unless DATABASE_URL says otherwise', () => {
+    const a = loadConfig({ SCAIVAULT_DATA_DIR: '/tmp/instance-a' }).databaseUrl;
+    const b = loadConfig({ SCAIVAULT_DATA_DIR: '/tmp/instance-b' }).databaseUrl;
+    expect(a).not.toBe(DEFAULT_DATABASE_URL);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:5432\/scaivault_[0-9a-f]{10}$/);
+    expect(loadConfig({ SCAIVAULT_DATA_DIR: '/tmp/instance-a', DATABASE_URL: 'postgres://x@h/db' }).databaseUrl).toBe('postgres://x@h/db');
+  });
+
+  it('uses an external Temporal server when TEMPORAL_ADDRESS is set', () => {
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }).temporal).toMatchObject({ address: 'temporal:7233', external: true });
+  });
+
+  it('refuses a non-numeric port', () => {
+    expect(() => loadConfig({ SCAIVAULT_PORT: 'eighty' })).toThrow();
+  });
+});
