@@ -3,7 +3,12 @@ import { startStack, type Stack } from './stack';
 import { createTargetDatabase, uniqueName, type TargetDatabase } from './postgres';
 
 /** The guide's steps 2-4 against a stack: root credential stored, engine configured, role defined. */
-export async function configureGuideEngine(stack: Pick<Stack, 'call'>, target: TargetDatabase, role: Record<string, unknown> = {}) {
+export async function configureGuideEngine(
+  stack: Pick<Stack, 'call'>,
+  target: TargetDatabase,
+  role: Record<string, unknown> = {},
+  engineConfig: Record<string, unknown> = {},
+) {
   const engine = uniqueName('reporting-db').replace(/_/g, '-');
   const rootPath = `infra/postgres/${engine}/root`;
   const stored = await stack.call('PUT', `/v1/secrets/${rootPath}`, {
@@ -14,7 +19,7 @@ export async function configureGuideEngine(stack: Pick<Stack, 'call'>, target: T
   const created = await stack.call('POST', '/v1/dynamic/engines', {
     name: engine,
     type: 'database',
-    config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath },
+    config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath, ...engineConfig },
     default_ttl: '1h',
     max_ttl: '8h',
   });
@@ -43,7 +48,7 @@ export interface GuideContext {
  * `assign` hands them to the file's own variables.
  */
 export function withGuideStack(
-  options: { withGrantOption?: boolean; tables?: number; worker?: boolean; configure?: boolean },
+  options: { withGrantOption?: boolean; tables?: number; worker?: boolean; configure?: boolean; engineConfig?: Record<string, unknown> },
   assign: (context: GuideContext) => void,
 ) {
   let context: Partial<GuideContext> = {};
@@ -53,7 +58,7 @@ export function withGuideStack(
       createTargetDatabase({ withGrantOption: options.withGrantOption, tables: options.tables }),
     ]);
     context = { stack, target };
-    if (options.configure !== false) Object.assign(context, await configureGuideEngine(stack, target));
+    if (options.configure !== false) Object.assign(context, await configureGuideEngine(stack, target, {}, options.engineConfig));
     assign(context as GuideContext);
   });
   afterAll(async () => {
