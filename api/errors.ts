@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, type ErrorCode } from '../lib/errors';
 
@@ -22,4 +23,30 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   }
   request.log.error({ err: { type: error.name, message: error.message, stack: error.stack } }, 'unexpected error');
   return sendError(reply, request, 'internal', 'internal error; see the server log under this request id');
+}
+
+/** A request Node could not even parse (over-large headers, a broken request line): answered in the contract's shape. */
+export function rejectMalformedRequest(error: Error & { code?: string }, socket: Socket) {
+  if (!socket.writable) return socket.destroy();
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify({
+    error: { code: 'invalid_request', message: tooLarge ? 'request headers are too large' : 'malformed HTTP request', request_id: 'none' },
+  });
+  // 400 rather than 431: the contract gives invalid_request one status.
+  socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+const NUL = '\u0000';
+
+function holdsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes(NUL);
+  if (depth > 64 || value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([key, inner]) => key.includes(NUL) || holdsNul(inner, depth + 1));
+}
+
+/** Postgres stores no NUL character in text or jsonb: refuse it up front, wherever it hides, with a 400. */
+export function refuseNulCharacters(request: FastifyRequest) {
+  for (const [part, value] of [['body', request.body], ['query', request.query], ['params', request.params]] as const) {
+    if (holdsNul(value)) throw new ApiError('invalid_request', `invalid ${part}: strings must not contain NUL (\\u0000) characters`);
+  }
 }

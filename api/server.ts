@@ -8,7 +8,7 @@ import { EncryptionCodec } from '../lib/payload-codec';
 import { payloadKeyring, type Stores } from '../store';
 import { registerAuth, type Authorizer } from './auth';
 import { CodecSessions, registerCodecBrowserAccess } from './codec-session';
-import { errorHandler, sendError } from './errors';
+import { errorHandler, rejectMalformedRequest, refuseNulCharacters, sendError } from './errors';
 import type { FailureLimit } from './failure-limiter';
 import { policyAuthorizer } from './policy-authorizer';
 import { auditRoutes } from './routes/audit';
@@ -49,12 +49,18 @@ export async function buildServer(setup: ApiSetup) {
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => `req_${randomUUID()}`,
     requestIdHeader: false,
-    ajv: { customOptions: { allErrors: false } },
+    // Long enough that an over-long name reaches its schema and is refused there with a clear 400.
+    maxParamLength: 1024,
+    // Errors found while routing (a malformed URL) leave in the contract's shape too.
+    frameworkErrors: (error, request, reply) => sendError(reply, request, 'invalid_request', error.message.replace(/^FST_\w+: /, '')),
+    // Errors found before a request exists (headers too large, a broken request line).
+    clientErrorHandler: rejectMalformedRequest,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  app.addHook('preValidation', async (request) => refuseNulCharacters(request));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
