@@ -1,0 +1,277 @@
+import { Client, Connection } from '@temporalio/client';
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  databaseName, dropDatabaseAndRoles, freePort, newProductConfig, startApiProcess, startWorkerProcess, stopProcess,
+  type ProductConfig, type ProductProcess,
+} from '../../bench/lib/processes';
+import { adminQuery, createTargetDatabase, uniqueName, type TargetDatabase } from '../support/postgres';
+import { dataConverter } from '../../lib/temporal';
+import { startDevServer } from '../../scripts/temporal-cli';
+import { payloadKeyring } from '../../store';
+
+/**
+ * Fault injection against the product as it runs in production: API and worker as their own processes,
+ * a Temporal dev server that persists its state, the real Postgres. While mints, renews and revokes run,
+ * the worker is SIGKILLed and restarted, Postgres is restarted and Temporal is restarted. Afterwards every
+ * lease the API acknowledged must be active with a role that logs in, or finished with its role gone; no
+ * role of this product's prefix may exist without a live lease; no lease may be lost.
+ *
+ * It restarts the shared Postgres, so it runs alone, after every other test file (vitest.config.mts).
+ */
+const LOAD_SECONDS = 40;
+const SETTLE_TIMEOUT_MS = 75_000;
+
+let dataDir: string;
+let temporalPort: number;
+let temporal: ChildProcess | undefined;
+let target: TargetDatabase;
+let group: string;
+let config: ProductConfig;
+let api: ProductProcess | undefined;
+let worker: ProductProcess | undefined;
+/** A call that gives up after 45 s: a request that hangs is counted (status -1; no answer at all is 0), never waited on forever. */
+let call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+const CALL_TIMEOUT_MS = 45_000;
+let engine: string;
+let role: string;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const startTemporal = () => startDevServer({ port: temporalPort, headless: true, dbFile: path.join(dataDir, 'temporal.db') });
+const pgCluster = () => readdirSync('/etc/postgresql')[0]!;
+
+async function postgresReady(timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await adminQuery('SELECT 1').then(() => true, () => false)) return;
+    await sleep(200);
+  }
+  throw new Error('Postgres did not come back');
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-faults-'));
+  temporalPort = await freePort();
+  [temporal, target] = await Promise.all([startTemporal(), createTargetDatabase()]);
+  // The group-role shape (field notes): leases run in parallel, grants come from the group.
+  group = `${target.name}_readers`;
+  await adminQuery(`CREATE ROLE ${group} NOLOGIN`);
+  await adminQuery(`GRANT CONNECT ON DATABASE ${target.name} TO ${group}`);
+  await adminQuery(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${group}`, [], target.name);
+  config = await newProductConfig('flt', `127.0.0.1:${temporalPort}`, dataDir);
+  api = await startApiProcess(config);
+  worker = await startWorkerProcess(config);
+  call = async (method, p, body) => {
+    const response = await fetch(`http://127.0.0.1:${config.port}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${config.rootToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  engine = uniqueName('flt').replace(/_/g, '-');
+  role = uniqueName('flt').replace(/_/g, '');
+  const rootPath = `infra/postgres/${engine}/root`;
+  const setup: [string, string, unknown][] = [
+    ['PUT', `/v1/secrets/${rootPath}`, { data: { username: target.admin, password: target.adminPassword }, secret_type: 'json' }],
+    ['POST', '/v1/dynamic/engines', { name: engine, type: 'database', default_ttl: '1h', max_ttl: '8h',
+      config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath } }],
+    ['POST', `/v1/dynamic/engines/${engine}/roles`, { name: role, default_ttl: '10m', max_ttl: '1h',
+      creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${group}`],
+      revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'] }],
+  ];
+  for (const [method, p, body] of setup) {
+    const { status, body: answer } = await call(method, p, body);
+    expect(status, `${method} ${p}: ${JSON.stringify(answer)}`).toBeLessThan(300);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await postgresReady().catch(() => {});
+  await stopProcess(api);
+  await stopProcess(worker, 'SIGKILL');
+  temporal?.kill('SIGKILL');
+  if (target) {
+    await target.drop();
+    await dropDatabaseAndRoles([databaseName(config.databaseUrl)], [`v_${role}_`]);
+    await adminQuery(`DROP ROLE IF EXISTS ${group}`).catch(() => {});
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}, 120_000);
+
+/** A lease the API acknowledged with a 200, and what the API said about it since. */
+interface Acknowledged {
+  leaseId: string;
+  username: string;
+  password: string;
+  /** The API answered 204 to a revoke: the role was gone at that moment. */
+  revoked: boolean;
+}
+
+describe('fault injection', () => {
+  it('keeps every acknowledged lease through worker SIGKILLs and Postgres and Temporal restarts', async () => {
+    const leases: Acknowledged[] = [];
+    const statuses = new Map<string, number>();
+    const count = (key: string) => statuses.set(key, (statuses.get(key) ?? 0) + 1);
+    const mint = async () => {
+      // Short leases expire during the run, so expiry meets the faults too.
+      const ttl = Math.random() < 0.4 ? 4 + Math.floor(Math.random() * 12) : 600;
+      const { status, body } = await call('POST', `/v1/dynamic/engines/${engine}/creds/${role}`, { ttl }).catch(failedCall);
+      count(`mint ${status}`);
+      if (status === 200) leases.push({ leaseId: body.lease_id, username: body.data.username, password: body.data.password, revoked: false });
+      return status === 200;
+    };
+    const pick = () => leases[Math.floor(Math.random() * leases.length)];
+    const renew = async () => {
+      const lease = pick();
+      if (!lease) return;
+      const { status } = await call('POST', `/v1/dynamic/leases/${lease.leaseId}/renew`, { increment: '15m' }).catch(failedCall);
+      count(`renew ${status}`);
+    };
+    const revoke = async () => {
+      const lease = pick();
+      if (!lease) return;
+      const { status } = await call('DELETE', `/v1/dynamic/leases/${lease.leaseId}`).catch(failedCall);
+      count(`revoke ${status}`);
+      if (status === 204) lease.revoked = true;
+    };
+
+    let running = true;
+    const loadLoop = async () => {
+      while (running) {
+        const r = Math.random();
+        await (r < 0.5 ? mint() : r < 0.75 ? renew() : revoke());
+        await sleep(20);
+      }
+    };
+
+    // The faults, in a random order at random moments; each counts as survived once a mint succeeds after it.
+    const faults: [string, () => Promise<void>][] = [
+      ['worker SIGKILL', async () => {
+        await stopProcess(worker, 'SIGKILL');
+        await sleep(500 + Math.random() * 2000);
+        worker = await startWorkerProcess(config);
+      }],
+      ['Postgres restart', async () => {
+        execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'restart'], { stdio: 'ignore', timeout: 60_000 });
+        await postgresReady();
+      }],
+      ['Temporal restart', async () => {
+        temporal!.kill('SIGTERM');
+        await new Promise((r) => (temporal!.exitCode !== null || temporal!.signalCode !== null ? r(null) : temporal!.once('exit', r)));
+        temporal = await startTemporal();
+      }],
+    ];
+    const schedule = [...faults, ...faults].sort(() => Math.random() - 0.5);
+    const injected: string[] = [];
+    let survived = 0;
+    const loops = [loadLoop(), loadLoop(), loadLoop()];
+    const deadline = Date.now() + LOAD_SECONDS * 1000;
+    const t0 = Date.now();
+    const note = (line: string) => console.log(`[faults ${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}`);
+    for (const [name, inject] of schedule) {
+      if (Date.now() > deadline) break;
+      await sleep(1500 + Math.random() * 3000);
+      note(`injecting: ${name}`);
+      await inject();
+      injected.push(name);
+      const recovered = Date.now() + 45_000;
+      while (Date.now() < recovered && !(await mint())) await sleep(250);
+      const ok = Date.now() < recovered;
+      if (ok) survived++;
+      note(`${name}: ${ok ? 'a mint succeeded again' : 'NO successful mint within 45 s'}; ${leases.length} leases acknowledged so far`);
+    }
+    running = false;
+    await Promise.all(loops);
+    note('load stopped');
+    const summary = `faults injected: ${injected.length} (${injected.join(', ')}); survived: ${survived}; ` +
+      `acknowledged leases: ${leases.length}; responses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`;
+    console.log(summary);
+    expect(survived, summary).toBe(injected.length);
+    expect(injected.length).toBeGreaterThanOrEqual(3);
+
+    // Settle: every acknowledged lease reaches a state that can be checked (active or finished), its role
+    // exists exactly when it is active, and every role with this role's prefix belongs to a live lease.
+    const temporalConnection = await Connection.connect({ address: config.temporalAddress });
+    const temporalClient = new Client({ connection: temporalConnection, dataConverter: dataConverter(payloadKeyring([Buffer.from(config.masterKey, 'base64')])) });
+    let problems: string[] = [];
+    try {
+      const settleBy = Date.now() + SETTLE_TIMEOUT_MS;
+      do {
+        problems = await invariantViolations(leases, temporalClient);
+        if (problems.length === 0) break;
+        await sleep(1000);
+      } while (Date.now() < settleBy);
+    } finally {
+      await temporalConnection.close();
+    }
+    expect(problems, `${summary}\n${problems.slice(0, 20).join('\n')}`).toEqual([]);
+    console.log(`invariant holds for ${leases.length} acknowledged leases after ${injected.length} faults`);
+  }, 240_000);
+});
+
+/** Everything that breaks the invariant right now (empty once the product has settled). */
+async function invariantViolations(leases: Acknowledged[], temporalClient: Client): Promise<string[]> {
+  const problems: string[] = [];
+  const store = new pg.Client({ connectionString: config.databaseUrl });
+  await store.connect();
+  let rows: { lease_id: string; username: string; state: string; expires_at: Date }[];
+  try {
+    rows = (await store.query('SELECT lease_id, username, state, expires_at FROM leases WHERE role = $1', [role])).rows;
+  } finally {
+    await store.end();
+  }
+  const byId = new Map(rows.map((r) => [r.lease_id, r]));
+  const roles = new Set((await adminQuery<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)', [`v_${role}_`])).map((r) => r.rolname));
+
+  for (const lease of leases) {
+    const row = byId.get(lease.leaseId);
+    if (!row) {
+      problems.push(`lost: acknowledged lease ${lease.leaseId} (${lease.username}) has no lease row`);
+      continue;
+    }
+    const finished = row.state === 'revoked' || row.state === 'expired';
+    if (lease.revoked && row.state !== 'revoked' && row.state !== 'expired') problems.push(`${lease.leaseId}: revoke answered 204 but the lease is ${row.state}`);
+    if (finished && roles.has(lease.username)) problems.push(`${lease.leaseId}: ${row.state} but role ${lease.username} exists`);
+    if (!finished && row.state !== 'active') problems.push(`${lease.leaseId}: still ${row.state}`);
+    if (row.state === 'active') {
+      if (!roles.has(lease.username)) problems.push(`${lease.leaseId}: active but role ${lease.username} is gone`);
+      const status = await temporalClient.workflow.getHandle(lease.leaseId).describe().then((d) => d.status.name, (e: Error) => `unknown (${e.message})`);
+      if (status !== 'RUNNING') problems.push(`${lease.leaseId}: active but its workflow is ${status}: nothing will ever expire it`);
+      // A lease about to expire may be dropped between the check and the login; those are checked once finished.
+      if (row.expires_at.getTime() - Date.now() > 5_000) {
+        const login = await loginError(lease);
+        if (login) problems.push(`${lease.leaseId}: active but ${lease.username} cannot log in: ${login}`);
+      }
+    }
+  }
+  const live = new Set(rows.filter((r) => r.state === 'active').map((r) => r.username));
+  for (const name of roles) if (!live.has(name)) problems.push(`stranded: role ${name} exists without a live lease`);
+  return problems;
+}
+
+function failedCall(error: Error): { status: number; body: any } {
+  return { status: error.name === 'TimeoutError' ? -1 : 0, body: undefined };
+}
+
+async function loginError(lease: Acknowledged): Promise<string | undefined> {
+  const client = new pg.Client({ host: '127.0.0.1', port: 5432, database: target.name, user: lease.username, password: lease.password });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT count(*) FROM orders');
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
