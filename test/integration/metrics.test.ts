@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../support/auth';
 import { withGuideStack } from '../support/guide';
 import { adminQuery, type TargetDatabase } from '../support/postgres';
+import { sample } from '../support/prometheus';
 import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -18,14 +19,6 @@ beforeAll(async () => {
 async function scrape(token?: string) {
   const response = await fetch(`${stack.baseUrl}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
-}
-
-/** The value of one sample, found by name and labels (in any order); undefined when the series is absent. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 const mint = async (role: string, body: Record<string, unknown> = {}) => stack.call('POST', `/v1/dynamic/engines/${engine}/creds/${role}`, body);
