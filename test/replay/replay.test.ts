@@ -1,0 +1,70 @@
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { dataConverter, FAILURE_CONVERTER_PATH } from '../../lib/temporal';
+import { payloadKeyring } from '../../store';
+import { REPLAY_TEST_MASTER_KEY } from './test-master-key';
+
+/**
+ * Histories recorded from real runs (scripts/record-histories.ts) replayed against the current workflow
+ * code: a change that would break a running lease fails here, before it reaches a worker with live leases.
+ */
+const HISTORY_DIR = path.join(__dirname, 'histories');
+const FILES = readdirSync(HISTORY_DIR).filter((f) => f.endsWith('.json')).sort();
+const history = (file: string) => JSON.parse(readFileSync(path.join(HISTORY_DIR, file), 'utf8'));
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+
+const options = (workflowBundle: ReplayWorkerOptions['workflowBundle'], masterKey = REPLAY_TEST_MASTER_KEY): ReplayWorkerOptions => ({
+  workflowBundle,
+  dataConverter: dataConverter(payloadKeyring([masterKey])),
+});
+const currentBundle = () => ({ code: readFileSync(inject('workflowBundlePath'), 'utf8') });
+
+/** Replays that fail on purpose log loudly; this file keeps the SDK's and Core's log lines to itself. */
+Runtime.install({
+  logger: new DefaultLogger('WARN', () => {}),
+  telemetryOptions: { logging: { forward: {} } },
+});
+
+async function replayAll(replayOptions: ReplayWorkerOptions) {
+  const results: { file: string; error?: string }[] = [];
+  for await (const result of Worker.runReplayHistories(replayOptions, FILES.map((file) => ({ workflowId: file, history: history(file) })))) {
+    results.push({ file: result.workflowId, ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}) });
+  }
+  return results;
+}
+
+describe('recorded workflow histories', () => {
+  it('cover every workflow path, sealed as the product seals payloads', () => {
+    expect(FILES).toEqual([
+      'lease-issue-expire.json',
+      'lease-issue-failure.json',
+      'lease-issue-renew-revoke.json',
+      'lease-revocation-failed-then-forced.json',
+      'lease-revocation-failed-then-mended.json',
+      'reconcile.json',
+    ]);
+    for (const file of FILES.filter((f) => f.startsWith('lease-'))) {
+      const started = history(file).events[0].workflowExecutionStartedEventAttributes;
+      expect(started.workflowType.name).toBe('leaseWorkflow');
+      expect(Buffer.from(started.input.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
+    }
+  });
+
+  it('replay against the current workflow code without a determinism error', async () => {
+    expect(await replayAll(options(currentBundle()))).toEqual(FILES.map((file) => ({ file })));
+  });
+
+  it('do not replay with another master key: the payloads do not open', async () => {
+    const results = await replayAll(options(currentBundle(), randomBytes(32)));
+    expect(results.map((r) => r.error?.split(':')[0])).toEqual(FILES.map(() => 'ReplayError'));
+  });
+
+  it('fail replay against a workflow changed in a way that would break running leases', async () => {
+    const changed = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'changed-workflows.ts'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quiet });
+    await expect(Worker.runReplayHistory(options(changed), history('lease-issue-renew-revoke.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
