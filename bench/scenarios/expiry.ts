@@ -12,7 +12,7 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
   const role = await env.defineRole(env.shapes.group, 'storm');
   const prefix = `v_${role}_`;
   // Leave room for minting all of them at a pessimistic rate before the common expiry second.
-  const mintSeconds = count / Math.max(mintRateHint * 0.4, 2);
+  const mintSeconds = count / Math.max(mintRateHint * 0.6, 2);
   const expirySecond = Math.ceil(Date.now() / 1000 + mintSeconds + 4);
   log(`  expiry storm: minting ${count} leases that all expire at ${new Date(expirySecond * 1000).toISOString()}`);
   const expiries = new Map<string, number>();
@@ -20,6 +20,7 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
     // A request in the last 100 ms of a second might start its workflow in the next one, one second later.
     if (Date.now() % 1000 > 900) await sleep(1000 - (Date.now() % 1000) + 5);
     const ttl = expirySecond - Math.floor(Date.now() / 1000);
+    if (ttl < 2) throw new Error('minting ran past the expiry second');
     const lease = await apiMint(env, role, { ttl });
     const at = Date.parse(lease.expires_at) / 1000;
     expiries.set(String(at), (expiries.get(String(at)) ?? 0) + 1);

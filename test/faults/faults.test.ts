@@ -184,14 +184,17 @@ describe('fault injection', () => {
       await inject();
       injected.push(name);
       const recovered = Date.now() + 45_000;
-      while (Date.now() < recovered && !(await mint())) await sleep(250);
-      const ok = Date.now() < recovered;
+      while (Date.now() < recovered && !(await mint()) && !died()) await sleep(250);
+      const ok = Date.now() < recovered && !died();
       if (ok) survived++;
-      note(`${name}: ${ok ? 'a mint succeeded again' : 'NO successful mint within 45 s'}; ${leases.length} leases acknowledged so far`);
+      note(`${name}: ${ok ? 'a mint succeeded again' : died() ?? 'NO successful mint within 45 s'}; ${leases.length} leases acknowledged so far`);
+      if (died()) break;
     }
     running = false;
     await Promise.all(loops);
     note('load stopped');
+    // The product's processes must outlive every fault: a crash is the finding, with its last words.
+    expect(died(), died()).toBeUndefined();
     const summary = `faults injected: ${injected.length} (${injected.join(', ')}); survived: ${survived}; ` +
       `acknowledged leases: ${leases.length}; responses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`;
     console.log(summary);
@@ -217,6 +220,14 @@ describe('fault injection', () => {
     console.log(`invariant holds for ${leases.length} acknowledged leases after ${injected.length} faults`);
   }, 240_000);
 });
+
+/** Which of the product's processes exited by itself (not killed by the test), with its last output. */
+function died(): string | undefined {
+  for (const [name, proc] of [['api', api], ['worker', worker]] as const) {
+    if (proc && proc.child.exitCode !== null) return `the ${name} process exited with code ${proc.child.exitCode}:\n${proc.tail().split('\n').slice(-15).join('\n')}`;
+  }
+  return undefined;
+}
 
 /** Everything that breaks the invariant right now (empty once the product has settled). */
 async function invariantViolations(leases: Acknowledged[], temporalClient: Client): Promise<string[]> {
