@@ -6,17 +6,20 @@ import { IdentityStore } from './identities';
 import { LeaseStore } from './leases';
 import { PolicyStore } from './policies';
 import { RoleStore } from './roles';
+import { RotationStore } from './rotation';
 import { SecretStore } from './secrets';
 import { TokenStore } from './tokens';
+import { WebhookStore } from './webhooks';
 
 export type Stores = ReturnType<typeof openStores>;
 
 /** The product's own store: one pool, one data-access object per table group. */
 export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize = 10) {
   const db = createStorePool(databaseUrl, poolSize);
+  const secretKeyring = Keyring.derive(masterKeys, 'secret-store');
   return {
     db,
-    secrets: new SecretStore(db, Keyring.derive(masterKeys, 'secret-store')),
+    secrets: new SecretStore(db, secretKeyring),
     engines: new EngineStore(db),
     roles: new RoleStore(db),
     leases: new LeaseStore(db),
@@ -24,6 +27,8 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
     identities: new IdentityStore(db),
     policies: new PolicyStore(db),
     audit: new AuditLog(db),
+    rotation: new RotationStore(db),
+    webhooks: new WebhookStore(db, secretKeyring),
     close: () => db.end(),
   };
 }

@@ -1,4 +1,5 @@
 import type { Keyring } from '../lib/keyring';
+import type { PoolClient } from 'pg';
 import type { Db } from './db';
 
 export type SecretState = 'current' | 'pending' | 'previous' | 'retired';
@@ -32,10 +33,7 @@ export class SecretStore {
   ) {}
 
   async put(path: string, data: Record<string, unknown>, secretType: string, state: 'current' | 'pending' = 'current') {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`secret:${path}`]);
+    return this.inPathTransaction(path, async (client) => {
       const { rows } = await client.query<{ next: number }>(
         'SELECT coalesce(max(version), 0) + 1 AS next FROM secrets WHERE path = $1',
         [path],
@@ -50,14 +48,8 @@ export class SecretStore {
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
         [path, version, state, secretType, keyId, sealed],
       );
-      await client.query('COMMIT');
       return { path, version, created_at: inserted.rows[0]!.created_at.toISOString() };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /** The current version, or the given one; undefined when absent, deleted or retired. */
@@ -69,6 +61,61 @@ export class SecretStore {
       version === undefined ? [path] : [path, version],
     );
     return rows[0] && this.open(rows[0]);
+  }
+
+  /** The pending version (a rotation's new value awaiting confirmation), if any. */
+  async pending(path: string): Promise<SecretVersion | undefined> {
+    const { rows } = await this.db.query<SecretRow>(
+      `SELECT * FROM secrets WHERE path = $1 AND state = 'pending' AND deleted_at IS NULL ORDER BY version DESC LIMIT 1`,
+      [path],
+    );
+    return rows[0] && this.open(rows[0]);
+  }
+
+  /**
+   * Makes a pending version current; the current one becomes `previous` (or `retired` with
+   * `retireCurrent`), and older previous versions are retired, so one previous stays readable.
+   * Idempotent: a version already current is left as it is. Returns the version that was current.
+   */
+  async promote(path: string, version: number, retireCurrent = false): Promise<{ previousVersion?: number }> {
+    return this.inPathTransaction(path, async (client) => {
+      const { rows } = await client.query<{ version: number; state: SecretState }>(
+        `SELECT version, state FROM secrets WHERE path = $1 AND deleted_at IS NULL AND state IN ('current', 'pending')`,
+        [path],
+      );
+      const current = rows.find((r) => r.state === 'current');
+      if (current?.version === version) return {};
+      if (!rows.some((r) => r.version === version && r.state === 'pending')) throw new Error(`version ${version} of ${path} is not pending`);
+      await client.query(`UPDATE secrets SET state = 'retired' WHERE path = $1 AND state = 'previous'`, [path]);
+      await client.query(`UPDATE secrets SET state = $2 WHERE path = $1 AND state = 'current'`, [path, retireCurrent ? 'retired' : 'previous']);
+      await client.query(`UPDATE secrets SET state = 'current' WHERE path = $1 AND version = $2`, [path, version]);
+      return { previousVersion: current?.version };
+    });
+  }
+
+  /** Retires one version if it is pending or previous (never the current one). */
+  async retire(path: string, version: number): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE secrets SET state = 'retired' WHERE path = $1 AND version = $2 AND state IN ('pending', 'previous')`,
+      [path, version],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  private async inPathTransaction<T>(path: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`secret:${path}`]);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   async versions(path: string) {
