@@ -18,6 +18,7 @@ const envSchema = z.object({
   SCAIVAULT_DEV_ROOT_TOKEN: z.string().min(16).optional(),
   SCAIVAULT_MASTER_KEY: z.string().optional(),
   SCAIVAULT_LOG_LEVEL: z.string().default('info'),
+  SCAIVAULT_PUBLIC_URL: z.string().url().optional(),
 });
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/scaivault';
@@ -54,5 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     devRootToken: e.SCAIVAULT_DEV_ROOT_TOKEN,
     masterKey: e.SCAIVAULT_MASTER_KEY,
     logLevel: e.SCAIVAULT_LOG_LEVEL,
+    /** Where receivers reach the API (a webhook's confirm_url); the worker builds URLs with it, so give both the same env. */
+    publicUrl: (e.SCAIVAULT_PUBLIC_URL ?? `http://${e.SCAIVAULT_HOST}:${e.SCAIVAULT_PORT}`).replace(/\/+$/, ''),
   };
 }

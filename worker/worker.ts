@@ -2,7 +2,9 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type W
 import path from 'node:path';
 import { createLeaseActivities } from '../activities/lease';
 import { createReconcileActivities } from '../activities/reconcile';
+import { createRotationActivities } from '../activities/rotation';
 import { TargetPools } from '../engine/target-pools';
+import { loadConfig } from '../lib/config';
 import { dataConverter } from '../lib/temporal';
 import { payloadKeyring, type Stores } from '../store';
 import { storeId } from '../store/bootstrap';
@@ -15,6 +17,8 @@ export interface WorkerSetup {
   taskQueue: string;
   /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The API's public base URL for webhook confirm URLs; SCAIVAULT_PUBLIC_URL (or its default) when unset. */
+  publicUrl?: string;
 }
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
@@ -47,6 +51,7 @@ export async function createWorker(setup: WorkerSetup) {
     activities: {
       ...createLeaseActivities({ targets, leases: stores.leases, roles: stores.roles, audit: stores.audit, storeId: id }),
       ...createReconcileActivities({ targets, stores, storeId: id }),
+      ...createRotationActivities({ stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl }),
     },
     dataConverter: dataConverter(payloadKeyring(setup.masterKeys)),
     shutdownGraceTime: '20s',

@@ -1,2 +1,3 @@
 export { leaseWorkflow } from './lease';
 export { reconcileWorkflow } from './reconcile';
+export { rotationWorkflow } from './rotation';
