@@ -20,12 +20,15 @@ import { leaseRoutes } from './routes/leases';
 import { metricsRoutes } from './routes/metrics';
 import { policyRoutes } from './routes/policies';
 import { roleRoutes } from './routes/roles';
+import { rotationRoutes } from './routes/rotation';
 import { secretRoutes } from './routes/secrets';
 import { sysRoutes } from './routes/sys';
 import { createServices } from './services';
 import { createAuditService } from './services/audit';
 import { createAuthService } from './services/auth';
 import { createPolicyService } from './services/policies';
+import { createRotationService } from './services/rotation';
+import { createWebhookService } from './services/webhooks';
 
 export interface ApiSetup {
   stores: Stores;
@@ -69,7 +72,8 @@ export async function buildServer(setup: ApiSetup) {
   const codecSessions = new CodecSessions(setup.masterKeys);
   // Before the auth hook: CORS preflights are answered first, and a codec session cookie becomes a bearer header.
   await registerCodecBrowserAccess(app, codecSessions, setup.codecUiOrigins ?? []);
-  registerAuth(app, setup.stores, setup.authorizer ?? policyAuthorizer(setup.stores.policies), setup.authFailureLimit);
+  const authorizer = setup.authorizer ?? policyAuthorizer(setup.stores.policies);
+  registerAuth(app, setup.stores, authorizer, setup.authFailureLimit);
   const services = createServices(setup.stores, setup.temporal, setup.taskQueue);
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(secretRoutes(services));
@@ -80,6 +84,10 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(authRoutes(createAuthService(setup.stores)));
   await app.register(policyRoutes(createPolicyService(setup.stores)));
   await app.register(auditRoutes(createAuditService(setup.stores)));
+  await app.register(rotationRoutes(
+    createRotationService({ stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer }),
+    createWebhookService(setup.stores),
+  ));
   await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys)), sessions: codecSessions, audit: setup.stores.audit }));
   await app.register(metricsRoutes(metricsRegistry(setup.stores.db)));
   app.addHook('onClose', services.close);

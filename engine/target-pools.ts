@@ -15,8 +15,9 @@ interface Entry {
 }
 
 /** Reads an engine's root credential from its secret path. */
-export async function readRootCredential(secrets: SecretStore, engine: Pick<EngineRecord, 'root_credentials_path'>) {
-  const secret = await secrets.get(engine.root_credentials_path);
+export async function readRootCredential(secrets: SecretStore, engine: Pick<EngineRecord, 'root_credentials_path'>, pending = false) {
+  // A rotation's pending version, when asked for and present: the database may already have it.
+  const secret = (pending && (await secrets.pending(engine.root_credentials_path))) || (await secrets.get(engine.root_credentials_path));
   if (!secret) throw new TargetError(`no secret at root_credentials_path ${engine.root_credentials_path}`);
   const { username, password } = secret.data as Partial<RootCredential>;
   if (typeof username !== 'string' || typeof password !== 'string') {
@@ -48,12 +49,14 @@ export class TargetPools {
 
   async withClient<T>(engineName: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const entry = await this.entry(engineName, attempt > 1);
+      // Refused: re-read the root credential; refused again, try a rotation's pending version (its
+      // ALTER ROLE may have run before the rotation was confirmed).
+      const entry = await this.entry(engineName, attempt > 1, attempt > 2);
       let client: pg.PoolClient;
       try {
         client = await entry.pool.connect();
       } catch (error) {
-        if ((error as { code?: string }).code === AUTH_FAILED && attempt === 1) continue;
+        if ((error as { code?: string }).code === AUTH_FAILED && attempt < 3) continue;
         throw new TargetError(scrub(describe(error), entry.credential.password), (error as { code?: string }).code);
       }
       try {
@@ -75,21 +78,21 @@ export class TargetPools {
     await Promise.all([...this.entries.keys()].map((name) => this.drop(name)));
   }
 
-  private async entry(engineName: string, forceReload: boolean): Promise<Entry> {
+  private async entry(engineName: string, forceReload: boolean, usePending = false): Promise<Entry> {
     const cached = this.entries.get(engineName);
     if (cached && !forceReload && Date.now() - cached.checkedAt < cached.ttlMs) return cached;
     let pending = this.loading.get(engineName);
     if (!pending) {
-      pending = this.load(engineName).finally(() => this.loading.delete(engineName));
+      pending = this.load(engineName, usePending).finally(() => this.loading.delete(engineName));
       this.loading.set(engineName, pending);
     }
     return pending;
   }
 
-  private async load(engineName: string): Promise<Entry> {
+  private async load(engineName: string, usePending: boolean): Promise<Entry> {
     const engine = await this.deps.engines.get(engineName);
     if (!engine) throw new TargetError(`engine ${engineName} does not exist`);
-    const { credential, version } = await readRootCredential(this.deps.secrets, engine);
+    const { credential, version } = await readRootCredential(this.deps.secrets, engine, usePending);
     const source = `${version}|${engine.connection_url}`;
     const current = this.entries.get(engineName);
     const ttlMs = engine.credentials_cache_ttl * 1000;

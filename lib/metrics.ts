@@ -7,8 +7,8 @@ import type { Db } from '../store/db';
  * - lease counts by state, read from the store at scrape time, so they are right however many API and
  *   worker processes share the store, and survive restarts.
  * Labels carry engine and role names and outcomes only: never a username, lease id, token or secret.
- * The product has no secret rotation or webhooks yet, so it exports no rotation or webhook metrics:
- * a constant zero would claim a health it does not measure.
+ * Rotations by state and webhook deliveries are read from the store at scrape time too: they are
+ * recorded by the worker, which serves no /metrics of its own.
  */
 export const processRegistry = new Registry();
 collectDefaultMetrics({ register: processRegistry });
@@ -87,5 +87,46 @@ export function metricsRegistry(db: Db): Registry {
       for (const { engine, role, state, leases } of rows) this.set({ engine, role, state }, leases);
     },
   });
+  stateGauge(store, db, {
+    name: 'scaivault_rotations',
+    help: 'Secret rotations by state (pending: awaiting confirmation; confirmed: in the grace period; completed, expired, failed), read from the store at scrape time.',
+    label: 'state', table: 'rotations', states: ['pending', 'confirmed', 'completed', 'expired', 'failed'],
+  });
+  new Gauge({
+    name: 'scaivault_webhook_delivery_failed_attempts',
+    help: 'Webhook delivery attempts that failed (no answer, or a non-2xx answer), summed over the recorded deliveries, read from the store at scrape time.',
+    registers: [store],
+    async collect() {
+      const { rows } = await db.query<{ failed: number }>('SELECT coalesce(sum(failed_attempts), 0)::int AS failed FROM webhook_deliveries');
+      this.set(rows[0]!.failed);
+    },
+  });
+  stateGauge(store, db, {
+    name: 'scaivault_webhook_deliveries',
+    help: 'Webhook deliveries by status (pending, retrying, delivered, failed: retries exhausted), read from the store at scrape time.',
+    label: 'status', table: 'webhook_deliveries', states: ['pending', 'retrying', 'delivered', 'failed'],
+  });
   return Registry.merge([processRegistry, store]);
+}
+
+/** A gauge of a table's rows by a state column, every state shown (0 when none), read at scrape time. */
+function stateGauge(
+  registry: Registry,
+  db: Db,
+  g: { name: string; help: string; label: 'state' | 'status'; table: 'rotations' | 'webhook_deliveries'; states: string[] },
+) {
+  new Gauge({
+    name: g.name,
+    help: g.help,
+    labelNames: [g.label],
+    registers: [registry],
+    async collect() {
+      const { rows } = await db.query<{ state: string; n: number }>(
+        `SELECT s.state, count(t.${g.label})::int AS n FROM unnest($1::text[]) AS s(state)
+           LEFT JOIN ${g.table} t ON t.${g.label} = s.state GROUP BY s.state`,
+        [g.states],
+      );
+      for (const { state, n } of rows) this.set({ [g.label]: state }, n);
+    },
+  });
 }

@@ -51,6 +51,9 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     return services.engines.update(request.identity, request.params.name, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
   });
 
+  app.post('/v1/dynamic/engines/:name/rotate-root', { schema: { params: engineParams }, config: manage('rotate', (n) => engineConfigPath(n!)) }, async (request) =>
+    services.engines.rotateRoot(request.identity, request.params.name));
+
   app.delete('/v1/dynamic/engines/:name', {
     schema: { params: engineParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
     config: manage('delete', (n) => engineConfigPath(n!)),

@@ -1,7 +1,10 @@
 import type { Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
-import { connectionUrlProblem } from '../../engine/connection-url';
-import { readRootCredential, testConnection, TargetError, type TargetPools } from '../../engine/target-pools';
+import { randomBytes } from 'node:crypto';
+import { connectionUrlProblem, scrub } from '../../engine/connection-url';
+import { describe, readRootCredential, testConnection, TargetError, type TargetPools } from '../../engine/target-pools';
+import { generatePassword } from '../../lib/random';
+import { scramVerifier } from '../../lib/scram';
 import type { Stores } from '../../store';
 import type { EngineFields, EngineRecord } from '../../store/engines';
 import type { LeaseService } from './leases';
@@ -98,6 +101,57 @@ export function createEngineService(stores: Stores, targets: TargetPools, leases
     },
 
     list: async () => (await stores.engines.list()).map(engineView),
+
+    /**
+     * The engine changes its own root password and stores it, in an order that leaves a working
+     * credential in the store whatever step a crash interrupts: the new value is written as `pending`
+     * (the current one still works), then `ALTER ROLE` runs (the engine's pools fall back to the
+     * pending value when the current one is refused), then the pending value is promoted and the old
+     * one retired. The database is sent a SCRAM verifier, never the password.
+     */
+    async rotateRoot(actor: Identity, name: string) {
+      const engine = await mustGet(name);
+      const path = engine.root_credentials_path;
+      const current = await stores.secrets.get(path);
+      try {
+        await readRootCredential(stores.secrets, engine);
+      } catch (error) {
+        if (error instanceof TargetError) throw new ApiError('invalid_config', error.message);
+        throw error;
+      }
+      const rotationId = `rtn_${randomBytes(16).toString('hex')}`;
+      const row = await stores.rotation.begin({
+        rotation_id: rotationId, secret_path: path, policy_id: null, workflow_id: `rotate-root:${name}`, trigger: 'rotate_root', requested_by: actor.identity_id,
+      });
+      if (row === 'busy') throw new ApiError('conflict', `a rotation of ${path} is in progress`);
+      const password = generatePassword();
+      const pending = await stores.secrets.put(path, { ...current!.data, password }, current!.secret_type, 'pending');
+      await stores.rotation.update(rotationId, { new_version: pending.version, previous_version: current!.version });
+      const verifier = await scramVerifier(password);
+      let failure: string | undefined;
+      try {
+        await targets.withClient(name, (client) => client.query(`ALTER ROLE CURRENT_USER PASSWORD ${client.escapeLiteral(verifier)}`));
+      } catch (error) {
+        // The statement may have committed before its answer was lost: the pending value decides.
+        const changed = (await testConnection(engine.connection_url, { username: current!.data.username as string, password })) === undefined;
+        if (!changed) failure = scrub(describe(error), password, verifier);
+      }
+      if (failure) {
+        await stores.secrets.retire(path, pending.version);
+        await stores.rotation.update(rotationId, { state: 'failed', finished_at: new Date(), last_error: failure });
+        await stores.audit.append({
+          identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'failure',
+          extra_data: { operation: 'rotate_root', rotation_id: rotationId, error: failure },
+        });
+        throw new ApiError('engine_unavailable', `the database refused the new root password: ${failure}`);
+      }
+      await stores.secrets.promote(path, pending.version, true);
+      await stores.rotation.update(rotationId, { state: 'completed', finished_at: new Date(), confirmed_at: new Date(), confirmed_by: actor.identity_id });
+      await targets.drop(name);
+      await audit(actor, name, { operation: 'rotate_root', rotation_id: rotationId, version: pending.version, retired_version: current!.version });
+      return engineView((await stores.engines.get(name))!);
+    },
+
 
     /** Refuses while leases are live unless forced; forcing revokes them first, so no role is stranded. */
     async delete(actor: Identity, name: string, force: boolean) {
