@@ -55,7 +55,7 @@ export async function startStack(options: { worker?: boolean } = {}): Promise<St
     baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), masterKeys, taskQueue, temporalAddress, temporal,
     call: apiCaller(baseUrl, rootToken),
     async startWorker() {
-      worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle });
+      worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle, publicUrl: baseUrl });
       running = worker.worker.run();
     },
     async stopWorker() {
