@@ -19,6 +19,8 @@ export interface EngineInput {
 }
 
 export const DEFAULT_CREDENTIALS_CACHE_TTL = 30;
+/** A rotate-root still in progress after this long was interrupted: it takes seconds. */
+const ABANDONED_ROTATE_ROOT_MS = 5 * 60_000;
 
 /** The engine as the API shows it: never the root password. */
 export function engineView(e: EngineRecord) {
@@ -59,6 +61,24 @@ export function createEngineService(stores: Stores, targets: TargetPools, leases
     const failure = await testConnection(input.connection_url, credential);
     if (failure) throw new ApiError('invalid_config', `test connection failed: ${failure}`);
     return { ...input, plugin: 'postgresql', connection_status: 'healthy', last_error: null };
+  }
+
+  /**
+   * A rotate-root that crashed left its rotation in progress, maybe with the database already on the
+   * pending value. Whichever credential the database takes stays; the other is retired.
+   */
+  async function settleAbandonedRotateRoot(engine: EngineRecord) {
+    const stale = await stores.rotation.inProgress(engine.root_credentials_path);
+    if (stale?.trigger !== 'rotate_root' || Date.now() - stale.started_at.getTime() < ABANDONED_ROTATE_ROOT_MS) return;
+    const pending = await stores.secrets.pending(engine.root_credentials_path);
+    if (pending && pending.version === stale.new_version) {
+      const current = await readRootCredential(stores.secrets, engine);
+      const currentWorks = (await testConnection(engine.connection_url, current.credential)) === undefined;
+      const pendingWorks = !currentWorks && (await testConnection(engine.connection_url, pending.data as { username: string; password: string })) === undefined;
+      if (pendingWorks) await stores.secrets.promote(engine.root_credentials_path, pending.version, true);
+      else await stores.secrets.retire(engine.root_credentials_path, pending.version);
+    }
+    await stores.rotation.update(stale.rotation_id, { state: 'failed', finished_at: new Date(), last_error: 'abandoned mid-way (the process stopped); settled by the next rotate-root' });
   }
 
   async function mustGet(name: string) {
@@ -119,6 +139,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, leases
         if (error instanceof TargetError) throw new ApiError('invalid_config', error.message);
         throw error;
       }
+      await settleAbandonedRotateRoot(engine);
       const rotationId = `rtn_${randomBytes(16).toString('hex')}`;
       const row = await stores.rotation.begin({
         rotation_id: rotationId, secret_path: path, policy_id: null, workflow_id: `rotate-root:${name}`, trigger: 'rotate_root', requested_by: actor.identity_id,

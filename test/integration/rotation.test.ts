@@ -288,6 +288,26 @@ describe('rotate-root', () => {
     expect(rows[0].row).not.toContain(password);
     expect((await stack.call('POST', '/v1/dynamic/engines/no-such-engine/rotate-root')).status).toBe(404);
   });
+
+  it('settles a rotate-root interrupted after writing its pending version, and refuses while a rotation is in progress', async () => {
+    const before = await stack.call('GET', `/v1/secrets/${rootPath}`);
+    // As a crash leaves it: a pending version and its rotation still in progress, ALTER ROLE never run.
+    const pending = await stack.stores.secrets.put(rootPath, { ...before.body.data, password: 'never-set-password-0123456789ab' }, 'json', 'pending');
+    await stack.stores.db.query(
+      `INSERT INTO rotations (rotation_id, secret_path, workflow_id, trigger, state, requested_by, new_version, started_at)
+       VALUES ('rtn_crashed', $1, 'rotate-root', 'rotate_root', 'pending', 'root', $2, now() - interval '1 hour')`,
+      [rootPath, pending.version],
+    );
+    expect((await stack.call('POST', `/v1/rotation/secrets/${rootPath}/rotate`)).status).toBe(409);
+    const rotated = await stack.call('POST', `/v1/dynamic/engines/${engine}/rotate-root`);
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    expect((await stack.stores.rotation.get('rtn_crashed'))).toMatchObject({ state: 'failed', last_error: expect.stringContaining('abandoned') });
+    expect((await stack.call('GET', `/v1/secrets/${rootPath}?version=${pending.version}`)).status).toBe(404);
+    const after = await stack.call('GET', `/v1/secrets/${rootPath}`);
+    expect(after.body.version).toBe(pending.version + 1);
+    expect(await holdsPassword(target.admin, after.body.data.password)).toBe(true);
+    expect((await mint()).status).toBe(200);
+  });
 });
 
 describe('bad rotation input', () => {
