@@ -8,9 +8,12 @@ import { CODEC_COOKIE_PATH, CODEC_SESSION_COOKIE, CODEC_SESSION_SECONDS, type Co
 
 /** Base64 as proto3 JSON writes bytes (standard or URL-safe alphabet). */
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
-/** Temporal's codec-server protocol: `temporal.api.common.v1.Payloads` in proto3 JSON, both ways. */
+/**
+ * Temporal's codec-server protocol: `temporal.api.common.v1.Payloads` in proto3 JSON, both ways. Proto3
+ * JSON leaves out empty fields, so `{}` is a request with no payloads (Temporal's CLI sends it).
+ */
 const payloadsBody = z.object({
-  payloads: z.array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() })).max(10_000),
+  payloads: z.array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() })).max(10_000).default([]),
 });
 type JsonPayload = z.infer<typeof payloadsBody>['payloads'][number];
 

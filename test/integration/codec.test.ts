@@ -1,13 +1,16 @@
 import { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import type { FastifyInstance } from 'fastify';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CODEC_SESSION_COOKIE } from '../../api/codec-session';
+import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { buildServer } from '../../api/server';
 import { SCOPES } from '../../lib/access';
 import { loggerOptions } from '../../lib/logger';
@@ -20,7 +23,10 @@ import { exited, runEntry } from '../support/processes';
 import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
+const execFileAsync = promisify(execFile);
 const UI_ORIGIN = 'http://127.0.0.1:18233';
+/** Lease metadata: in Temporal only inside sealed payloads (the input and the memo). */
+const TICKET = 'OPS-CODEC-7731';
 
 let stack: Stack;
 let engine: string;
@@ -37,7 +43,7 @@ beforeAll(async () => {
     codecUiOrigins: [UI_ORIGIN], logLevel: 'silent', authFailureLimit: { max: 10_000, windowMs: 60_000 },
   });
   await app.ready();
-  lease = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})).body;
+  lease = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { metadata: { ticket: TICKET } })).body;
   const history = await new Client({ connection: stack.temporal.connection }).workflow.getHandle(lease.lease_id).fetchHistory();
   const events = history.events ?? [];
   stored = {
@@ -101,6 +107,20 @@ describe('the codec endpoint', () => {
         expect(response.json().error.code).toBe(status === 401 ? 'unauthorized' : 'forbidden');
       }
     }
+  });
+
+  it("decodes for Temporal's own client: `temporal workflow show --codec-endpoint`", async () => {
+    // Asynchronously: the CLI calls back into the API this process serves.
+    const show = async (...extra: string[]) =>
+      (await execFileAsync(ensureTemporalCli(), ['workflow', 'show', '-w', lease.lease_id, '--address', stack.temporalAddress, '--output', 'json', ...extra])).stdout;
+    const startInput = (json: string) => {
+      const [payload] = JSON.parse(json).events[0].workflowExecutionStartedEventAttributes.input.payloads;
+      return { encoding: text(payload.metadata.encoding), data: text(payload.data) };
+    };
+    expect(startInput(await show())).toMatchObject({ encoding: 'binary/encrypted' });
+    const decoded = startInput(await show('--codec-endpoint', `${stack.baseUrl}/v1/sys/codec`, '--codec-auth', `Bearer ${stack.rootToken}`));
+    expect(decoded.encoding).toBe('json/plain');
+    expect(JSON.parse(decoded.data)).toMatchObject({ spec: { leaseId: lease.lease_id, metadata: { ticket: TICKET } } });
   });
 
   it("answers the Web UI's CORS preflight with credentials allowed, and no other origin or route", async () => {
