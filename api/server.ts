@@ -40,6 +40,8 @@ export interface ApiSetup {
   codecUiOrigins?: string[];
   logLevel?: string;
   authorizer?: Authorizer;
+  /** How long an issue, renew or revoke waits for a worker before answering without it (default 30 s). */
+  workerWaitMs?: number;
   /** Failed authentications allowed per source address and window before 429. */
   authFailureLimit?: FailureLimit;
 }
@@ -74,7 +76,7 @@ export async function buildServer(setup: ApiSetup) {
   await registerCodecBrowserAccess(app, codecSessions, setup.codecUiOrigins ?? []);
   const authorizer = setup.authorizer ?? policyAuthorizer(setup.stores.policies);
   registerAuth(app, setup.stores, authorizer, setup.authFailureLimit);
-  const services = createServices(setup.stores, setup.temporal, setup.taskQueue);
+  const services = createServices(setup.stores, setup.temporal, setup.taskQueue, { workerWaitMs: setup.workerWaitMs });
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(secretRoutes(services));
   await app.register(engineRoutes(services));

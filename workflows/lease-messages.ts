@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { IssuedCredential, LeaseView, RenewResult } from '../lib/lease';
 
 /** Sent with the workflow's start (update-with-start): answers once the database role exists. */
@@ -7,6 +7,11 @@ export const renewUpdate = defineUpdate<RenewResult, [{ incrementSeconds?: numbe
 /** Answers when the role is gone, or after the first failed attempt (the workflow keeps retrying). */
 export const revokeUpdate = defineUpdate<LeaseView, [{ force?: boolean }]>('revoke');
 export const leaseQuery = defineQuery<LeaseView>('lease');
+/**
+ * Revoke with no one waiting for the answer. A signal is recorded even while no worker runs, so a caller
+ * that gave up waiting (an issue or revoke that timed out) still gets its lease revoked once one does.
+ */
+export const abandonSignal = defineSignal('abandon');
 
 /** Failure types the API maps to contract errors. */
 export const LeaseErrors = {

@@ -19,7 +19,7 @@ import {
 } from '../lib/lease';
 import { ActivityErrors, type LeaseActivities, type LeaseAuditEvent } from '../lib/lease-activities';
 import { leaseSearchAttributes } from '../lib/search-attributes';
-import { issueUpdate, leaseQuery, LeaseErrors, renewUpdate, revokeUpdate } from './lease-messages';
+import { abandonSignal, issueUpdate, leaseQuery, LeaseErrors, renewUpdate, revokeUpdate } from './lease-messages';
 
 /** Issuing answers a waiting caller: give up after a few quick tries and report the database's error. */
 const issuing = proxyActivities<LeaseActivities>({
@@ -70,6 +70,7 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
     updatesThisRun >= MAX_UPDATES_PER_RUN;
 
   setHandler(leaseQuery, view);
+  setHandler(abandonSignal, () => void (revokeRequested = true));
 
   setHandler(issueUpdate, async () => {
     await condition(() => credential !== undefined || issueFailure !== undefined);

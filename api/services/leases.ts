@@ -10,7 +10,7 @@ import { leaseSearchAttributes } from '../../lib/search-attributes';
 import { generateUsername } from '../../lib/templates';
 import type { Stores } from '../../store';
 import type { LeaseRecord } from '../../store/leases';
-import { issueUpdate, LeaseErrors, renewUpdate, revokeUpdate } from '../../workflows/lease-messages';
+import { abandonSignal, issueUpdate, LeaseErrors, renewUpdate, revokeUpdate } from '../../workflows/lease-messages';
 import type { leaseWorkflow } from '../../workflows/lease';
 import type { EngineService } from './engines';
 import type { RoleService } from './roles';
@@ -51,9 +51,43 @@ export interface LeaseServiceDeps {
   taskQueue: string;
   engines: EngineService;
   roles: RoleService;
+  /** How long a caller waits for a worker to issue or revoke before the API answers without it. */
+  waitMs?: number;
 }
 
-export function createLeaseService({ stores, temporal, taskQueue, engines, roles }: LeaseServiceDeps) {
+export const DEFAULT_WAIT_MS = 30_000;
+class TimedOut extends Error {}
+
+/**
+ * Runs a Temporal call with a deadline; a call still waiting then (no worker answering) throws TimedOut.
+ * The call is also aborted, so it does not poll on in the background.
+ */
+async function withinDeadline<T>(temporal: Client, waitMs: number, call: () => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new TimedOut());
+      try {
+        controller.abort();
+      } catch {
+        // the call is left to end by itself
+      }
+    }, waitMs);
+  });
+  const running = temporal.connection.withAbortSignal(controller.signal, call);
+  running.catch(() => {}); // settles after the deadline has answered
+  try {
+    return await Promise.race([running, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createLeaseService({ stores, temporal, taskQueue, engines, roles, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
+  /** Asks for revocation durably, without waiting: it happens as soon as a worker runs the lease. */
+  const abandon = (leaseId: string) => temporal.workflow.getHandle(leaseId).signal(abandonSignal).catch(() => {});
+
   const audit = (actor: Identity, action: string, lease: { engine: string; role: string; lease_id: string }, extra: Record<string, unknown> = {}) =>
     stores.audit.append({
       identity_id: actor.identity_id, action, path: credsPath(lease.engine, lease.role), result: 'success',
@@ -70,8 +104,14 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
   async function revokeOne(lease: LeaseRecord, force: boolean): Promise<ReturnType<typeof leaseView>> {
     if (isFinished(lease.state)) return leaseView(lease);
     try {
-      return leaseView(await temporal.workflow.getHandle(lease.lease_id).executeUpdate(revokeUpdate, { args: [{ force }] }));
+      return leaseView(
+        await withinDeadline(temporal, waitMs, () => temporal.workflow.getHandle(lease.lease_id).executeUpdate(revokeUpdate, { args: [{ force }] })),
+      );
     } catch (error) {
+      if (error instanceof TimedOut) {
+        await abandon(lease.lease_id);
+        return { ...leaseView(lease), state: 'revoking' as const, last_error: 'no worker answered in time; the revocation is queued and will run when one does' };
+      }
       if (isGoneWorkflow(error)) return leaseView(await mustGet(lease.lease_id));
       throw new ApiError('engine_unavailable', `revocation could not be requested: ${failureMessage(error)}`);
     }
@@ -114,10 +154,15 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       let issued;
       const minted = leaseMetrics.startMint(spec);
       try {
-        issued = await temporal.workflow.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start });
+        issued = await withinDeadline(temporal, waitMs, () => temporal.workflow.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start }));
         minted('success');
       } catch (error) {
         minted('failure');
+        if (error instanceof TimedOut) {
+          // The lease may still be issued once a worker runs it; no one will hold its credential, so revoke it then.
+          await abandon(spec.leaseId);
+          throw new ApiError('engine_unavailable', `no worker issued the credentials within ${Math.round(waitMs / 1000)}s; try again`);
+        }
         throw new ApiError('engine_unavailable', `engine ${engineName} could not issue credentials: ${failureMessage(error)}`);
       }
       const lease = issued.lease;
@@ -125,7 +170,7 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         await audit(actor, 'dynamic_generate', { engine: engineName, role: roleName, lease_id: spec.leaseId }, { username: spec.username, ttl });
       } catch (error) {
         // An unrecorded credential must not be handed out, nor left alive: revoke it, then fail.
-        await temporal.workflow.getHandle(spec.leaseId).executeUpdate(revokeUpdate, { args: [{}] }).catch(() => {});
+        await abandon(spec.leaseId);
         throw error;
       }
       return {
@@ -153,10 +198,13 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       if (lease.state !== 'active') throw new ApiError('conflict', `lease is ${lease.state}; it cannot be renewed`);
       let result;
       try {
-        result = await temporal.workflow.getHandle(leaseId).executeUpdate(renewUpdate, { args: [{ incrementSeconds }] });
+        result = await withinDeadline(temporal, waitMs, () =>
+          temporal.workflow.getHandle(leaseId).executeUpdate(renewUpdate, { args: [{ incrementSeconds }] }),
+        );
         leaseMetrics.renewed(lease, 'success');
       } catch (error) {
         leaseMetrics.renewed(lease, 'failure');
+        if (error instanceof TimedOut) throw new ApiError('engine_unavailable', 'no worker answered the renewal in time; try again');
         const type = failureType(error);
         if (type === LeaseErrors.maxTtlExceeded) throw new ApiError('max_ttl_exceeded', failureMessage(error));
         if (type === LeaseErrors.invalidIncrement) throw new ApiError('invalid_request', failureMessage(error));

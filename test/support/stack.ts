@@ -32,7 +32,7 @@ export interface Stack {
  * The product wired as `npm start` wires it, against the suite's Temporal dev server and a fresh store
  * database of its own, with its own task queue so test files never pick up each other's tasks.
  */
-export async function startStack(options: { worker?: boolean } = {}): Promise<Stack> {
+export async function startStack(options: { worker?: boolean; workerWaitMs?: number } = {}): Promise<Stack> {
   const temporalAddress = inject('temporalAddress');
   const storeName = uniqueName('sv_store');
   const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${storeName}`);
@@ -44,7 +44,7 @@ export async function startStack(options: { worker?: boolean } = {}): Promise<St
   await ensureRootToken(stores, '/nonexistent', rootToken);
   const taskQueue = uniqueName('tq');
   const temporal = await connectClient(temporalAddress, 'default', payloadKeyring(masterKeys));
-  const app = await buildServer({ stores, temporal, taskQueue, masterKeys, logLevel: 'silent' });
+  const app = await buildServer({ stores, temporal, taskQueue, masterKeys, logLevel: 'silent', workerWaitMs: options.workerWaitMs });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
