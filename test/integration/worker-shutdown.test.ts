@@ -15,13 +15,14 @@ let engine: string;
 const workers: ChildProcess[] = [];
 let gate: { open(): Promise<void> } | undefined;
 let minting: Promise<unknown> | undefined;
+let inProcessWorker = false;
 
 // No in-process worker: the worker runs as its own process (`npm run worker`), so it can be signalled.
 withGuideStack({ withGrantOption: true, worker: false }, (c) => ({ stack, target, engine } = c));
 afterAll(async () => {
   // Should the test stop half-way, a mint still waiting needs a worker to answer before the API can close.
   await gate?.open();
-  if (minting && !workers.some((w) => w.exitCode === null && w.signalCode === null)) startWorkerProcess();
+  if (minting && !inProcessWorker && !workers.some((w) => w.exitCode === null && w.signalCode === null)) await stack.startWorker();
   await minting;
   workers.forEach((w) => w.kill('SIGKILL'));
 });
@@ -62,14 +63,16 @@ describe('a worker stopped with SIGTERM', () => {
     };
     expect((await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, gated)).status).toBe(200);
 
+    // Temporal's own worker metrics, served by the SDK runtime (SCAIVAULT_TEMPORAL_METRICS_ADDR): the worker
+    // process is up once it polls (it bundles the workflows first).
+    const scrape = () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+    const queues = { namespace: 'default', task_queue: stack.taskQueue };
+    const polling = await waitFor(scrape, (text) => (sample(text, 'temporal_num_pollers', { ...queues, poller_type: 'workflow_task' }) ?? 0) > 0, 90_000);
+    expect(sample(polling, 'temporal_worker_start_total', queues), first.output()).toBe(1);
+
     // A lease that is simply active when the worker stops.
     const active = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {});
     expect(active.status, first.output()).toBe(200);
-
-    // Temporal's own worker metrics, served by the SDK runtime (SCAIVAULT_TEMPORAL_METRICS_ADDR).
-    const scrape = () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
-    const queues = { namespace: 'default', task_queue: stack.taskQueue };
-    expect(sample(await scrape(), 'temporal_worker_start_total', queues)).toBe(1);
 
     // A lease being minted: its creation statements wait at the gate, inside the activity's transaction.
     gate = await lockGate();
@@ -94,8 +97,10 @@ describe('a worker stopped with SIGTERM', () => {
     expect(recorded?.state).toBe('active');
     expect(await roleExists(recorded!.username)).toBe(true); // the role and its lease row, both: nothing half-done
 
-    // The next worker answers the waiting caller, and both leases end with their roles gone.
-    startWorkerProcess();
+    // The next worker (in-process: it starts at once from the shared bundle) answers the waiting caller,
+    // and both leases end with their roles gone.
+    inProcessWorker = true;
+    await stack.startWorker();
     const minted = (await minting) as Awaited<ReturnType<Stack['call']>>;
     expect(minted.status, JSON.stringify(minted.body)).toBe(200);
     expect(minted.body.data.username).toBe(recorded!.username);
