@@ -16,7 +16,8 @@ import { Keyring } from '../lib/keyring';
  * the token ends the session, and failures are audited and rate-limited like any other.
  */
 export const CODEC_SESSION_COOKIE = 'scaivault_codec_session';
-export const CODEC_COOKIE_PATH = '/v1/sys/codec';
+/** The codec routes' common path, which is also the session cookie's path. */
+export const CODEC_BASE_PATH = '/v1/sys/codec';
 export const CODEC_SESSION_SECONDS = 8 * 3600;
 const SEAL_CONTEXT = 'scaivault:codec-session';
 

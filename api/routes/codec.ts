@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../../lib/errors';
 import type { AuditLog } from '../../store/audit';
-import { CODEC_COOKIE_PATH, CODEC_SESSION_COOKIE, CODEC_SESSION_SECONDS, type CodecSessions } from '../codec-session';
+import { CODEC_BASE_PATH, CODEC_SESSION_COOKIE, CODEC_SESSION_SECONDS, type CodecSessions } from '../codec-session';
 
 /** Base64 as proto3 JSON writes bytes (standard or URL-safe alphabet). */
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
@@ -35,7 +35,7 @@ form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const token = field.value.trim();
   field.value = '';
-  const response = await fetch('${CODEC_COOKIE_PATH}/session', { method: 'POST', headers: { authorization: 'Bearer ' + token } });
+  const response = await fetch('${CODEC_BASE_PATH}/session', { method: 'POST', headers: { authorization: 'Bearer ' + token } });
   const body = await response.json().catch(() => ({}));
   out.textContent = response.ok
     ? 'Signed in as ' + body.identity_id + ' until ' + body.expires_at + '. Reload the Temporal Web UI: it decodes payloads now.'
@@ -46,7 +46,7 @@ const SIGN_IN_PAGE = `<!doctype html>
 <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
 <h1>Decode leases in the Temporal Web UI</h1>
 <p>Paste an admin token. This browser then holds an HttpOnly session cookie (8 hours) that lets the Temporal Web UI
-decode this instance's workflow payloads through <code>${CODEC_COOKIE_PATH}/decode</code>. The token itself is not stored
+decode this instance's workflow payloads through <code>${CODEC_BASE_PATH}/decode</code>. The token itself is not stored
 in the browser; revoking it ends the session.</p>
 <form id="sign-in"><input id="token" type="password" autocomplete="off" size="60" placeholder="admin token" required>
 <button type="submit">Sign in</button></form>
@@ -80,7 +80,7 @@ export const codecRoutes = ({ codec, sessions, audit }: CodecRouteDeps): Fastify
   const codecRoute = { schema: { body: payloadsBody }, bodyLimit: CODEC_BODY_LIMIT, config: { access: { scope: 'admin' as const }, codecSession: true } };
   const namespaceOf = (header: unknown) => (typeof header === 'string' ? header.slice(0, 256) : null);
 
-  app.post(`${CODEC_COOKIE_PATH}/decode`, codecRoute, async (request) => {
+  app.post(`${CODEC_BASE_PATH}/decode`, codecRoute, async (request) => {
     const { payloads } = request.body;
     let decoded: Payload[];
     try {
@@ -88,22 +88,24 @@ export const codecRoutes = ({ codec, sessions, audit }: CodecRouteDeps): Fastify
     } catch (error) {
       throw new ApiError('invalid_request', `a payload could not be decoded: ${error instanceof Error ? error.message : 'unknown error'}`);
     }
-    await audit.append({
-      identity_id: request.identity.identity_id, action: 'codec_decode', path: 'sys/codec/decode', result: 'success',
-      extra_data: { namespace: namespaceOf(request.headers['x-namespace']), payloads: payloads.length },
-    });
+    if (payloads.length > 0) {
+      await audit.append({
+        identity_id: request.identity.identity_id, action: 'codec_decode', path: 'sys/codec/decode', result: 'success',
+        extra_data: { namespace: namespaceOf(request.headers['x-namespace']), payloads: payloads.length },
+      });
+    }
     return { payloads: decoded.map(toJson) };
   });
 
-  app.post(`${CODEC_COOKIE_PATH}/encode`, codecRoute, async (request) => ({
+  app.post(`${CODEC_BASE_PATH}/encode`, codecRoute, async (request) => ({
     payloads: (await codec.encode(request.body.payloads.map(fromJson))).map(toJson),
   }));
 
-  app.get(`${CODEC_COOKIE_PATH}/session`, { config: { access: { public: true } } }, async (_request, reply) =>
+  app.get(`${CODEC_BASE_PATH}/session`, { config: { access: { public: true } } }, async (_request, reply) =>
     reply.type('text/html; charset=utf-8').header('content-security-policy', SIGN_IN_CSP).header('x-frame-options', 'DENY').send(SIGN_IN_PAGE));
 
   /** Sign-in: the admin token comes as a bearer header (so the auth hook checks, audits and rate-limits it), the cookie goes back. */
-  app.post(`${CODEC_COOKIE_PATH}/session`, { config: { access: { scope: 'admin' } } }, async (request, reply) => {
+  app.post(`${CODEC_BASE_PATH}/session`, { config: { access: { scope: 'admin' } } }, async (request, reply) => {
     const token = request.headers.authorization!.replace(/^Bearer\s+/i, '').trim();
     const { value, expiresAt } = sessions.seal(token);
     await audit.append({
@@ -111,7 +113,7 @@ export const codecRoutes = ({ codec, sessions, audit }: CodecRouteDeps): Fastify
       extra_data: { token_id: request.identity.token_id, expires_at: expiresAt.toISOString() },
     });
     reply.setCookie(CODEC_SESSION_COOKIE, value, {
-      path: CODEC_COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure: request.protocol === 'https', maxAge: CODEC_SESSION_SECONDS,
+      path: CODEC_BASE_PATH, httpOnly: true, sameSite: 'strict', secure: request.protocol === 'https', maxAge: CODEC_SESSION_SECONDS,
     });
     return { identity_id: request.identity.identity_id, expires_at: expiresAt.toISOString() };
   });
