@@ -34,7 +34,7 @@ const revocations = new Counter({
   name: 'scaivault_lease_revocations_total',
   help:
     'Revocations of unfinished leases requested through the API, by outcome: revoked (role gone), forced (ended by an operator; the role may remain), ' +
-    'revocation_failed (the workflow keeps retrying), expired (it ended first), error (could not be requested).',
+    'revocation_failed (the workflow keeps retrying), revoking (no worker answered in time; queued), expired (it ended first), error (could not be requested).',
   labelNames: ['engine', 'role', 'outcome'] as const,
   registers: [processRegistry],
 });
