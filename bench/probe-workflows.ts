@@ -25,7 +25,9 @@ const local = proxyLocalActivities<ProbeActivities>({ startToCloseTimeout: '30s'
 
 export async function probeWorkflow(input: ProbeInput): Promise<void> {
   let answer: string | undefined;
+  let asked = false;
   setHandler(probeUpdate, async () => {
+    asked = true;
     await condition(() => answer !== undefined);
     return answer!;
   });
@@ -33,5 +35,6 @@ export async function probeWorkflow(input: ProbeInput): Promise<void> {
   if (input.step === 'none') answer = 'ok';
   else if (input.step === 'noop') answer = await activities.noop();
   else answer = (await activities.createCredential(input.credential!)).password.length > 0 ? 'ok' : 'empty';
-  await condition(allHandlersFinished);
+  // Started without its update (eager start), the workflow waits for the update before it ends.
+  await condition(() => asked && allHandlersFinished());
 }

@@ -67,8 +67,14 @@ const duration = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...DURATIONS) 
 
 /** Nested arrays and objects `depth` deep, as a JSON text (JSON.stringify would recurse as deep). */
 const deepJson = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+/** Objects and arrays nested 20 to 2,000 deep, anywhere a field goes. */
+const deep = fc.integer({ min: 20, max: 2000 }).map((depth) => {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = i % 2 ? [value] : { a: value };
+  return value;
+});
 const anyJson: fc.Arbitrary<unknown> = fc.oneof(
-  str, num, fc.boolean(), fc.constant(null),
+  str, num, fc.boolean(), fc.constant(null), deep,
   fc.jsonValue({ maxDepth: 3 }),
   fc.array(str, { maxLength: 5 }),
   fc.dictionary(str, str, { maxKeys: 5 }),
