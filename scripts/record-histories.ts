@@ -25,6 +25,9 @@ import { startDevServer, stopDevServer } from './temporal-cli';
  * workflow type); never to make a failing replay pass: that failure is a lease that would break in production.
  */
 const OUT_DIR = path.join(__dirname, '..', 'test', 'replay', 'histories');
+/** `--tag <t>` names the files `<scenario>-<t>.json`, so a new workflow version adds histories beside the old ones. */
+const tagIndex = process.argv.indexOf('--tag');
+const TAG = tagIndex > 0 ? `-${process.argv[tagIndex + 1]}` : '';
 const TASK_QUEUE = 'replay-recording';
 
 function check(condition: unknown, message: string): asserts condition {
@@ -138,7 +141,7 @@ async function main() {
       const workflowId = await run();
       const handle = temporal.workflow.getHandle(workflowId);
       await handle.result().catch(() => {}); // every recorded run is complete
-      const file = path.join(OUT_DIR, `${name}.json`);
+      const file = path.join(OUT_DIR, `${name}${TAG}.json`);
       writeFileSync(file, JSON.stringify(JSON.parse(historyToJSON(await handle.fetchHistory())), null, 1) + '\n');
       console.log(`recorded ${path.relative(process.cwd(), file)}`);
     }

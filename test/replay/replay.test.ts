@@ -40,10 +40,15 @@ async function replayAll(replayOptions: ReplayWorkerOptions) {
 describe('recorded workflow histories', () => {
   it('cover every workflow path, sealed as the product seals payloads', () => {
     expect(FILES).toEqual([
+      'lease-issue-expire-local-issue.json',
       'lease-issue-expire.json',
+      'lease-issue-failure-local-issue.json',
       'lease-issue-failure.json',
+      'lease-issue-renew-revoke-local-issue.json',
       'lease-issue-renew-revoke.json',
+      'lease-revocation-failed-then-forced-local-issue.json',
       'lease-revocation-failed-then-forced.json',
+      'lease-revocation-failed-then-mended-local-issue.json',
       'lease-revocation-failed-then-mended.json',
       'reconcile.json',
     ]);
