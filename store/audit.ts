@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from './db';
+import { inTransaction, type Db } from './db';
 
 export interface AuditEntry {
   identity_id: string;
@@ -48,10 +48,7 @@ export class AuditLog {
   constructor(private readonly db: Db) {}
 
   async append(entry: AuditEntry): Promise<void> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('scaivault:audit-chain'))`);
+    await inTransaction(this.db, async (client) => {
       const { rows } = await client.query<{ hash: string; now: Date }>(
         'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now',
       );
@@ -65,13 +62,7 @@ export class AuditLog {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [timestamp, entry.identity_id, entry.action, entry.path, entry.result, JSON.stringify(extra), prev, hash],
       );
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    }, 'scaivault:audit-chain');
   }
 
   async query(filter: { action?: string; identity_id?: string; since?: Date; until?: Date; limit: number; before_id?: string }) {

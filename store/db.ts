@@ -4,6 +4,26 @@ import { runner } from 'node-pg-migrate';
 
 export type Db = pg.Pool;
 
+/**
+ * Runs `work` in one transaction on one pooled connection, committed if it returns and rolled back if it
+ * throws. `lock` names an advisory lock held until the end, serializing every transaction that takes it.
+ */
+export async function inTransaction<T>(db: Db, work: (client: pg.PoolClient) => Promise<T>, lock?: string): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    if (lock) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 export function createStorePool(databaseUrl: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
   pool.on('error', () => {}); // idle clients dropped by the server are replaced on next use

@@ -1,5 +1,5 @@
 import { constantTimeEqual } from '../lib/random';
-import type { Db } from './db';
+import { inTransaction, type Db } from './db';
 import type { TokenRecord } from './tokens';
 
 /**
@@ -34,19 +34,14 @@ export class IdentityStore {
 
   /** Marks the identity deleted, revokes its tokens, drops its bindings; false when it is unknown or already deleted. */
   async delete(identityId: string): Promise<boolean> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.db, async (client) => {
       const { rows } = await client.query<{ known: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM identities WHERE identity_id = $1 AND deleted_at IS NULL)
              OR (NOT EXISTS (SELECT 1 FROM identities WHERE identity_id = $1)
                  AND EXISTS (SELECT 1 FROM tokens WHERE identity_id = $1)) AS known`,
         [identityId],
       );
-      if (!rows[0]!.known) {
-        await client.query('ROLLBACK');
-        return false;
-      }
+      if (!rows[0]!.known) return false;
       await client.query(
         `INSERT INTO identities (identity_id, deleted_at) VALUES ($1, now())
          ON CONFLICT (identity_id) DO UPDATE SET deleted_at = now()`,
@@ -54,14 +49,8 @@ export class IdentityStore {
       );
       await client.query('UPDATE tokens SET revoked_at = now() WHERE identity_id = $1 AND revoked_at IS NULL', [identityId]);
       await client.query('DELETE FROM policy_bindings WHERE identity_id = $1', [identityId]);
-      await client.query('COMMIT');
       return true;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async tokenOwner(tokenId: string): Promise<string | undefined> {

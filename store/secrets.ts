@@ -1,6 +1,6 @@
 import type { Keyring } from '../lib/keyring';
 import type { PoolClient } from 'pg';
-import type { Db } from './db';
+import { inTransaction, type Db } from './db';
 
 export type SecretState = 'current' | 'pending' | 'previous' | 'retired';
 
@@ -102,20 +102,8 @@ export class SecretStore {
     return (rowCount ?? 0) > 0;
   }
 
-  private async inPathTransaction<T>(path: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`secret:${path}`]);
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+  private inPathTransaction<T>(path: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.db, work, `secret:${path}`);
   }
 
   async versions(path: string) {
