@@ -9,7 +9,7 @@ import { ensureTemporalCli, SEARCH_ATTRIBUTES, startDevServer, waitForPort } fro
 import { adminQuery, createTargetDatabase, type TargetDatabase } from '../../test/support/postgres';
 import { call } from './load';
 import {
-  databaseName, dropDatabaseAndRoles, freePort, newProductConfig, startApiProcess, startWorkerProcess, stopProcess,
+  databaseName, dieWithParent, dropDatabaseAndRoles, freePort, newProductConfig, startApiProcess, startWorkerProcess, stopProcess,
   type ProductConfig, type ProductProcess,
 } from './processes';
 
@@ -90,7 +90,7 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
   const temporalPort = await freePort();
   log(`starting: Temporal dev server (storage: ${storage}, in ${dataDir}), target database, API and worker processes`);
   const [temporal, target] = await Promise.all([
-    startTemporal(storage, temporalPort, dataDir),
+    startTemporal(storage, temporalPort, dataDir).then((child) => (dieWithParent(child), child)),
     createTargetDatabase({ withGrantOption: true, tables: 20 }),
   ]);
   const group = `${target.name}_readers`;

@@ -61,6 +61,7 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
     SCAIVAULT_LOG_LEVEL: config.logLevel,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  dieWithParent(child);
   let lines: string[] = [];
   let ready = readyLine === undefined;
   let onReady: () => void = () => {};
@@ -105,6 +106,13 @@ export async function startApiProcess(config: ProductConfig): Promise<ProductPro
     if (Date.now() > deadline) throw new Error(`api not healthy after 90 s:\n${proc.tail()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The child is killed when this process exits, however it exits: nothing is left running after a crash. */
+export function dieWithParent(child: ChildProcess) {
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  child.once('exit', () => process.removeListener('exit', kill));
 }
 
 /** Sends the signal and waits for the exit (SIGKILL after 20 s if it lingers). */
