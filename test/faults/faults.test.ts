@@ -161,8 +161,12 @@ describe('fault injection', () => {
         worker = await startWorkerProcess(config);
       }],
       ['Postgres restart', async () => {
+        // A burst just before, so many store and target transactions hold connections when the server goes.
+        const burst = Array.from({ length: 12 }, () => mint());
+        await sleep(40);
         execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'restart'], { stdio: 'ignore', timeout: 60_000 });
         await postgresReady();
+        await Promise.all(burst);
       }],
       ['Temporal restart', async () => {
         temporal!.kill('SIGTERM');
