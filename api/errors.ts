@@ -21,6 +21,10 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     const code: ErrorCode = fastifyError.statusCode === 413 ? 'payload_too_large' : fastifyError.statusCode === 404 ? 'not_found' : 'invalid_request';
     return sendError(reply, request, code, fastifyError.message.replace(/^FST_\w+: /, ''));
   }
+  if (isUnavailable(error)) {
+    request.log.warn({ err: { type: error.name, code: (error as { code?: string }).code } }, 'store or Temporal unavailable');
+    return sendError(reply, request, 'engine_unavailable', 'a backing service (the store database or Temporal) is unavailable; try again');
+  }
   request.log.error({ err: { type: error.name, message: error.message, stack: error.stack } }, 'unexpected error');
   return sendError(reply, request, 'internal', 'internal error; see the server log under this request id');
 }
@@ -49,4 +53,14 @@ export function refuseNulCharacters(request: FastifyRequest) {
   for (const [part, value] of [['body', request.body], ['query', request.query], ['params', request.params]] as const) {
     if (holdsNul(value)) throw new ApiError('invalid_request', `invalid ${part}: strings must not contain NUL (\\u0000) characters`);
   }
+}
+
+/** Connection failures and server shutdowns: the request may succeed when retried, so 503 rather than 500. */
+function isUnavailable(error: Error): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03'].includes(code) ||
+    code.startsWith('08') ||
+    /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(error.message)
+  );
 }

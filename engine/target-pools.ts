@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { tolerateDroppedConnections } from '../lib/pg-pool';
 import type { EngineRecord, EngineStore } from '../store/engines';
 import type { SecretStore } from '../store/secrets';
 import { fillConnectionUrl, poolConfigFor, scrub, type RootCredential } from './connection-url';
@@ -106,7 +107,7 @@ export class TargetPools {
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 10_000,
     });
-    pool.on('error', () => {}); // a dropped idle connection is replaced on next use
+    tolerateDroppedConnections(pool);
     const entry = { pool, source, checkedAt: Date.now(), ttlMs, credential };
     this.entries.set(engineName, entry);
     if (current) void current.pool.end().catch(() => {});

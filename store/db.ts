@@ -1,8 +1,10 @@
 import path from 'node:path';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
+import { tolerateDroppedConnections } from '../lib/pg-pool';
 
 export type Db = pg.Pool;
+
 
 /**
  * Runs `work` in one transaction on one pooled connection, committed if it returns and rolled back if it
@@ -26,7 +28,7 @@ export async function inTransaction<T>(db: Db, work: (client: pg.PoolClient) => 
 
 export function createStorePool(databaseUrl: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max });
-  pool.on('error', () => {}); // idle clients dropped by the server are replaced on next use
+  tolerateDroppedConnections(pool);
   return pool;
 }
 
@@ -36,6 +38,7 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const name = decodeURIComponent(url.pathname.slice(1));
   url.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: url.toString() });
+  admin.on('error', () => {});
   await admin.connect();
   try {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
