@@ -43,12 +43,12 @@ async function main() {
   let failure: unknown;
   try {
     env = await startBenchEnv(log, storage);
-    const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced };
-    if (wanted('mint')) figures.push(...(await mintScenario(ctx)));
-    if (wanted('breakdown')) figures.push(...(await breakdownScenario(ctx)));
+    const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced, report: (figure) => figures.push(figure) };
+    if (wanted('mint')) await mintScenario(ctx);
+    if (wanted('breakdown')) await breakdownScenario(ctx);
     const groupRate = (figures.find((f) => f.name === 'mint group c=16')?.data.api as { rate?: number } | undefined)?.rate ?? 100;
-    if (wanted('expiry')) figures.push(await expiryScenario(ctx, sizes.storm, groupRate));
-    if (wanted('scale')) figures.push(...(await scaleScenario(ctx, sizes.live)));
+    if (wanted('expiry')) await expiryScenario(ctx, sizes.storm, groupRate);
+    if (wanted('scale')) await scaleScenario(ctx, sizes.live);
   } catch (error) {
     failure = error;
     console.error('benchmark failed:', error instanceof Error ? error.stack : error);

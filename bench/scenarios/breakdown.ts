@@ -66,7 +66,7 @@ async function timeEach(count: number, op: () => Promise<unknown>): Promise<numb
  * pieces of the activity timed alone (SCRAM, SQL, store writes), and the API around the workflow. Then
  * the levers Temporal offers, measured on probe workflows on a worker of the benchmark's own.
  */
-export async function breakdownScenario(ctx: ScenarioContext): Promise<Figure[]> {
+export async function breakdownScenario(ctx: ScenarioContext): Promise<void> {
   const { env, log } = ctx;
   const count = ctx.traced;
   const role = await env.defineRole(env.shapes.group, 'trace');
@@ -127,8 +127,8 @@ export async function breakdownScenario(ctx: ScenarioContext): Promise<Figure[]>
       ` + workflow ${ms(span)} [start->task ${ms(parts.toFirstWorkflowTask)}, ${activityText}, answer ${ms(parts.secondWorkflowTask)}]` +
       ` | baseline: the SQL alone ${ms(parts.sql)} ms, mint/SQL ${x(total / parts.sql)}`;
     log(line);
-    const levers = await leverProbes(ctx, scratch);
-    return [{ name: 'breakdown', line, data: parts }, ...levers];
+    ctx.report({ name: 'breakdown', line, data: parts });
+    for (const figure of await leverProbes(ctx, scratch)) ctx.report(figure);
   } finally {
     await scratch.close();
   }

@@ -23,6 +23,8 @@ export interface ScenarioContext {
   runSeconds: number;
   /** Mints traced one by one in the breakdown (and per lever probe). */
   traced: number;
+  /** Keeps a figure as soon as it is measured, so a later failure loses none. */
+  report(figure: Figure): void;
 }
 
 export const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '-');

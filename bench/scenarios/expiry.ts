@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import { runLoad, sleep } from '../lib/load';
-import { apiMint, rate, waitUntil, x, type Figure, type ScenarioContext } from './common';
+import { apiMint, rate, waitUntil, x, type ScenarioContext } from './common';
 
 /**
  * N leases that expire in the same second: the time from that second until every role is gone (and
  * every lease is recorded expired), beside one connection dropping the same number of roles in a loop.
  */
-export async function expiryScenario(ctx: ScenarioContext, count: number, mintRateHint: number): Promise<Figure> {
+export async function expiryScenario(ctx: ScenarioContext, count: number, mintRateHint: number): Promise<void> {
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'storm');
   const prefix = `v_${role}_`;
@@ -52,14 +52,14 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
       `${gone ? '' : ` (NOT DONE: ${leftRoles} roles left)`}${allRecorded ? '' : ' (NOT ALL RECORDED)'}` +
       ` | raw DROP ROLE loop, 1 conn: ${(raw.ms / 1000).toFixed(2)} s (${rate(raw.perSecond)}/s) | product/raw ${x(ratio)}`;
     log(line);
-    return {
+    ctx.report({
       name: 'expiry storm',
       line,
       data: {
         leases: minted.ops, mintErrors: minted.errors, liveBeforeExpiry: live, expiringInTheSameSecond: onTime, expiries: Object.fromEntries(expiries),
         rolesGoneMs, recordedMs, gone, allRecorded, leftRoles, rawDropMs: raw.ms, rawDropPerSecond: raw.perSecond, productOverRaw: ratio,
       },
-    };
+    });
   } finally {
     await Promise.all([store.end(), admin.end()]);
   }

@@ -1,6 +1,6 @@
 import type { Shape } from '../lib/env';
 import { merge, runLoad, stats, type RunResult } from '../lib/load';
-import { apiMint, dropRawRoles, rawMinter, revokeAll, statsText, VAULT_BENCHMARK, x, ms, rate, type Figure, type ScenarioContext } from './common';
+import { apiMint, dropRawRoles, rawMinter, revokeAll, statsText, VAULT_BENCHMARK, x, ms, rate, type ScenarioContext } from './common';
 
 const ROUNDS = 2;
 
@@ -8,9 +8,8 @@ const ROUNDS = 2;
  * Mint throughput and latency through the REST API beside the raw floor, alternating API and raw in
  * short rounds so both see the same machine. Everything minted is revoked or dropped after each round.
  */
-export async function mintScenario(ctx: ScenarioContext): Promise<Figure[]> {
+export async function mintScenario(ctx: ScenarioContext): Promise<void> {
   const { env, log } = ctx;
-  const figures: Figure[] = [];
   for (const shape of [env.shapes.group, env.shapes.table]) {
     const role = await env.defineRole(shape, shape.key);
     await apiMint(env, role); // first use: pools and caches warm
@@ -49,10 +48,9 @@ export async function mintScenario(ctx: ScenarioContext): Promise<Figure[]> {
       if (a.errors) data.firstApiError = merge(api).firstError;
       if (r.errors) data.firstRawError = merge(raw).firstError;
       log(line);
-      figures.push({ name, line, data });
+      ctx.report({ name, line, data });
     }
   }
-  return figures;
 }
 
 async function rawRun(ctx: ScenarioContext, shape: Shape, connections: number, seconds: number): Promise<RunResult> {

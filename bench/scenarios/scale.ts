@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { merge, runLoad, stats } from '../lib/load';
 import { rssOf } from '../lib/processes';
-import { apiMint, dropRawRoles, mb, rate, rawMinter, statsText, x, ms, type Figure, type ScenarioContext } from './common';
+import { apiMint, dropRawRoles, mb, rate, rawMinter, statsText, x, ms, type ScenarioContext } from './common';
 
 /**
  * Mint rate and p99 with no live lease and with `live` live leases (group shape, 16 concurrent callers),
  * each beside the raw floor at the same point; the product's memory at both points.
  */
-export async function scaleScenario(ctx: ScenarioContext, live: number): Promise<Figure[]> {
+export async function scaleScenario(ctx: ScenarioContext, live: number): Promise<void> {
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'scale');
   const memory = () => ({ api: env.api.rss(), worker: env.worker.rss(), temporal: rssOf(env.temporal.pid!) });
@@ -56,8 +56,8 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     ` | temporal dev server ${mb(memoryN.temporal)} (${x(memoryN.temporal / memory0.temporal)} of ${mb(memory0.temporal)})`;
   log(mintLine);
   log(memoryLine);
-  return [
+  [
     { name: 'scale mint', line: mintLine, data: { live0, live: liveNow, at0, atN, fill: { ops: fill.ops, errors: fill.errors, seconds: fillSeconds, firstError: fill.firstError } } },
     { name: 'scale memory', line: memoryLine, data: { live0, live: liveNow, before: memory0, after: memoryN } },
-  ];
+  ].forEach((figure) => ctx.report(figure));
 }
