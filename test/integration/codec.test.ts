@@ -114,7 +114,8 @@ describe('the codec endpoint', () => {
   it("decodes for Temporal's own client: `temporal workflow show --codec-endpoint`", async () => {
     // Asynchronously: the CLI calls back into the API this process serves.
     const show = async (...extra: string[]) =>
-      (await execFileAsync(ensureTemporalCli(), ['workflow', 'show', '-w', lease.lease_id, '--address', stack.temporalAddress, '--output', 'json', ...extra])).stdout;
+      // A bounded wait: a CLI stuck on the codec endpoint fails this test instead of hanging the suite.
+      (await execFileAsync(ensureTemporalCli(), ['workflow', 'show', '-w', lease.lease_id, '--address', stack.temporalAddress, '--output', 'json', ...extra], { timeout: 30_000 })).stdout;
     const startInput = (json: string) => {
       const [payload] = JSON.parse(json).events[0].workflowExecutionStartedEventAttributes.input.payloads;
       return { encoding: text(payload.metadata.encoding), data: text(payload.data) };
