@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { durationSchema } from '../lib/duration';
-import { LEASE_STATES } from '../lib/lease';
 
 /** A name in a URL or a body: engines, roles. */
 export const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "-" or "."');
@@ -18,25 +17,5 @@ export const metadataSchema = z
   .refine((m) => Object.keys(m).length <= 64, 'at most 64 entries');
 
 export const statementsSchema = z.array(z.string().min(1).max(16_384)).max(64);
-
-export const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional(), request_id: z.string() }),
-});
-
-export const leaseSchema = z.object({
-  lease_id: z.string(),
-  engine: z.string(),
-  role: z.string(),
-  username: z.string(),
-  state: z.enum(LEASE_STATES as [string, ...string[]]),
-  issued_at: z.string(),
-  expires_at: z.string(),
-  max_expires_at: z.string(),
-  revoked_at: z.string().nullable(),
-  identity_id: z.string(),
-  metadata: z.record(z.string(), z.string()),
-  last_error: z.string().nullable(),
-  forced: z.boolean().optional(),
-});
 
 export { durationSchema };

@@ -34,9 +34,6 @@ function failureOf(error: unknown, statementIndex: number): SqlFailure {
   return { statementIndex, sqlstate: e.code, message: describe(error), hint: e.hint };
 }
 
-/** A SQL error the database raised (as opposed to a lost connection). */
-export const isSqlError = (error: unknown) => error instanceof pg.DatabaseError && !TRANSIENT_SQLSTATES.has(error.code ?? '');
-
 export async function roleExists(client: pg.ClientBase, username: string): Promise<boolean> {
   return ((await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rowCount ?? 0) > 0;
 }

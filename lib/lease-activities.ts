@@ -21,5 +21,4 @@ export interface LeaseAuditEvent {
 /** Non-retryable failure types raised by the activities. */
 export const ActivityErrors = {
   statementFailed: 'StatementFailed',
-  engineMissing: 'EngineMissing',
 } as const;
