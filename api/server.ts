@@ -76,7 +76,7 @@ export async function buildServer(setup: ApiSetup) {
   await registerCodecBrowserAccess(app, codecSessions, setup.codecUiOrigins ?? []);
   const authorizer = setup.authorizer ?? policyAuthorizer(setup.stores.policies);
   registerAuth(app, setup.stores, authorizer, setup.authFailureLimit);
-  const services = createServices(setup.stores, setup.temporal, setup.taskQueue, { workerWaitMs: setup.workerWaitMs });
+  const services = createServices(setup.stores, setup.temporal, setup.taskQueue, authorizer, { workerWaitMs: setup.workerWaitMs });
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(secretRoutes(services));
   await app.register(engineRoutes(services));
@@ -90,7 +90,7 @@ export async function buildServer(setup: ApiSetup) {
     createRotationService({ stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer }),
     createWebhookService(setup.stores),
   ));
-  await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys)), sessions: codecSessions, audit: setup.stores.audit }));
+  await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys), { passUnsealed: true }), sessions: codecSessions, audit: setup.stores.audit }));
   await app.register(metricsRoutes(metricsRegistry(setup.stores.db)));
   app.addHook('onClose', services.close);
   return app;

@@ -18,9 +18,15 @@ export function connectionUrlProblem(template: string): string | undefined {
     return 'connection_url is not a URL';
   }
   if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') return 'connection_url must start with postgresql://';
-  const password = template.match(/^[a-z]+:\/\/[^:@/]*:([^@/]*)@/i)?.[1];
+  const [, userinfo = '', rest = ''] = template.match(/^[a-z]+:\/\/(?:([^@/?#]*)@)?(.*)$/is) ?? [];
+  const [, password] = userinfo.match(/^[^:]*:(.*)$/s) ?? [];
   if (password !== undefined && password !== '{{password}}') {
     return 'connection_url must not carry a literal password: use {{password}} and keep it in root_credentials_path';
+  }
+  // The credential goes where a credential goes and nowhere else (not the host, database or query),
+  // so no URL can carry it to a place it would be logged or sent in the clear.
+  if (/\{\{/.test(rest) || !/^([^{}:]*|\{\{username\}\})(:\{\{password\}\})?$/.test(userinfo)) {
+    return 'connection_url may use {{username}} and {{password}} only as its user and password (postgresql://{{username}}:{{password}}@host/db)';
   }
   const sslmode = url.searchParams.get('sslmode');
   if (sslmode && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;

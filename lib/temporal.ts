@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import path from 'node:path';
-import { EncryptionCodec } from './payload-codec';
+import { EncryptionCodec, type EncryptionCodecOptions } from './payload-codec';
 import type { Keyring } from './keyring';
 import { LeaseSearchKeys } from './search-attributes';
 
@@ -10,9 +10,9 @@ import { LeaseSearchKeys } from './search-attributes';
 export const FAILURE_CONVERTER_PATH = path.join(__dirname, 'failure-converter.ts');
 
 /** The one data converter every client and worker of the product uses: payloads and failures encrypted. */
-export function dataConverter(keyring: Keyring): DataConverter {
+export function dataConverter(keyring: Keyring, codecOptions: EncryptionCodecOptions = {}): DataConverter {
   return {
-    payloadCodecs: [new EncryptionCodec(keyring)],
+    payloadCodecs: [new EncryptionCodec(keyring, codecOptions)],
     failureConverterPath: FAILURE_CONVERTER_PATH,
   };
 }

@@ -36,6 +36,37 @@ export function installRuntime(level: LogLevel = 'WARN', metricsAddress = proces
   });
 }
 
+const REFUSAL_AUDIT_WINDOW_MS = 60_000;
+
+/**
+ * Each refusal of unsealed input is audited; Temporal retries a failed workflow task, so refusals are
+ * counted and written at most once a minute per worker.
+ */
+function auditRefusals(stores: Pick<Stores, 'audit'>) {
+  let pending = 0;
+  let window: NodeJS.Timeout | undefined;
+  const flush = () => {
+    const refused = pending;
+    pending = 0;
+    void stores.audit.append({
+      identity_id: 'system:worker', action: 'temporal_input_refused', path: 'temporal', result: 'failure',
+      extra_data: { refused_payloads: refused, reason: 'a payload the product did not seal; no workflow code or activity ran on it' },
+    }).catch(() => {});
+  };
+  const closeWindow = () => {
+    window = undefined;
+    if (pending) openWindow();
+  };
+  const openWindow = () => {
+    flush();
+    window = setTimeout(closeWindow, REFUSAL_AUDIT_WINDOW_MS).unref();
+  };
+  return () => {
+    pending++;
+    if (!window) openWindow();
+  };
+}
+
 /** A worker running the lease workflows and their activities, with the product's encrypting converter. */
 export async function createWorker(setup: WorkerSetup) {
   const { stores } = setup;
@@ -53,7 +84,7 @@ export async function createWorker(setup: WorkerSetup) {
       ...createReconcileActivities({ targets, stores, storeId: id }),
       ...createRotationActivities({ stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl }),
     },
-    dataConverter: dataConverter(payloadKeyring(setup.masterKeys)),
+    dataConverter: dataConverter(payloadKeyring(setup.masterKeys), { onRefused: auditRefusals(stores) }),
     shutdownGraceTime: '20s',
   });
   return {

@@ -19,4 +19,5 @@ export const LeaseErrors = {
   maxTtlExceeded: 'MaxTtlExceeded',
   issueFailed: 'IssueFailed',
   invalidIncrement: 'InvalidIncrement',
+  inputMismatch: 'InputMismatch',
 } as const;

@@ -57,6 +57,11 @@ const MAX_HISTORY_EVENTS_PER_RUN = 10_000;
  * once the role is gone from the database (or an operator forces it).
  */
 export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowInput): Promise<LeaseView> {
+  // A sealed input copied from another lease's history runs nothing under a workflow id of its own.
+  // (No command is issued, so histories recorded before this check replay unchanged.)
+  if (workflowInfo().workflowId !== spec.leaseId) {
+    throw ApplicationFailure.nonRetryable('the lease input belongs to another workflow id', LeaseErrors.inputMismatch);
+  }
   let progress: LeaseProgress = carried ?? newProgress(spec.ttlSeconds, spec.maxTtlSeconds);
   let credential: IssuedCredential | undefined;
   let issueFailure: ApplicationFailure | undefined;

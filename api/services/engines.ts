@@ -1,4 +1,4 @@
-import type { Identity } from '../../lib/access';
+import { hasScope, isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { randomBytes } from 'node:crypto';
 import { connectionUrlProblem, scrub } from '../../engine/connection-url';
@@ -7,6 +7,7 @@ import { generatePassword } from '../../lib/random';
 import { scramVerifier } from '../../lib/scram';
 import type { Stores } from '../../store';
 import type { EngineFields, EngineRecord } from '../../store/engines';
+import type { Authorizer } from '../auth';
 import type { LeaseService } from './leases';
 
 export interface EngineInput {
@@ -42,9 +43,25 @@ export function engineView(e: EngineRecord) {
   };
 }
 
-export function createEngineService(stores: Stores, targets: TargetPools, leases: () => LeaseService) {
+export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, leases: () => LeaseService) {
   const audit = (actor: Identity, name: string, extra: Record<string, unknown> = {}) =>
     stores.audit.append({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success', extra_data: extra });
+
+  /**
+   * Where the engine connects, and with which secret, decides where the root password is sent: whoever
+   * sets either must be able to read that secret anyway (admin, or `secrets:read` with a policy granting
+   * `read` on the path). Otherwise an engine operator could point the test connection at a server of
+   * their own and receive the root password.
+   */
+  async function guardRootCredentialUse(actor: Identity, engine: string, secretPath: string) {
+    if (isAdmin(actor) || (hasScope(actor, 'secrets:read') && (await authorizer.allows(actor, 'read', secretPath)))) return;
+    const reason = `setting connection_url or root_credentials_path sends the root credential at ${secretPath}: it needs read on that path`;
+    await stores.audit.append({
+      identity_id: actor.identity_id, action: 'auth_fail', path: `dynamic/engines/${engine}`, result: 'failure',
+      extra_data: { status: 403, reason, root_credentials_path: secretPath },
+    });
+    throw new ApiError('forbidden', reason);
+  }
 
   /** Validates the config and opens a test connection; a failure is 400 invalid_config in the database's words. */
   async function checked(input: EngineInput): Promise<EngineFields> {
@@ -91,6 +108,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, leases
     mustGet,
 
     async create(actor: Identity, input: EngineInput) {
+      await guardRootCredentialUse(actor, input.name, input.root_credentials_path);
       if (await stores.engines.get(input.name)) throw new ApiError('conflict', `engine ${input.name} already exists`);
       const fields = await checked(input);
       if (!(await stores.engines.create(fields))) throw new ApiError('conflict', `engine ${input.name} already exists`);
@@ -100,7 +118,11 @@ export function createEngineService(stores: Stores, targets: TargetPools, leases
 
     async update(actor: Identity, name: string, patch: Partial<Omit<EngineInput, 'name'>>) {
       const current = await mustGet(name);
-      const fields = await checked({ ...current, ...patch, name });
+      const next = { ...current, ...patch, name };
+      if (next.connection_url !== current.connection_url || next.root_credentials_path !== current.root_credentials_path) {
+        await guardRootCredentialUse(actor, name, next.root_credentials_path);
+      }
+      const fields = await checked(next);
       await stores.engines.update(fields);
       await targets.drop(name);
       await audit(actor, name, { operation: 'update' });

@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { connectionUrlProblem, fillConnectionUrl, poolConfigFor, scrub } from '../../engine/connection-url';
 
 describe('connection_url', () => {
-  it("accepts the guide's template", () => {
-    expect(connectionUrlProblem('postgresql://{{username}}:{{password}}@db.internal:5432/reporting?sslmode=require')).toBeUndefined();
+  it.each([
+    'postgresql://{{username}}:{{password}}@db.internal:5432/reporting?sslmode=require',
+    'postgres://{{username}}@db.internal/reporting',
+    'postgresql://scaivault_admin:{{password}}@db.internal/reporting',
+  ])("accepts %s", (url) => {
+    expect(connectionUrlProblem(url)).toBeUndefined();
   });
 
   it.each([
@@ -11,6 +15,11 @@ describe('connection_url', () => {
     ['mysql://{{username}}:{{password}}@h/db', /postgresql/],
     ['postgresql://admin:hunter2@h/db', /literal password/],
     ['postgresql://{{username}}:{{password}}@h/db?sslmode=maybe', /sslmode/],
+    ['postgresql://{{username}}@h/{{password}}', /only as its user and password/],
+    ['postgresql://{{username}}:{{password}}@{{password}}.evil.example/db', /only as its user and password/],
+    ['postgresql://{{username}}:{{password}}@h/db?application_name={{password}}', /only as its user and password/],
+    ['postgresql://{{password}}:{{password}}@h/db', /only as its user and password/],
+    ['postgresql://{{username}}:{{password}}@h/db#{{username}}', /only as its user and password/],
   ])('refuses %s', (url, problem) => {
     expect(connectionUrlProblem(url)).toMatch(problem);
   });

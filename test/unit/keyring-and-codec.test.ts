@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Keyring, parseMasterKeys } from '../../lib/keyring';
-import { EncryptionCodec } from '../../lib/payload-codec';
+import { EncryptionCodec, UnsealedPayloadError } from '../../lib/payload-codec';
 
 const master = () => randomBytes(32);
 
@@ -49,8 +49,15 @@ describe('payload codec', () => {
     expect(Buffer.from(decoded!.metadata!.encoding!).toString()).toBe('json/plain');
   });
 
-  it('passes through payloads it did not encode', async () => {
+  it('refuses payloads it did not seal, so no worker acts on unsealed input', async () => {
     const codec = new EncryptionCodec(Keyring.derive([master()], 'temporal-payloads'));
+    const plain = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('1') };
+    await expect(codec.decode([plain])).rejects.toThrow(UnsealedPayloadError);
+    await expect(codec.decode([{ data: Buffer.from('1') }])).rejects.toThrow(UnsealedPayloadError);
+  });
+
+  it('passes unsealed payloads through only when told to (the Web UI codec endpoint shows, never acts)', async () => {
+    const codec = new EncryptionCodec(Keyring.derive([master()], 'temporal-payloads'), { passUnsealed: true });
     const plain = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('1') };
     expect(await codec.decode([plain])).toEqual([plain]);
   });

@@ -1,0 +1,146 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EncryptionCodec } from '../../lib/payload-codec';
+import { ensureTemporalCli } from '../../scripts/temporal-cli';
+import { payloadKeyring } from '../../store';
+import { grant, mintToken } from '../support/auth';
+import { startFakePostgres } from '../support/fake-postgres';
+import { withGuideStack } from '../support/guide';
+import { roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
+import type { Stack } from '../support/stack';
+import { waitFor } from '../support/wait';
+
+/**
+ * The attack table: each hole tried the way an attacker would, asserting the refusal, its audit entry,
+ * and that nothing leaked or ran.
+ */
+let stack: Stack;
+let target: TargetDatabase;
+let engine: string;
+let rootPath: string;
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine, rootPath } = c));
+
+const execFileAsync = promisify(execFile);
+
+const authFailures = async (identity: string) =>
+  (await stack.call('GET', `/v1/audit?action=auth_fail&identity_id=${encodeURIComponent(identity)}`)).body.logs as Array<{ path: string; extra_data: Record<string, unknown> }>;
+
+describe('an engine operator cannot obtain the root password', () => {
+  let fake: Awaited<ReturnType<typeof startFakePostgres>>;
+  let operator: string;
+  const identity = 'user:engine-operator';
+  beforeAll(async () => {
+    fake = await startFakePostgres();
+    await grant(stack, uniqueName('operators'), [
+      { path_pattern: `dynamic/${engine}/config`, permissions: ['read', 'write'] },
+      { path_pattern: 'dynamic/engines', permissions: ['write', 'list'] },
+    ], identity);
+    operator = (await mintToken(stack, identity, ['dynamic:manage'])).token;
+  });
+  afterAll(() => fake?.close());
+
+  const evil = () => ({
+    userinfo: `postgresql://{{username}}:{{password}}@127.0.0.1:${fake.port}/reporting?sslmode=disable`,
+    inDatabaseName: `postgresql://{{username}}@127.0.0.1:${fake.port}/{{password}}?sslmode=disable`,
+    inQuery: `postgresql://{{username}}@127.0.0.1:${fake.port}/reporting?sslmode=disable&application_name={{password}}`,
+  });
+
+  it.each(['userinfo', 'inDatabaseName', 'inQuery'] as const)('PATCH connection_url to a server of their own (%s): 403, audited, nothing sent', async (form) => {
+    const before = (await authFailures(identity)).length;
+    const response = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { connection_url: evil()[form] } }, operator);
+    expect(response.status, JSON.stringify(response.body)).toBe(403);
+    expect(response.body.error.code).toBe('forbidden');
+    expect(fake.received()).not.toContain(target.adminPassword);
+    expect(fake.received()).toBe('');
+    const failures = await authFailures(identity);
+    expect(failures.length).toBe(before + 1);
+    expect(failures[0]!.extra_data).toMatchObject({ root_credentials_path: rootPath, status: 403 });
+    // The engine is unchanged.
+    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.config.connection_url).toBe(target.connectionUrl);
+  });
+
+  it('POST a new engine naming the existing root credential: 403, audited, nothing sent', async () => {
+    const name = uniqueName('stolen').replace(/_/g, '-');
+    const response = await stack.call('POST', '/v1/dynamic/engines', {
+      name, type: 'database', default_ttl: '1h', max_ttl: '2h',
+      config: { plugin: 'postgresql', connection_url: evil().userinfo, root_credentials_path: rootPath },
+    }, operator);
+    expect(response.status, JSON.stringify(response.body)).toBe(403);
+    expect(fake.received()).toBe('');
+    expect((await stack.call('GET', `/v1/dynamic/engines/${name}`)).status).toBe(404);
+    expect((await authFailures(identity))[0]!.path).toBe(`dynamic/engines/${name}`);
+  });
+
+  it('PATCH root_credentials_path to another secret: 403', async () => {
+    const response = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { root_credentials_path: 'infra/other/root' } }, operator);
+    expect(response.status).toBe(403);
+  });
+
+  it('may still change what does not move the credential (TTLs)', async () => {
+    const response = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { default_ttl: '1h' }, operator);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+  });
+
+  it('not even an admin can put the password outside the userinfo: 400, nothing sent', async () => {
+    for (const form of ['inDatabaseName', 'inQuery'] as const) {
+      const response = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { connection_url: evil()[form] } });
+      expect(response.status, JSON.stringify(response.body)).toBe(400);
+      expect(response.body.error.code).toBe('invalid_config');
+    }
+    expect(fake.received()).toBe('');
+  });
+});
+
+describe('the worker runs only input the product sealed', () => {
+  it('a leaseWorkflow started with plain JSON through the Temporal frontend fails its task; no SQL runs; audited', async () => {
+    const victim = uniqueName('v_attacker');
+    const workflowId = uniqueName('dlease_forged');
+    const spec = {
+      leaseId: workflowId, engine, role: 'readonly', username: victim, identityId: 'svc:attacker', metadata: {},
+      ttlSeconds: 3600, maxTtlSeconds: 3600, defaultIncrementSeconds: 3600,
+      statements: { creation: [`CREATE ROLE "${victim}" LOGIN SUPERUSER PASSWORD 'owned'`], renew: [], revocation: [] },
+    };
+    await execFileAsync(ensureTemporalCli(), [
+      'workflow', 'start', '--address', stack.temporalAddress, '--task-queue', stack.taskQueue,
+      '--type', 'leaseWorkflow', '--workflow-id', workflowId, '--input', JSON.stringify({ spec }),
+    ], { timeout: 30_000 });
+
+    const handle = stack.temporal.workflow.getHandle(workflowId);
+    const taskFailure = await waitFor(async () => {
+      const history = await handle.fetchHistory();
+      return history.events?.find((e) => e.workflowTaskFailedEventAttributes);
+    }, (event) => event !== undefined, 20_000);
+    expect(taskFailure, 'the workflow task failed').toBeDefined();
+    // The failure itself is sealed, like every failure the product writes.
+    const [opened] = await new EncryptionCodec(payloadKeyring(stack.masterKeys)).decode([taskFailure!.workflowTaskFailedEventAttributes!.failure!.encodedAttributes!]);
+    expect(Buffer.from(opened!.data!).toString()).toMatch(/did not seal/);
+    const history = await handle.fetchHistory();
+    expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes)).toBe(false);
+    expect(await roleExists(victim)).toBe(false);
+
+    const refusals = await waitFor(
+      async () => (await stack.call('GET', '/v1/audit?action=temporal_input_refused')).body.logs,
+      (logs: unknown[]) => logs.length > 0,
+    );
+    expect(refusals[0]).toMatchObject({ identity_id: 'system:worker', result: 'failure' });
+    await handle.terminate('attack test');
+  });
+
+  it('a sealed lease input copied under another workflow id runs nothing', async () => {
+    const minted = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})).body;
+    const copiedInput = (await stack.temporal.workflow.getHandle(minted.lease_id).fetchHistory()).events![0]!
+      .workflowExecutionStartedEventAttributes!.input!.payloads!;
+    const copyId = uniqueName('dlease_copy');
+    // Started with the payload exactly as history holds it (sealed), as one who can reach the frontend could.
+    await stack.temporal.connection.workflowService.startWorkflowExecution({
+      namespace: 'default', workflowId: copyId, requestId: copyId, workflowType: { name: 'leaseWorkflow' },
+      taskQueue: { name: stack.taskQueue }, input: { payloads: copiedInput },
+    });
+    await expect(stack.temporal.workflow.getHandle(copyId).result()).rejects.toThrow();
+    const history = await stack.temporal.workflow.getHandle(copyId).fetchHistory();
+    expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes)).toBe(false);
+    expect((await stack.call('DELETE', `/v1/dynamic/leases/${minted.lease_id}`)).status).toBe(204);
+    expect(await roleExists(minted.data.username)).toBe(false);
+  });
+});
