@@ -3,13 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { startBenchEnv, type BenchEnv, type TemporalStorage } from './lib/env';
 import { breakdownScenario } from './scenarios/breakdown';
+import { cpuScenario } from './scenarios/cpu';
 import type { Figure, ScenarioContext } from './scenarios/common';
 import { expiryScenario } from './scenarios/expiry';
 import { mintScenario } from './scenarios/mint';
 import { scaleScenario } from './scenarios/scale';
 
 /**
- * `npm run bench [-- --quick] [--only mint,breakdown,expiry,scale] [--temporal=file|memory|wal]`: the product's figures on this
+ * `npm run bench [-- --quick] [--only cpu,mint,breakdown,expiry,scale] [--temporal=file|memory|wal]`: the product's figures on this
  * machine, each beside a baseline measured in the same run. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
  */
@@ -19,7 +20,7 @@ const onlyArg = args.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',') : undefined;
 const wanted = (name: string) => !only || only.includes(name);
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'file') as TemporalStorage;
-const sizes = quick ? { runSeconds: 2, storm: 60, live: 300, traced: 15 } : { runSeconds: 12, storm: 5000, live: 10_000, traced: 100 };
+const sizes = quick ? { runSeconds: 2, storm: 60, live: 300, traced: 15, cpu: 200 } : { runSeconds: 12, storm: 5000, live: 10_000, traced: 100, cpu: 400 };
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -44,6 +45,7 @@ async function main() {
   try {
     env = await startBenchEnv(log, storage);
     const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced, report: (figure) => figures.push(figure) };
+    if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
     const groupRate = (figures.find((f) => f.name === 'mint group c=16')?.data.api as { rate?: number } | undefined)?.rate ?? 100;

@@ -60,7 +60,11 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
     SCAIVAULT_DATA_DIR: config.dataDir,
     SCAIVAULT_LOG_LEVEL: config.logLevel,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_CPU_PROF=<dir>: each product process writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${path.basename(entry, '.ts')}-${Date.now()}.cpuprofile`]
+    : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   dieWithParent(child);
   let lines: string[] = [];
   let ready = readyLine === undefined;

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { EncryptionCodec } from '../../lib/payload-codec';
 import { dataConverter, FAILURE_CONVERTER_PATH } from '../../lib/temporal';
 import { payloadKeyring } from '../../store';
 import { REPLAY_TEST_MASTER_KEY } from './test-master-key';
@@ -29,12 +30,23 @@ Runtime.install({
   telemetryOptions: { logging: { forward: {} } },
 });
 
+/** The id the workflow ran under: a lease's is its lease id, which its (sealed) input names and checks. */
+async function recordedWorkflowId(file: string): Promise<string> {
+  const input = history(file).events[0].workflowExecutionStartedEventAttributes.input?.payloads?.[0];
+  if (!file.startsWith('lease-') || !input) return file;
+  const sealed = { metadata: Object.fromEntries(Object.entries(input.metadata as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(input.data, 'base64') };
+  const [opened] = await new EncryptionCodec(payloadKeyring([REPLAY_TEST_MASTER_KEY])).decode([sealed]);
+  return (JSON.parse(Buffer.from(opened!.data!).toString()) as { spec: { leaseId: string } }).spec.leaseId;
+}
+
 async function replayAll(replayOptions: ReplayWorkerOptions) {
+  const ids = new Map(await Promise.all(FILES.map(async (file) => [await recordedWorkflowId(file), file] as const)));
   const results: { file: string; error?: string }[] = [];
-  for await (const result of Worker.runReplayHistories(replayOptions, FILES.map((file) => ({ workflowId: file, history: history(file) })))) {
-    results.push({ file: result.workflowId, ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}) });
+  const histories = [...ids].map(([workflowId, file]) => ({ workflowId, history: history(file) }));
+  for await (const result of Worker.runReplayHistories(replayOptions, histories)) {
+    results.push({ file: ids.get(result.workflowId)!, ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}) });
   }
-  return results;
+  return results.sort((a, b) => (a.file < b.file ? -1 : 1));
 }
 
 describe('recorded workflow histories', () => {
@@ -70,6 +82,6 @@ describe('recorded workflow histories', () => {
 
   it('fail replay against a workflow changed in a way that would break running leases', async () => {
     const changed = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'changed-workflows.ts'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quiet });
-    await expect(Worker.runReplayHistory(options(changed), history('lease-issue-renew-revoke.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
+    await expect(Worker.runReplayHistory(options(changed), history('lease-issue-renew-revoke.json'), await recordedWorkflowId('lease-issue-renew-revoke.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });
