@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { LeaseActivities } from '../lib/lease-activities';
+import { truncateToSecond, type LeaseProgress, type LeaseSpec } from '../lib/lease';
+import type { LeaseActivities, LeaseAuditEvent } from '../lib/lease-activities';
 import { ActivityErrors } from '../lib/lease-activities';
 import { leaseMetrics } from '../lib/metrics';
 import { generatePassword } from '../lib/random';
@@ -33,6 +34,31 @@ function rethrow(error: unknown): never {
 }
 
 export function createLeaseActivities({ targets, leases, roles, audit, storeId }: LeaseActivityDeps): LeaseActivities {
+  async function revoke(spec: LeaseSpec) {
+    // The role's current revocation statements, so an operator can mend a failing revocation by fixing
+    // the role; the snapshot taken at issue when the role is gone.
+    const statements = (await roles.get(spec.engine, spec.role))?.revocation_statements ?? spec.statements.revocation;
+    const outcome = await targets.withClient(spec.engine, (client) => dropRole(client, statements, spec.username));
+    return {
+      roleGone: outcome.roleGone,
+      errors: outcome.errors.map((f) => `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`),
+    };
+  }
+
+  async function recordState(spec: LeaseSpec, progress: LeaseProgress, event?: LeaseAuditEvent) {
+    await leases.upsert(spec, progress);
+    if (event) {
+      await audit.append({
+        identity_id: event.action === 'dynamic_expire' ? 'system:dynamic-engines' : spec.identityId,
+        action: event.action,
+        path: `dynamic/${spec.engine}/creds/${spec.role}`,
+        result: event.result,
+        extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}) },
+      });
+    }
+    if (event?.action === 'dynamic_expire' && event.result === 'success') leaseMetrics.expired(spec);
+  }
+
   return {
     async createCredential({ spec, progress }) {
       const password = generatePassword();
@@ -51,29 +77,24 @@ export function createLeaseActivities({ targets, leases, roles, audit, storeId }
       await leases.upsert(spec, progress);
     },
 
-    async revokeCredential({ spec }) {
-      // The role's current revocation statements, so an operator can mend a failing revocation by fixing
-      // the role; the snapshot taken at issue when the role is gone.
-      const statements = (await roles.get(spec.engine, spec.role))?.revocation_statements ?? spec.statements.revocation;
-      const outcome = await targets.withClient(spec.engine, (client) => dropRole(client, statements, spec.username));
-      return {
-        roleGone: outcome.roleGone,
-        errors: outcome.errors.map((f) => `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`),
-      };
+    revokeCredential: ({ spec }) => revoke(spec),
+
+    async revokeAndRecord({ spec, progress, record }) {
+      const outcome = await revoke(spec);
+      if (outcome.roleGone) {
+        const final = progress.revokeReason === 'expired' ? 'expired' : 'revoked';
+        const next: LeaseProgress = { ...progress, state: final, revokedAt: new Date(truncateToSecond(Date.now())).toISOString(), lastError: undefined };
+        if (record) await recordState(spec, next, final === 'expired' ? { action: 'dynamic_expire', result: 'success' } : undefined);
+        return { roleGone: true, progress: next };
+      }
+      const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';
+      if (progress.state === 'revocation_failed' && progress.lastError === lastError) return { roleGone: false, progress };
+      const next: LeaseProgress = { ...progress, state: 'revocation_failed', lastError };
+      const action = progress.revokeReason === 'expired' ? 'dynamic_expire' : 'dynamic_revoke';
+      if (record) await recordState(spec, next, { action, result: 'failure', error: lastError });
+      return { roleGone: false, progress: next };
     },
 
-    async recordLeaseState({ spec, progress, audit: event }) {
-      await leases.upsert(spec, progress);
-      if (event) {
-        await audit.append({
-          identity_id: event.action === 'dynamic_expire' ? 'system:dynamic-engines' : spec.identityId,
-          action: event.action,
-          path: `dynamic/${spec.engine}/creds/${spec.role}`,
-          result: event.result,
-          extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}) },
-        });
-      }
-      if (event?.action === 'dynamic_expire' && event.result === 'success') leaseMetrics.expired(spec);
-    },
+    recordLeaseState: ({ spec, progress, audit: event }) => recordState(spec, progress, event),
   };
 }

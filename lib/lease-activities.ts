@@ -8,8 +8,21 @@ export interface LeaseActivities {
   renewCredential(input: { spec: LeaseSpec; progress: LeaseProgress }): Promise<void>;
   /** Ends the role's sessions, runs the revocation statements, and reports whether the role is gone. */
   revokeCredential(input: { spec: LeaseSpec }): Promise<{ roleGone: boolean; errors: string[] }>;
+  /**
+   * Ends the role's sessions, runs the revocation statements and records what came of it in one step:
+   * the final state (`revoked` or `expired`, with the expiry's audit entry) once the role is gone, or
+   * `revocation_failed` with the database's words when it is not (once per new error). Nothing is recorded
+   * for a lease whose issue failed (`record: false`).
+   */
+  revokeAndRecord(input: { spec: LeaseSpec; progress: LeaseProgress; record: boolean }): Promise<RevocationOutcome>;
   /** Writes the lease's state to the store, with an audit entry when the workflow itself acted. */
   recordLeaseState(input: { spec: LeaseSpec; progress: LeaseProgress; audit?: LeaseAuditEvent }): Promise<void>;
+}
+
+export interface RevocationOutcome {
+  roleGone: boolean;
+  /** The lease's progress as recorded (unchanged when nothing was recorded). */
+  progress: LeaseProgress;
 }
 
 export interface LeaseAuditEvent {

@@ -60,9 +60,9 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
     SCAIVAULT_DATA_DIR: config.dataDir,
     SCAIVAULT_LOG_LEVEL: config.logLevel,
   };
-  // BENCH_CPU_PROF=<dir>: each product process writes a V8 CPU profile there when it stops.
+  // BENCH_CPU_PROF=<dir>: each product process (and each of its threads) writes a V8 CPU profile to <dir>/<api|worker> when it stops.
   const profile = process.env.BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${path.basename(entry, '.ts')}-${Date.now()}.cpuprofile`]
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, path.dirname(entry))}`]
     : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   dieWithParent(child);

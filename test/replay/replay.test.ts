@@ -53,14 +53,19 @@ describe('recorded workflow histories', () => {
   it('cover every workflow path, sealed as the product seals payloads', () => {
     expect(FILES).toEqual([
       'lease-issue-expire-local-issue.json',
+      'lease-issue-expire-local-revoke.json',
       'lease-issue-expire.json',
       'lease-issue-failure-local-issue.json',
+      'lease-issue-failure-local-revoke.json',
       'lease-issue-failure.json',
       'lease-issue-renew-revoke-local-issue.json',
+      'lease-issue-renew-revoke-local-revoke.json',
       'lease-issue-renew-revoke.json',
       'lease-revocation-failed-then-forced-local-issue.json',
+      'lease-revocation-failed-then-forced-local-revoke.json',
       'lease-revocation-failed-then-forced.json',
       'lease-revocation-failed-then-mended-local-issue.json',
+      'lease-revocation-failed-then-mended-local-revoke.json',
       'lease-revocation-failed-then-mended.json',
       'reconcile.json',
     ]);
