@@ -1,4 +1,5 @@
 import { loadConfig } from '../lib/config';
+import { announceReady, stopWithParent } from '../lib/supervised';
 import { createLogger } from '../lib/logger';
 import { connectClient } from '../lib/temporal';
 import { payloadKeyring } from '../store';
@@ -16,7 +17,7 @@ async function main() {
   if (root.created) log.info({ file: root.file }, 'created the root token; it is in this file (mode 0600)');
   const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
   const app = await buildServer({
-    stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel,
+    stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel, logger: log,
     masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort),
   });
   await app.listen({ host: config.host, port: config.port });
@@ -28,6 +29,8 @@ async function main() {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  stopWithParent(stop);
+  announceReady();
 }
 
 main().catch((error) => {

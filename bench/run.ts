@@ -6,11 +6,12 @@ import { breakdownScenario } from './scenarios/breakdown';
 import { cpuScenario } from './scenarios/cpu';
 import type { Figure, ScenarioContext } from './scenarios/common';
 import { expiryScenario } from './scenarios/expiry';
+import { leverScenario } from './scenarios/levers';
 import { mintScenario } from './scenarios/mint';
 import { scaleScenario } from './scenarios/scale';
 
 /**
- * `npm run bench [-- --quick] [--only cpu,mint,breakdown,expiry,scale] [--temporal=file|memory|wal]`: the product's figures on this
+ * `npm run bench [-- --quick] [--only cpu,levers,mint,breakdown,expiry,scale] [--temporal=file|memory|wal]`: the product's figures on this
  * machine, each beside a baseline measured in the same run. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
  */
@@ -46,6 +47,7 @@ async function main() {
     env = await startBenchEnv(log, storage);
     const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced, report: (figure) => figures.push(figure) };
     if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);
+    if (wanted('levers')) await leverScenario(ctx, sizes.cpu / 2);
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
     const groupRate = (figures.find((f) => f.name === 'mint group c=16')?.data.api as { rate?: number } | undefined)?.rate ?? 100;

@@ -3,6 +3,16 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const DEFAULT_DATA_DIR = '.data';
+
+/** How a worker is sized; the defaults are what `npm run bench` measured best on 2 cores (bench/README.md). */
+export interface WorkerTuning {
+  /** Lease workflows kept in memory; the worker's memory is bounded by this, not by the number of live leases. */
+  cachedWorkflows: number;
+  workflowThreads: number;
+  workflowTaskSlots: number;
+  localActivitySlots: number;
+}
+export const DEFAULT_WORKER_TUNING: WorkerTuning = { cachedWorkflows: 1000, workflowThreads: 1, workflowTaskSlots: 100, localActivitySlots: 100 };
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const envSchema = z.object({
@@ -19,6 +29,10 @@ const envSchema = z.object({
   SCAIVAULT_MASTER_KEY: z.string().optional(),
   SCAIVAULT_LOG_LEVEL: z.string().default('info'),
   SCAIVAULT_PUBLIC_URL: z.string().url().optional(),
+  SCAIVAULT_WORKER_CACHED_WORKFLOWS: int(DEFAULT_WORKER_TUNING.cachedWorkflows),
+  SCAIVAULT_WORKER_WORKFLOW_THREADS: int(DEFAULT_WORKER_TUNING.workflowThreads),
+  SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: int(DEFAULT_WORKER_TUNING.workflowTaskSlots),
+  SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS: int(DEFAULT_WORKER_TUNING.localActivitySlots),
 });
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/scaivault';
@@ -55,6 +69,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     devRootToken: e.SCAIVAULT_DEV_ROOT_TOKEN,
     masterKey: e.SCAIVAULT_MASTER_KEY,
     logLevel: e.SCAIVAULT_LOG_LEVEL,
+    worker: {
+      cachedWorkflows: e.SCAIVAULT_WORKER_CACHED_WORKFLOWS,
+      workflowThreads: e.SCAIVAULT_WORKER_WORKFLOW_THREADS,
+      workflowTaskSlots: e.SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS,
+      localActivitySlots: e.SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS,
+    } satisfies WorkerTuning,
     /** Where receivers reach the API (a webhook's confirm_url); the worker builds URLs with it, so give both the same env. */
     publicUrl: (e.SCAIVAULT_PUBLIC_URL ?? `http://${e.SCAIVAULT_HOST}:${e.SCAIVAULT_PORT}`).replace(/\/+$/, ''),
   };

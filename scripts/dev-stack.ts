@@ -1,21 +1,19 @@
-import type { Connection } from '@temporalio/client';
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { codecUiOrigins } from '../api/codec-session';
-import { buildServer } from '../api/server';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { ensureReconcileSchedule } from '../lib/schedules';
-import { connectClient, ensureSearchAttributes } from '../lib/temporal';
-import { payloadKeyring } from '../store';
+import { READY_MESSAGE } from '../lib/supervised';
 import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
-import { createWorker } from '../worker/worker';
 import { portOpen, startDevServer, stopDevServer } from './temporal-cli';
 
+const ROOT = path.resolve(__dirname, '..');
+
 /**
- * `npm start`: the whole product in one process on its embedded default. A Temporal dev server (state
- * kept in the data dir, so leases survive a restart), migrations, the worker and the API.
+ * `npm start`: the whole product on its embedded default. A Temporal dev server (state kept in the data
+ * dir, so leases survive a restart), migrations, then the worker and the API as two processes of their
+ * own (`npm run worker`, `npm run api`), so each gets a core. They are this process's children: they
+ * stop when it stops, and if either dies the whole stack stops with an error rather than run half.
  */
 async function main() {
   const config = loadConfig();
@@ -39,18 +37,39 @@ async function main() {
     }
   }
 
-  const { stores, masterKeys } = await openMigratedStore(config);
+  // Migrations, the master key and the root token before the children start, so they never race for them.
+  const { stores } = await openMigratedStore(config, 1);
   const root = await ensureRootToken(stores, config.dataDir, config.devRootToken);
-  const { worker, close: closeWorker } = await createWorker({ stores, masterKeys, ...config.temporal });
-  const workerRun = worker.run();
-  const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
-  await ensureSearchAttributes(temporal.connection as Connection, config.temporal.namespace);
-  await ensureReconcileSchedule(temporal, config.temporal.taskQueue);
-  const app = await buildServer({
-    stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel,
-    masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort),
+  await stores.close();
+
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping');
+    await Promise.all(children.map(stopChild));
+    if (temporalServer) await stopDevServer(temporalServer);
+    process.exit(code);
+  };
+  const start = (entry: string) => {
+    const child = fork(path.join(ROOT, entry), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push(child);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      console.error(`${entry} exited (${signal ?? `code ${code}`}); stopping the stack`);
+      void stop(1);
+    });
+    return child;
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+    temporalServer?.kill('SIGTERM');
   });
-  await app.listen({ host: config.host, port: config.port });
+
+  await Promise.all([ready(start('worker/main.ts')), ready(start('api/main.ts'))]);
 
   const uiUrl = config.temporal.external ? '(external Temporal: see its own Web UI)' : `http://127.0.0.1:${config.temporal.uiPort}`;
   process.stdout.write(
@@ -69,25 +88,23 @@ async function main() {
       '',
     ].join('\n'),
   );
+}
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    log.info('stopping');
-    await app.close();
-    // The SDK runtime drains the worker on SIGINT/SIGTERM by itself; shut it down only if it has not begun.
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await workerRun.catch(() => {});
-    await closeWorker();
-    await temporal.connection.close();
-    await stores.close();
-    if (temporalServer) await stopDevServer(temporalServer);
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('exit', () => temporalServer?.kill('SIGTERM'));
+/** Resolves when the child says it is serving (`announceReady`), rejects if it exits first. */
+function ready(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    child.on('message', (message) => message === READY_MESSAGE && resolve());
+    child.once('exit', (code) => reject(new Error(`exited with code ${code} while starting`)));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 main().catch((error) => {

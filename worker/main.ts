@@ -1,5 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
+import { announceReady, stopWithParent } from '../lib/supervised';
 import { createLogger } from '../lib/logger';
 import { ensureReconcileSchedule } from '../lib/schedules';
 import { connectClient, ensureSearchAttributes } from '../lib/temporal';
@@ -15,11 +16,14 @@ async function main() {
   const client = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
   await ensureSearchAttributes(client.connection as Connection, config.temporal.namespace);
   await ensureReconcileSchedule(client, config.temporal.taskQueue);
-  const { worker, close } = await createWorker({ stores, masterKeys, ...config.temporal });
+  const { worker, close } = await createWorker({ stores, masterKeys, ...config.temporal, tuning: config.worker });
   await client.connection.close();
   // Worker.run() drains on SIGINT/SIGTERM by itself: in-flight activities finish or are retried elsewhere.
   log.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker running');
-  await worker.run();
+  const running = worker.run();
+  stopWithParent(() => worker.getState() === 'RUNNING' && worker.shutdown());
+  announceReady();
+  await running;
   await close();
   await stores.close();
   log.info('worker stopped');

@@ -4,7 +4,7 @@ import { createLeaseActivities } from '../activities/lease';
 import { createReconcileActivities } from '../activities/reconcile';
 import { createRotationActivities } from '../activities/rotation';
 import { TargetPools } from '../engine/target-pools';
-import { loadConfig } from '../lib/config';
+import { DEFAULT_WORKER_TUNING, loadConfig, type WorkerTuning } from '../lib/config';
 import { dataConverter } from '../lib/temporal';
 import { payloadKeyring, type Stores } from '../store';
 import { storeId } from '../store/bootstrap';
@@ -19,6 +19,7 @@ export interface WorkerSetup {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** The API's public base URL for webhook confirm URLs; SCAIVAULT_PUBLIC_URL (or its default) when unset. */
   publicUrl?: string;
+  tuning?: WorkerTuning;
 }
 
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts');
@@ -69,7 +70,7 @@ function auditRefusals(stores: Pick<Stores, 'audit'>) {
 
 /** A worker running the lease workflows and their activities, with the product's encrypting converter. */
 export async function createWorker(setup: WorkerSetup) {
-  const { stores } = setup;
+  const { stores, tuning = DEFAULT_WORKER_TUNING } = setup;
   installRuntime();
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
   const id = await storeId(stores);
@@ -85,6 +86,10 @@ export async function createWorker(setup: WorkerSetup) {
       ...createRotationActivities({ stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl }),
     },
     dataConverter: dataConverter(payloadKeyring(setup.masterKeys), { onRefused: auditRefusals(stores) }),
+    maxCachedWorkflows: tuning.cachedWorkflows,
+    workflowThreadPoolSize: tuning.workflowThreads,
+    maxConcurrentWorkflowTaskExecutions: Math.min(tuning.workflowTaskSlots, tuning.cachedWorkflows),
+    maxConcurrentLocalActivityExecutions: tuning.localActivitySlots,
     shutdownGraceTime: '20s',
   });
   return {

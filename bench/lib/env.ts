@@ -61,6 +61,8 @@ export interface BenchEnv {
   userPrefix: string;
   rawPrefix: string;
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Restarts the API or the worker with more environment (a lever's setting); none restores the default. */
+  restart(kind: 'api' | 'worker', extraEnv?: Record<string, string>): Promise<void>;
   /** Defines a role on the engine (a new name per call) and returns its name. */
   defineRole(shape: Shape, suffix: string): Promise<string>;
   close(): Promise<void>;
@@ -111,6 +113,16 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
     userPrefix: `v_${tag}`,
     rawPrefix: `raw_${tag}`,
     call: (method, p, body) => call(baseUrl, method, p, config.rootToken, body),
+    async restart(kind, extraEnv) {
+      const processConfig = { ...config, env: extraEnv };
+      if (kind === 'api') {
+        await stopProcess(env.api);
+        env.api = await startApiProcess(processConfig);
+      } else {
+        await stopProcess(env.worker);
+        env.worker = await startWorkerProcess(processConfig);
+      }
+    },
     async defineRole(shape, suffix) {
       const name = `${tag}_${suffix}`;
       const response = await env.call('POST', `/v1/dynamic/engines/${env.engine}/roles`, {

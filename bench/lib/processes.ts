@@ -22,6 +22,8 @@ export interface ProductConfig {
   port: number;
   dataDir: string;
   logLevel: string;
+  /** More environment for the process (a lever's setting). */
+  env?: Record<string, string>;
 }
 
 /** A fresh store database name, master key, root token and task queue; the caller picks Temporal's address. */
@@ -59,6 +61,7 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
     SCAIVAULT_PORT: String(config.port),
     SCAIVAULT_DATA_DIR: config.dataDir,
     SCAIVAULT_LOG_LEVEL: config.logLevel,
+    ...config.env,
   };
   // BENCH_CPU_PROF=<dir>: each product process (and each of its threads) writes a V8 CPU profile to <dir>/<api|worker> when it stops.
   const profile = process.env.BENCH_CPU_PROF

@@ -8,14 +8,15 @@ import { apiMint, rate, revokeAll, statsText, waitUntil, type ScenarioContext } 
  * `count` mints at c=16, the same leases revoked at c=16, then `count` leases expiring in the same second.
  * Idle CPU (pollers, timers) measured just before is subtracted. The number every lever is judged by.
  */
-export async function cpuScenario(ctx: ScenarioContext, count: number): Promise<void> {
-  const { env, log } = ctx;
-  const pids = { api: env.api.child.pid!, worker: env.worker.child.pid!, temporal: env.temporal.pid! };
-  const role = await env.defineRole(env.shapes.group, 'cpu');
+const processIds = ({ env }: ScenarioContext) => ({ api: env.api.child.pid!, worker: env.worker.child.pid!, temporal: env.temporal.pid! });
+
+/** `count` mints at c=16, then the same leases revoked at c=16: CPU per lease of each, less idle CPU. */
+export async function leaseCpu(ctx: ScenarioContext, role: string, count: number) {
+  const { env } = ctx;
+  const pids = processIds(ctx);
   for (let i = 0; i < 20; i++) await apiMint(env, role);
   await revokeAll(env, role);
   const idle = await idleCpuRate(pids);
-
   const leases: string[] = [];
   const s0 = cpuSnapshot(pids);
   const mints = await runLoad(async () => void leases.push((await apiMint(env, role)).lease_id), { concurrency: 16, maxOps: count });
@@ -25,8 +26,13 @@ export async function cpuScenario(ctx: ScenarioContext, count: number): Promise<
     if (response.status !== 204) throw new Error(`revoke: ${response.status} ${JSON.stringify(response.body)}`);
   }, { concurrency: 16, maxOps: leases.length });
   const s2 = cpuSnapshot(pids);
-  const mintCpu = cpuPerOp(s0, s1, mints.ops, idle);
-  const revokeCpu = cpuPerOp(s1, s2, revokes.ops, idle);
+  return { mintCpu: cpuPerOp(s0, s1, mints.ops, idle), revokeCpu: cpuPerOp(s1, s2, revokes.ops, idle), mints, revokes, idle };
+}
+
+export async function cpuScenario(ctx: ScenarioContext, count: number): Promise<void> {
+  const { env, log } = ctx;
+  const role = await env.defineRole(env.shapes.group, 'cpu');
+  const { mintCpu, revokeCpu, mints, revokes, idle } = await leaseCpu(ctx, role, count);
   const mintLine = `cpu mint c=16`.padEnd(20) + ` ${cpuText(mintCpu)} | ${statsText(stats(mints))}`;
   const revokeLine = `cpu revoke c=16`.padEnd(20) + ` ${cpuText(revokeCpu)} | ${statsText(stats(revokes))}`;
   const leaseLine = `cpu lease`.padEnd(20) + ` mint + revoke: ${(mintCpu.total + revokeCpu.total).toFixed(1)} CPU ms per lease` +
@@ -40,6 +46,7 @@ export async function cpuScenario(ctx: ScenarioContext, count: number): Promise<
     log(line);
     ctx.report({ name, line, data });
   }
+  const pids = processIds(ctx);
 
   // Expiry: leases that all expire in the same second, none of them revoked by a caller.
   const expirySecond = Math.ceil(Date.now() / 1000 + count / Math.max(stats(mints).rate * 0.6, 2) + 4);

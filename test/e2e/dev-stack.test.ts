@@ -69,6 +69,12 @@ describe('npm start', () => {
     expect((await fetch(`${baseUrl}/v1/sys/health`).then((r) => r.json()))).toEqual({ status: 'ok', temporal: 'ok', database: 'ok' });
   });
 
+  it('runs the API and the worker as processes of their own, so each gets a core', () => {
+    const children = execFileSync('ps', ['-o', 'args=', '--ppid', String(stackProcess!.pid)], { encoding: 'utf8' });
+    expect(children).toMatch(/node .*api\/main\.ts/);
+    expect(children).toMatch(/node .*worker\/main\.ts/);
+  });
+
   it('runs a second instance side by side with other ports and data dir, and its own store', async () => {
     const otherDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-devstack-b-'));
     const otherEnv = {
