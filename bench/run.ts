@@ -11,7 +11,7 @@ import { mintScenario } from './scenarios/mint';
 import { scaleScenario } from './scenarios/scale';
 
 /**
- * `npm run bench [-- --quick] [--only cpu,levers,mint,breakdown,expiry,scale] [--temporal=file|memory|wal]`: the product's figures on this
+ * `npm run bench [-- --quick] [--only cpu,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory]`: the product's figures on this
  * machine, each beside a baseline measured in the same run. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
  */
@@ -20,7 +20,7 @@ const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',') : undefined;
 const wanted = (name: string) => !only || only.includes(name);
-const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'file') as TemporalStorage;
+const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
 const sizes = quick ? { runSeconds: 2, storm: 60, live: 300, traced: 15, cpu: 200 } : { runSeconds: 12, storm: 5000, live: 10_000, traced: 100, cpu: 400 };
 
 const started = Date.now();

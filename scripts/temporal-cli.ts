@@ -57,7 +57,16 @@ export interface DevServerOptions {
   codecEndpoint?: string;
   headless?: boolean;
   logFile?: string;
+  /** SQLite pragmas for the state file; DEV_SERVER_SQLITE_PRAGMAS when unset, `[]` for the CLI's own defaults. */
+  sqlitePragmas?: string[];
 }
+
+/**
+ * A write-ahead log with `synchronous=NORMAL`: the file stays consistent through a crash of the process or
+ * the machine (a power loss may lose the last commits, never corrupt the file), and the dev server spends
+ * about 40% less CPU per lease than with the CLI's rollback journal, the mint rate about 1.6x (bench/README.md).
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 
 /** Starts `temporal server start-dev` and resolves once its frontend accepts connections. */
 export async function startDevServer(options: DevServerOptions, log?: (line: string) => void): Promise<ChildProcess> {
@@ -68,6 +77,7 @@ export async function startDevServer(options: DevServerOptions, log?: (line: str
   if (options.dbFile) {
     mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
+    for (const pragma of options.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS) args.push('--sqlite-pragma', pragma);
   }
   if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);

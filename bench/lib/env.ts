@@ -4,8 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { spawn } from 'node:child_process';
-import { ensureTemporalCli, SEARCH_ATTRIBUTES, startDevServer, waitForPort } from '../../scripts/temporal-cli';
+import { startDevServer } from '../../scripts/temporal-cli';
 import { adminQuery, createTargetDatabase, type TargetDatabase } from '../../test/support/postgres';
 import { call } from './load';
 import {
@@ -69,24 +68,18 @@ export interface BenchEnv {
 }
 
 /**
- * How the benchmark's Temporal dev server keeps its state. `file` is what `npm start` does (a SQLite file
- * with the CLI's default pragmas); `memory` keeps nothing; `wal` is the same file with a write-ahead log
- * and `synchronous=NORMAL`, which `scripts/temporal-cli.ts` cannot pass today.
+ * How the benchmark's Temporal dev server keeps its state: `wal` is what `npm start` does (a SQLite file
+ * with a write-ahead log, DEV_SERVER_SQLITE_PRAGMAS); `rollback` is the same file with the CLI's own
+ * default journal; `memory` keeps nothing.
  */
-export type TemporalStorage = 'file' | 'memory' | 'wal';
+export type TemporalStorage = 'wal' | 'rollback' | 'memory';
 
 async function startTemporal(storage: TemporalStorage, port: number, dataDir: string): Promise<ChildProcess> {
-  const dbFile = path.join(dataDir, 'temporal.db');
-  if (storage !== 'wal') return startDevServer({ port, headless: true, ...(storage === 'file' ? { dbFile } : {}) });
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'error', '--db-filename', dbFile,
-    '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal',
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`])];
-  const child = spawn(ensureTemporalCli(), args, { stdio: 'ignore' });
-  await waitForPort(port, 60_000, child);
-  return child;
+  const dbFile = storage === 'memory' ? undefined : path.join(dataDir, 'temporal.db');
+  return startDevServer({ port, headless: true, dbFile, ...(storage === 'rollback' ? { sqlitePragmas: [] } : {}) });
 }
 
-export async function startBenchEnv(log: (line: string) => void, storage: TemporalStorage = 'file'): Promise<BenchEnv> {
+export async function startBenchEnv(log: (line: string) => void, storage: TemporalStorage = 'wal'): Promise<BenchEnv> {
   const tag = `b${randomBytes(3).toString('hex')}`;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-bench-'));
   const temporalPort = await freePort();

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { merge, runLoad, stats } from '../lib/load';
+import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
 import { rssOf } from '../lib/processes';
 import { apiMint, dropRawRoles, mb, rate, rawMinter, statsText, x, ms, type ScenarioContext } from './common';
 
@@ -36,7 +37,10 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   const at0 = await probe();
   log(`  scale: at ${live0} live: api ${statsText(at0.api)} | raw ${statsText(at0.raw)}; filling to ${live} live leases`);
   const fillStart = Date.now();
-  const fill = await runLoad(() => apiMint(env, role, { ttl: '24h' }).then(() => {}), { concurrency: 16, maxOps: Math.max(0, live - live0 - at0.minted) });
+  const filled: string[] = [];
+  const fillTo = async (count: number) =>
+    runLoad(async () => void filled.push((await apiMint(env, role, { ttl: '24h' })).lease_id), { concurrency: 16, maxOps: Math.max(0, count) });
+  const fill = await fillTo(live - live0 - at0.minted);
   const fillSeconds = (Date.now() - fillStart) / 1000;
   const liveNow = await liveLeases();
   log(`  scale: filled ${fill.ops} in ${fillSeconds.toFixed(0)} s (${rate(fill.ops / fillSeconds)}/s, ${fill.errors} errors)`);
@@ -60,4 +64,36 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     { name: 'scale mint', line: mintLine, data: { live0, live: liveNow, at0, atN, fill: { ops: fill.ops, errors: fill.errors, seconds: fillSeconds, firstError: fill.firstError } } },
     { name: 'scale memory', line: memoryLine, data: { live0, live: liveNow, before: memory0, after: memoryN } },
   ].forEach((figure) => ctx.report(figure));
+
+  // Three times as many: the worker's memory is bounded by its workflow cache, not by the live leases.
+  log(`  scale: filling to ${3 * live} live leases`);
+  await fillTo(3 * live - liveNow);
+  const live3 = await liveLeases();
+  const memory3 = memory();
+  const flatLine = `scale memory @${live3}`.padEnd(20) +
+    ` worker ${mb(memory3.worker)} | at ${liveNow} live ${mb(memoryN.worker)} | ${x(memory3.worker / memoryN.worker)} for ${x(live3 / liveNow)} the leases` +
+    ` | api ${mb(memory3.api)}, temporal dev server ${mb(memory3.temporal)}`;
+  log(flatLine);
+  ctx.report({ name: 'scale memory flat', line: flatLine, data: { live: liveNow, live3, atLive: memoryN, atLive3: memory3 } });
+
+  // What a lease evicted from the worker's cache costs to end (its history replayed first), beside one still cached.
+  const sample = ctx.quick ? 50 : 200;
+  const evicted = await revokeCpu(ctx, filled.slice(0, sample));
+  const cached = await revokeCpu(ctx, filled.slice(-sample));
+  const evictLine = `scale evicted revoke`.padEnd(20) +
+    ` ${sample} leases evicted from the worker's cache: ${evicted.total.toFixed(1)} CPU ms/lease (worker ${evicted.worker.toFixed(1)}, temporal ${evicted.temporal.toFixed(1)})` +
+    ` | baseline ${sample} still cached: ${cached.total.toFixed(1)} (worker ${cached.worker.toFixed(1)}, temporal ${cached.temporal.toFixed(1)}) | ${x(evicted.total / cached.total)}`;
+  log(evictLine);
+  ctx.report({ name: 'scale evicted revoke', line: evictLine, data: { sample, evicted, cached } });
+}
+
+async function revokeCpu(ctx: ScenarioContext, leaseIds: string[]) {
+  const { env } = ctx;
+  const pids = { api: env.api.child.pid!, worker: env.worker.child.pid!, temporal: env.temporal.pid! };
+  const before = cpuSnapshot(pids);
+  const run = await runLoad(async (i) => {
+    const response = await env.call('DELETE', `/v1/dynamic/leases/${leaseIds[i]}`);
+    if (response.status !== 204) throw new Error(`revoke: ${response.status}`);
+  }, { concurrency: 16, maxOps: leaseIds.length });
+  return cpuPerOp(before, cpuSnapshot(pids), run.ops);
 }
