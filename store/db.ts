@@ -44,7 +44,8 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) {
       await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`).catch((error) => {
-        if (error.code !== '42P04') throw error; // created by a concurrent start
+        // Created by a concurrent start: "already exists", or the catalog's unique index when both raced.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }
   } finally {
@@ -52,13 +53,26 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
+/**
+ * Migrates the store. Processes that start together (the API and the worker of `npm start`, replicas of a
+ * rollout) wait their turn on a session advisory lock, where node-pg-migrate's own lock would make all but
+ * one fail with "Another migration is already running".
+ */
 export async function migrate(databaseUrl: string): Promise<void> {
   await ensureDatabase(databaseUrl);
-  await runner({
-    databaseUrl,
-    dir: path.join(__dirname, 'migrations'),
-    direction: 'up',
-    migrationsTable: 'scaivault_migrations',
-    log: () => {},
-  });
+  const turn = new pg.Client({ connectionString: databaseUrl });
+  turn.on('error', () => {});
+  await turn.connect();
+  try {
+    await turn.query("SELECT pg_advisory_lock(hashtext('scaivault:migrate'))");
+    await runner({
+      databaseUrl,
+      dir: path.join(__dirname, 'migrations'),
+      direction: 'up',
+      migrationsTable: 'scaivault_migrations',
+      log: () => {},
+    });
+  } finally {
+    await turn.end(); // ending the session releases the lock
+  }
 }
