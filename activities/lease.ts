@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { truncateToSecond, type LeaseProgress, type LeaseSpec } from '../lib/lease';
-import type { LeaseActivities, LeaseAuditEvent } from '../lib/lease-activities';
+import { ended, type LeaseProgress, type LeaseSpec } from '../lib/lease';
+import { endingAudit, type LeaseActivities, type LeaseAuditEvent } from '../lib/lease-activities';
 import { ActivityErrors } from '../lib/lease-activities';
 import { leaseMetrics } from '../lib/metrics';
 import { generatePassword } from '../lib/random';
@@ -82,16 +82,14 @@ export function createLeaseActivities({ targets, leases, roles, audit, storeId }
     async revokeAndRecord({ spec, progress, record }) {
       const outcome = await revoke(spec);
       if (outcome.roleGone) {
-        const final = progress.revokeReason === 'expired' ? 'expired' : 'revoked';
-        const next: LeaseProgress = { ...progress, state: final, revokedAt: new Date(truncateToSecond(Date.now())).toISOString(), lastError: undefined };
-        if (record) await recordState(spec, next, final === 'expired' ? { action: 'dynamic_expire', result: 'success' } : undefined);
+        const next: LeaseProgress = { ...ended(progress, Date.now()), lastError: undefined };
+        if (record) await recordState(spec, next, endingAudit(progress));
         return { roleGone: true, progress: next };
       }
       const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';
       if (progress.state === 'revocation_failed' && progress.lastError === lastError) return { roleGone: false, progress };
       const next: LeaseProgress = { ...progress, state: 'revocation_failed', lastError };
-      const action = progress.revokeReason === 'expired' ? 'dynamic_expire' : 'dynamic_revoke';
-      if (record) await recordState(spec, next, { action, result: 'failure', error: lastError });
+      if (record) await recordState(spec, next, endingAudit(progress, lastError));
       return { roleGone: false, progress: next };
     },
 

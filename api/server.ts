@@ -40,7 +40,7 @@ export interface ApiSetup {
   /** Web UI origins allowed to call the codec endpoint from a browser (CORS with credentials); none by default. */
   codecUiOrigins?: string[];
   logLevel?: string;
-  /** The process's logger (buffered); a plain pino logger at `logLevel` when unset. */
+  /** The process's logger; a plain pino logger at `logLevel` when unset. */
   logger?: pino.Logger;
   authorizer?: Authorizer;
   /** How long an issue, renew or revoke waits for a worker before answering without it (default 30 s). */

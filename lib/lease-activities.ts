@@ -25,6 +25,13 @@ export interface RevocationOutcome {
   progress: LeaseProgress;
 }
 
+/** The audit entry an ending lease's outcome gets from the workflow: an expiry has no caller to record it. */
+export function endingAudit(progress: LeaseProgress, failure?: string): LeaseAuditEvent | undefined {
+  const action = progress.revokeReason === 'expired' ? 'dynamic_expire' : 'dynamic_revoke';
+  if (failure !== undefined) return { action, result: 'failure', error: failure };
+  return action === 'dynamic_expire' ? { action, result: 'success' } : undefined;
+}
+
 export interface LeaseAuditEvent {
   action: 'dynamic_expire' | 'dynamic_revoke';
   result: 'success' | 'failure';

@@ -5,7 +5,7 @@ import { createLogger } from '../lib/logger';
 import { READY_MESSAGE } from '../lib/supervised';
 import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
-import { portOpen, startDevServer, stopDevServer } from './temporal-cli';
+import { portOpen, startDevServer, stopChildProcess, stopDevServer } from './temporal-cli';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -48,7 +48,8 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info('stopping');
-    await Promise.all(children.map(stopChild));
+    // The worker drains in-flight activities first (its own shutdown grace is 20 s).
+    await Promise.all(children.map((child) => stopChildProcess(child, 30_000)));
     if (temporalServer) await stopDevServer(temporalServer);
     process.exit(code);
   };
@@ -96,15 +97,6 @@ function ready(child: ChildProcess): Promise<void> {
     child.on('message', (message) => message === READY_MESSAGE && resolve());
     child.once('exit', (code) => reject(new Error(`exited with code ${code} while starting`)));
   });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 main().catch((error) => {

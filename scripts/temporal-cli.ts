@@ -93,8 +93,11 @@ export async function startDevServer(options: DevServerOptions, log?: (line: str
   return child;
 }
 
-/** Stops a dev server and waits until it is gone, so its state file is free for the next start. */
-export async function stopDevServer(child: ChildProcess, graceMs = 10_000): Promise<void> {
+/**
+ * Sends SIGTERM and waits until the process is gone (SIGKILL after `graceMs`): for a dev server, so its
+ * state file is free for the next start.
+ */
+export async function stopChildProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -102,3 +105,5 @@ export async function stopDevServer(child: ChildProcess, graceMs = 10_000): Prom
   await gone;
   clearTimeout(timer);
 }
+
+export const stopDevServer = (child: ChildProcess) => stopChildProcess(child);

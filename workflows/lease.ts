@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  ended,
   isFinished,
   plannedRenewal,
   truncateToSecond,
@@ -20,7 +21,7 @@ import {
   type LeaseView,
   type LeaseWorkflowInput,
 } from '../lib/lease';
-import { ActivityErrors, type LeaseActivities, type LeaseAuditEvent, type RevocationOutcome } from '../lib/lease-activities';
+import { ActivityErrors, endingAudit, type LeaseActivities, type LeaseAuditEvent, type RevocationOutcome } from '../lib/lease-activities';
 import { leaseSearchAttributes } from '../lib/search-attributes';
 import { abandonSignal, issueUpdate, leaseQuery, LeaseErrors, renewUpdate, revokeUpdate } from './lease-messages';
 
@@ -181,7 +182,7 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
       if (outcome.roleGone) break;
       const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';
       if (progress.state !== 'revocation_failed' || progress.lastError !== lastError) {
-        await record({ ...progress, state: 'revocation_failed', lastError }, { action: auditAction(), result: 'failure', error: lastError });
+        await record({ ...progress, state: 'revocation_failed', lastError }, endingAudit(progress, lastError));
       }
       if (forceRequested) {
         progress = { ...progress, forced: true };
@@ -190,13 +191,8 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
       await condition(() => forceRequested, Math.min(5_000 * 2 ** (attempt - 1), MAX_REVOKE_BACKOFF_MS));
       if (continueAsNewDue() && !forceRequested) return await carryOn();
     }
-    const revokedAt = new Date(truncateToSecond(Date.now())).toISOString();
-    const final = progress.revokeReason === 'expired' ? 'expired' : 'revoked';
     // An expiry has no caller to record it; a requested revocation is recorded by the API that took it.
-    await record(
-      { ...progress, state: final, revokedAt, lastError: progress.forced ? progress.lastError : undefined },
-      final === 'expired' ? { action: 'dynamic_expire', result: 'success' } : undefined,
-    );
+    await record({ ...ended(progress, Date.now()), lastError: progress.forced ? progress.lastError : undefined }, endingAudit(progress));
     await condition(allHandlersFinished);
     return view();
   }
@@ -215,7 +211,7 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
         // The store or the database did not answer: record that through the store's own retries.
         const lastError = causeMessage(error);
         if (progress.state !== 'revocation_failed' || progress.lastError !== lastError) {
-          await record({ ...progress, state: 'revocation_failed', lastError }, { action: auditAction(), result: 'failure', error: lastError });
+          await record({ ...progress, state: 'revocation_failed', lastError }, endingAudit(progress, lastError));
         }
         outcome = { roleGone: false, progress };
       }
@@ -223,9 +219,7 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
       progress = outcome.progress;
       if (outcome.roleGone) break;
       if (forceRequested) {
-        const revokedAt = new Date(truncateToSecond(Date.now())).toISOString();
-        const final = progress.revokeReason === 'expired' ? 'expired' : 'revoked';
-        await record({ ...progress, state: final, revokedAt, forced: true }, final === 'expired' ? { action: 'dynamic_expire', result: 'success' } : undefined);
+        await record({ ...ended(progress, Date.now()), forced: true }, endingAudit(progress));
         break;
       }
       await condition(() => forceRequested, Math.min(5_000 * 2 ** (attempt - 1), MAX_REVOKE_BACKOFF_MS));
@@ -239,10 +233,6 @@ export async function leaseWorkflow({ spec, progress: carried }: LeaseWorkflowIn
     if (!issueFailure) await store.recordLeaseState({ spec, progress: next, audit });
     progress = next;
     upsertSearchAttributes(leaseSearchAttributes(spec, progress));
-  }
-
-  function auditAction(): LeaseAuditEvent['action'] {
-    return progress.revokeReason === 'expired' ? 'dynamic_expire' : 'dynamic_revoke';
   }
 
   async function carryOn(): Promise<never> {

@@ -8,7 +8,14 @@ import { apiMint, rate, revokeAll, statsText, waitUntil, type ScenarioContext } 
  * `count` mints at c=16, the same leases revoked at c=16, then `count` leases expiring in the same second.
  * Idle CPU (pollers, timers) measured just before is subtracted. The number every lever is judged by.
  */
-const processIds = ({ env }: ScenarioContext) => ({ api: env.api.child.pid!, worker: env.worker.child.pid!, temporal: env.temporal.pid! });
+export const processIds = ({ env }: ScenarioContext) => ({ api: env.api.child.pid!, worker: env.worker.child.pid!, temporal: env.temporal.pid! });
+
+/** Revokes each lease through the API at c=16; anything but 204 is a failed operation. */
+export const revokeEach = ({ env }: ScenarioContext, leaseIds: string[]) =>
+  runLoad(async (i) => {
+    const response = await env.call('DELETE', `/v1/dynamic/leases/${leaseIds[i]}`);
+    if (response.status !== 204) throw new Error(`revoke: ${response.status} ${JSON.stringify(response.body)}`);
+  }, { concurrency: 16, maxOps: leaseIds.length });
 
 /** `count` mints at c=16, then the same leases revoked at c=16: CPU per lease of each, less idle CPU. */
 export async function leaseCpu(ctx: ScenarioContext, role: string, count: number) {
@@ -21,10 +28,7 @@ export async function leaseCpu(ctx: ScenarioContext, role: string, count: number
   const s0 = cpuSnapshot(pids);
   const mints = await runLoad(async () => void leases.push((await apiMint(env, role)).lease_id), { concurrency: 16, maxOps: count });
   const s1 = cpuSnapshot(pids);
-  const revokes = await runLoad(async (i) => {
-    const response = await env.call('DELETE', `/v1/dynamic/leases/${leases[i]}`);
-    if (response.status !== 204) throw new Error(`revoke: ${response.status} ${JSON.stringify(response.body)}`);
-  }, { concurrency: 16, maxOps: leases.length });
+  const revokes = await revokeEach(ctx, leases);
   const s2 = cpuSnapshot(pids);
   return { mintCpu: cpuPerOp(s0, s1, mints.ops, idle), revokeCpu: cpuPerOp(s1, s2, revokes.ops, idle), mints, revokes, idle };
 }

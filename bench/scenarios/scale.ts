@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { merge, runLoad, stats } from '../lib/load';
 import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
+import { processIds, revokeEach } from './cpu';
 import { rssOf } from '../lib/processes';
 import { apiMint, dropRawRoles, mb, rate, rawMinter, statsText, x, ms, type ScenarioContext } from './common';
 
@@ -88,12 +89,8 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
 }
 
 async function revokeCpu(ctx: ScenarioContext, leaseIds: string[]) {
-  const { env } = ctx;
-  const pids = { api: env.api.child.pid!, worker: env.worker.child.pid!, temporal: env.temporal.pid! };
+  const pids = processIds(ctx);
   const before = cpuSnapshot(pids);
-  const run = await runLoad(async (i) => {
-    const response = await env.call('DELETE', `/v1/dynamic/leases/${leaseIds[i]}`);
-    if (response.status !== 204) throw new Error(`revoke: ${response.status}`);
-  }, { concurrency: 16, maxOps: leaseIds.length });
+  const run = await revokeEach(ctx, leaseIds);
   return cpuPerOp(before, cpuSnapshot(pids), run.ops);
 }
