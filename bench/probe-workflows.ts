@@ -3,7 +3,7 @@
  * lease workflow's `issue`, after zero or one activity, run as a regular or a local activity. They run on
  * the benchmark's own task queue and worker, never on the product's.
  */
-import { allHandlersFinished, condition, defineUpdate, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { LeaseProgress, LeaseSpec } from '../lib/lease';
 
 export interface ProbeActivities {
@@ -16,6 +16,8 @@ export interface ProbeInput {
   step: ProbeStep;
   local: boolean;
   credential?: { spec: LeaseSpec; progress: LeaseProgress };
+  /** `patched()` calls before answering, as a workflow that kept its old code paths makes on a new run. */
+  patches?: number;
 }
 
 export const probeUpdate = defineUpdate<string>('probe');
@@ -31,6 +33,7 @@ export async function probeWorkflow(input: ProbeInput): Promise<void> {
     await condition(() => answer !== undefined);
     return answer!;
   });
+  for (let i = 0; i < (input.patches ?? 0); i++) patched(`probe-patch-${i}`);
   const activities = input.local ? local : remote;
   if (input.step === 'none') answer = 'ok';
   else if (input.step === 'noop') answer = await activities.noop();

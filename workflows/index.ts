@@ -1,3 +1,3 @@
-export { leaseWorkflow } from './lease';
+export { leaseWorkflow, leaseWorkflowV2 } from './lease';
 export { reconcileWorkflow } from './reconcile';
 export { rotationWorkflow } from './rotation';

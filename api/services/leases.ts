@@ -11,7 +11,7 @@ import { generateUsername } from '../../lib/templates';
 import type { Stores } from '../../store';
 import type { LeaseRecord } from '../../store/leases';
 import { abandonSignal, issueUpdate, LeaseErrors, renewUpdate, revokeUpdate } from '../../workflows/lease-messages';
-import type { leaseWorkflow } from '../../workflows/lease';
+import type { leaseWorkflowV2 } from '../../workflows/lease';
 import type { EngineService } from './engines';
 import type { RoleService } from './roles';
 
@@ -142,7 +142,7 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         defaultIncrementSeconds: Math.min(role.default_ttl, maxTtl),
         statements: { creation: role.creation_statements, revocation: role.revocation_statements, renew: role.renew_statements },
       };
-      const start = new WithStartWorkflowOperation<typeof leaseWorkflow>('leaseWorkflow', {
+      const start = new WithStartWorkflowOperation<typeof leaseWorkflowV2>('leaseWorkflowV2', {
         workflowId: spec.leaseId,
         taskQueue,
         args: [{ spec }],

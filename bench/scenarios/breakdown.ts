@@ -15,6 +15,7 @@ import { dataConverter } from '../../lib/temporal';
 import { openStores, payloadKeyring } from '../../store';
 import { migrate } from '../../store/db';
 import { installRuntime } from '../../worker/worker';
+import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
 import { percentile, runLoad, stats, type RunResult } from '../lib/load';
 import { dropDatabaseAndRoles } from '../lib/processes';
 import { probeUpdate, type ProbeInput, type probeWorkflow } from '../probe-workflows';
@@ -206,6 +207,7 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const credential = (local: boolean): ProbeInput => ({ step: 'createCredential', local, credential: { spec: scratch.spec(), progress: newProgress() } });
   const variants: [string, () => ProbeInput, ((input: ProbeInput) => () => Promise<void>)?][] = [
     ['no activity', () => ({ step: 'none', local: false })],
+    ['no activity, two patches', () => ({ step: 'none', local: false, patches: 2 })],
     ['eager start + update, no activity', () => ({ step: 'none', local: false }), eager],
     ['eager start + update, local createCredential', () => credential(true), eager],
     ['no-op activity', () => ({ step: 'noop', local: false })],
@@ -213,14 +215,18 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
     ['createCredential activity', () => credential(false)],
     ['createCredential local activity', () => credential(true)],
   ];
-  const results: Record<string, { c1: ReturnType<typeof stats>; c16: ReturnType<typeof stats> }> = {};
+  const results: Record<string, { c1: ReturnType<typeof stats>; c16: ReturnType<typeof stats>; cpu: number }> = {};
+  // The benchmark's own process runs the probes' client and worker; with the Temporal server, that is the CPU an operation costs.
+  const pids = { api: process.pid, worker: process.pid, temporal: env.temporal.pid! };
   try {
     await probe({ step: 'noop', local: false })(); // warm the worker
     for (const [name, input, how = probe] of variants) {
       const c1: RunResult = await runLoad(() => how(input())(), { concurrency: 1, maxOps: ctx.traced });
+      const before = cpuSnapshot(pids);
       const c16: RunResult = await runLoad(() => how(input())(), { concurrency: 16, durationMs: (ctx.runSeconds / 2) * 1000 });
-      results[name] = { c1: stats(c1), c16: stats(c16) };
-      log(`  probe ${name.padEnd(32)} c=1 p50 ${ms(results[name]!.c1.p50)} ms | c=16 ${rate(results[name]!.c16.rate)}/s p50 ${ms(results[name]!.c16.p50)} p99 ${ms(results[name]!.c16.p99)} ms${c1.errors + c16.errors ? ` (${c1.errors + c16.errors} errors: ${c1.firstError ?? c16.firstError})` : ''}`);
+      const cpu = cpuPerOp(before, cpuSnapshot(pids), c16.ops);
+      results[name] = { c1: stats(c1), c16: stats(c16), cpu: cpu.api + cpu.temporal };
+      log(`  probe ${name.padEnd(32)} c=1 p50 ${ms(results[name]!.c1.p50)} ms | c=16 ${rate(results[name]!.c16.rate)}/s p50 ${ms(results[name]!.c16.p50)} p99 ${ms(results[name]!.c16.p99)} ms, CPU ${cpu.api.toFixed(1)} (bench) + ${cpu.temporal.toFixed(1)} (temporal) ms/op${c1.errors + c16.errors ? ` (${c1.errors + c16.errors} errors: ${c1.firstError ?? c16.firstError})` : ''}`);
     }
   } finally {
     worker.shutdown();
@@ -245,10 +251,17 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const eagerLine = `lever eager start`.padEnd(20) +
     ` eager start + update, no activity: c=1 p50 ${ms(eagerStats.c1.p50)} ms, c=16 ${rate(eagerStats.c16.rate)}/s` +
     ` | baseline update-with-start: c=1 p50 ${ms(none.c1.p50)} ms, c=16 ${rate(none.c16.rate)}/s | eager/uws: p50 ${x(eagerStats.c1.p50 / none.c1.p50)}, rate ${x(eagerStats.c16.rate / none.c16.rate)}`;
+  const patches = results['no activity, two patches']!;
+  const patchLine = `lever no patches`.padEnd(20) +
+    ` update-with-start, no activity, no patch: c=16 ${rate(none.c16.rate)}/s, ${none.cpu.toFixed(1)} CPU ms/op` +
+    ` | baseline with two patched() calls: c=16 ${rate(patches.c16.rate)}/s, ${patches.cpu.toFixed(1)} CPU ms/op` +
+    ` | CPU ${x(none.cpu / patches.cpu)}, rate ${x(none.c16.rate / patches.c16.rate)}`;
   log(line);
   log(rtLine);
   log(eagerLine);
+  log(patchLine);
   return [
+    { name: 'lever no patches', line: patchLine, data: { none, patches } },
     { name: 'lever eager start', line: eagerLine, data: { eager: eagerStats, eagerLocalCredential: results['eager start + update, local createCredential'], updateWithStart: none } },
     { name: 'lever local activity', line, data: results },
     { name: 'temporal round trip', line: rtLine, data: { none, noop } },

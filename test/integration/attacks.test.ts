@@ -93,7 +93,7 @@ describe('an engine operator cannot obtain the root password', () => {
 });
 
 describe('the worker runs only input the product sealed', () => {
-  it('a leaseWorkflow started with plain JSON through the Temporal frontend fails its task; no SQL runs; audited', async () => {
+  it('a lease workflow started with plain JSON through the Temporal frontend fails its task; no SQL runs; audited', async () => {
     const victim = uniqueName('v_attacker');
     const workflowId = uniqueName('dlease_forged');
     const spec = {
@@ -103,7 +103,7 @@ describe('the worker runs only input the product sealed', () => {
     };
     await execFileAsync(ensureTemporalCli(), [
       'workflow', 'start', '--address', stack.temporalAddress, '--task-queue', stack.taskQueue,
-      '--type', 'leaseWorkflow', '--workflow-id', workflowId, '--input', JSON.stringify({ spec }),
+      '--type', 'leaseWorkflowV2', '--workflow-id', workflowId, '--input', JSON.stringify({ spec }),
     ], { timeout: 30_000 });
 
     const handle = stack.temporal.workflow.getHandle(workflowId);
@@ -134,7 +134,7 @@ describe('the worker runs only input the product sealed', () => {
     const copyId = uniqueName('dlease_copy');
     // Started with the payload exactly as history holds it (sealed), as one who can reach the frontend could.
     await stack.temporal.connection.workflowService.startWorkflowExecution({
-      namespace: 'default', workflowId: copyId, requestId: copyId, workflowType: { name: 'leaseWorkflow' },
+      namespace: 'default', workflowId: copyId, requestId: copyId, workflowType: { name: 'leaseWorkflowV2' },
       taskQueue: { name: stack.taskQueue }, input: { payloads: copiedInput },
     });
     await expect(stack.temporal.workflow.getHandle(copyId).result()).rejects.toThrow();
