@@ -16,6 +16,7 @@ import { openStores, payloadKeyring } from '../../store';
 import { migrate } from '../../store/db';
 import { installRuntime } from '../../worker/worker';
 import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
+import { auditGroupCommitLever } from './audit';
 import { percentile, runLoad, stats, type RunResult } from '../lib/load';
 import { dropDatabaseAndRoles } from '../lib/processes';
 import { probeUpdate, type ProbeInput, type probeWorkflow } from '../probe-workflows';
@@ -129,6 +130,7 @@ export async function breakdownScenario(ctx: ScenarioContext): Promise<void> {
       ` | baseline: the SQL alone ${ms(parts.sql)} ms, mint/SQL ${x(total / parts.sql)}`;
     log(line);
     ctx.report({ name: 'breakdown', line, data: parts });
+    ctx.report(await auditGroupCommitLever(ctx, scratch.stores.db, count * 20));
     for (const figure of await leverProbes(ctx, scratch)) ctx.report(figure);
   } finally {
     await scratch.close();

@@ -173,6 +173,18 @@ describe('chain verification', () => {
     return body as { valid: boolean; checked: number; first_broken_id?: string; reason?: string };
   };
 
+  it('holds for appends written together in batches, each entry once and in its own place in the chain', async () => {
+    const before = await countRows();
+    const marks = Array.from({ length: 60 }, (_, i) => `batched-${i}`);
+    await Promise.all(marks.map((mark) => stack.stores.audit.append({ identity_id: 'batch-test', action: 'test_batch', path: mark, result: 'success', extra_data: { mark } })));
+    const { rows } = await stack.stores.db.query<{ path: string; n: string }>(
+      "SELECT path, count(*) AS n FROM audit_log WHERE action = 'test_batch' GROUP BY path",
+    );
+    expect(rows.map((r) => [r.path, Number(r.n)]).sort()).toEqual(marks.map((m) => [m, 1]).sort());
+    expect(await countRows()).toBe(before + marks.length);
+    expect((await verify()).valid).toBe(true);
+  });
+
   it('holds for the untouched log', async () => {
     const result = await verify();
     expect(result).toMatchObject({ valid: true });
