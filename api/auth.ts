@@ -4,6 +4,7 @@ import { ApiError } from '../lib/errors';
 import { hashToken } from '../lib/random';
 import type { Stores } from '../store';
 import { FailureLimiter, type FailureLimit } from './failure-limiter';
+import type { FindLiveToken } from './live-tokens';
 
 /** The resource a route acts on: its policy path and, for a lease, the identity that created it. */
 export type Resource = string | { path: string; owner_id: string };
@@ -44,7 +45,7 @@ export interface Authorizer {
 
 export const ANONYMOUS = 'anonymous';
 
-export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: Authorizer, failureLimit?: FailureLimit) {
+export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: Authorizer, findLiveToken: FindLiveToken, failureLimit?: FailureLimit) {
   const limiter = new FailureLimiter(failureLimit);
   app.decorateRequest('identity', null as unknown as Identity);
   app.decorate('accessTable', [] as RouteAccess[]);
@@ -75,7 +76,7 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
       throw new ApiError('rate_limited', `too many failed authentications from this address; retry in ${wait}s`);
     }
     try {
-      request.identity = await authenticate(stores, request.headers.authorization);
+      request.identity = await authenticate(findLiveToken, request.headers.authorization);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       limiter.record(request.ip);
@@ -98,10 +99,10 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
   });
 }
 
-export async function authenticate(stores: Stores, header: string | undefined): Promise<Identity> {
+export async function authenticate(findLiveToken: FindLiveToken, header: string | undefined): Promise<Identity> {
   const token = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token) throw new ApiError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>"');
-  const record = await stores.identities.findLiveToken(hashToken(token));
+  const record = await findLiveToken(hashToken(token));
   if (!record) throw new ApiError('unauthorized', 'invalid or expired token');
   return { identity_id: record.identity_id, token_id: record.token_id, scopes: record.scopes as Scope[], policies: record.policies };
 }

@@ -9,6 +9,7 @@ import { EncryptionCodec } from '../lib/payload-codec';
 import { payloadKeyring, type Stores } from '../store';
 import { registerAuth, type Authorizer } from './auth';
 import { CodecSessions, registerCodecBrowserAccess } from './codec-session';
+import { DEFAULT_TOKEN_CACHE_MS, LiveTokens } from './live-tokens';
 import { errorHandler, rejectMalformedRequest, refuseNulCharacters, sendError } from './errors';
 import type { FailureLimit } from './failure-limiter';
 import { policyAuthorizer } from './policy-authorizer';
@@ -47,6 +48,8 @@ export interface ApiSetup {
   workerWaitMs?: number;
   /** Failed authentications allowed per source address and window before 429. */
   authFailureLimit?: FailureLimit;
+  /** How long a token found live is trusted before the store is asked again (default 1 s; 0: every request). */
+  tokenCacheMs?: number;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -91,7 +94,8 @@ export async function buildServer(setup: ApiSetup) {
   // Before the auth hook: CORS preflights are answered first, and a codec session cookie becomes a bearer header.
   await registerCodecBrowserAccess(app, codecSessions, setup.codecUiOrigins ?? []);
   const authorizer = setup.authorizer ?? policyAuthorizer(setup.stores.policies);
-  registerAuth(app, setup.stores, authorizer, setup.authFailureLimit);
+  const liveTokens = new LiveTokens((hash) => setup.stores.identities.findLiveToken(hash), setup.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS);
+  registerAuth(app, setup.stores, authorizer, liveTokens.find, setup.authFailureLimit);
   const services = createServices(setup.stores, setup.temporal, setup.taskQueue, authorizer, { workerWaitMs: setup.workerWaitMs });
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(secretRoutes(services));
@@ -99,7 +103,7 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(roleRoutes(services));
   await app.register(credsRoutes(services));
   await app.register(leaseRoutes(services));
-  await app.register(authRoutes(createAuthService(setup.stores)));
+  await app.register(authRoutes(createAuthService(setup.stores, liveTokens)));
   await app.register(policyRoutes(createPolicyService(setup.stores)));
   await app.register(auditRoutes(createAuditService(setup.stores)));
   await app.register(rotationRoutes(

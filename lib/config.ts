@@ -29,6 +29,7 @@ const envSchema = z.object({
   SCAIVAULT_MASTER_KEY: z.string().optional(),
   SCAIVAULT_LOG_LEVEL: z.string().default('info'),
   SCAIVAULT_PUBLIC_URL: z.string().url().optional(),
+  SCAIVAULT_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(1000),
   SCAIVAULT_WORKER_CACHED_WORKFLOWS: int(DEFAULT_WORKER_TUNING.cachedWorkflows),
   SCAIVAULT_WORKER_WORKFLOW_THREADS: int(DEFAULT_WORKER_TUNING.workflowThreads),
   SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: int(DEFAULT_WORKER_TUNING.workflowTaskSlots),
@@ -67,6 +68,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
     },
     devRootToken: e.SCAIVAULT_DEV_ROOT_TOKEN,
+    /** How long the API trusts a token it found live before asking the store again (ms; 0: every request). */
+    tokenCacheMs: e.SCAIVAULT_TOKEN_CACHE_MS,
     masterKey: e.SCAIVAULT_MASTER_KEY,
     logLevel: e.SCAIVAULT_LOG_LEVEL,
     worker: {

@@ -2,6 +2,7 @@ import { isAdmin, ROOT_IDENTITY, type Identity, type Scope } from '../../lib/acc
 import { ApiError, notFound } from '../../lib/errors';
 import { hashToken, newId, newToken } from '../../lib/random';
 import type { Stores } from '../../store';
+import type { LiveTokens } from '../live-tokens';
 
 export interface TokenRequest {
   identity_id: string;
@@ -10,7 +11,7 @@ export interface TokenRequest {
   ttl?: number;
 }
 
-export function createAuthService(stores: Stores) {
+export function createAuthService(stores: Stores, liveTokens: Pick<LiveTokens, 'forgetToken' | 'forgetIdentity'>) {
   const audit = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
     stores.audit.append({ identity_id: actor.identity_id, action, path, result: 'success', extra_data: extra });
 
@@ -46,13 +47,17 @@ export function createAuthService(stores: Stores) {
       const owner = await stores.identities.tokenOwner(tokenId);
       if (!isAdmin(actor) && owner !== actor.identity_id) throw new ApiError('forbidden', 'only an admin may revoke another identity\'s token');
       if (!owner) throw notFound(`token ${tokenId}`);
-      if (await stores.tokens.revoke(tokenId)) await audit(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner });
+      const revoked = await stores.tokens.revoke(tokenId);
+      liveTokens.forgetToken(tokenId);
+      if (revoked) await audit(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner });
     },
 
     /** Revokes every token of the identity and drops its policy bindings; its tokens then get 401. */
     async deleteIdentity(actor: Identity, identityId: string) {
       if (identityId === ROOT_IDENTITY) throw new ApiError('conflict', 'the root identity cannot be deleted');
-      if (!(await stores.identities.delete(identityId))) throw notFound(`identity ${identityId}`);
+      const deleted = await stores.identities.delete(identityId);
+      liveTokens.forgetIdentity(identityId);
+      if (!deleted) throw notFound(`identity ${identityId}`);
       await audit(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId });
     },
   };

@@ -25,6 +25,12 @@ export const LEVERS: Lever[] = [
     candidate: { ...SHIPPED, label: 'none (info, shipped)' },
   },
   {
+    name: 'token cache',
+    process: 'api',
+    baseline: { label: 'a store lookup per request', env: { SCAIVAULT_TOKEN_CACHE_MS: '0' } },
+    candidate: { ...SHIPPED, label: 'live tokens kept 1 s (shipped)' },
+  },
+  {
     name: 'workflow threads',
     process: 'worker',
     baseline: { ...SHIPPED, label: '1 thread (shipped)' },
