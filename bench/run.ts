@@ -21,7 +21,7 @@ const onlyArg = args.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',') : undefined;
 const wanted = (name: string) => !only || only.includes(name);
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
-const sizes = quick ? { runSeconds: 2, storm: 60, live: 300, traced: 15, cpu: 200 } : { runSeconds: 12, storm: 5000, live: 10_000, traced: 100, cpu: 400 };
+const sizes = quick ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200 } : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400 };
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -51,7 +51,10 @@ async function main() {
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
     const groupRate = (figures.find((f) => f.name === 'mint group c=16')?.data.api as { rate?: number } | undefined)?.rate ?? 100;
-    if (wanted('expiry')) await expiryScenario(ctx, sizes.storm, groupRate);
+    if (wanted('expiry')) {
+      if (sizes.wave > 0) await expiryScenario(ctx, sizes.wave, groupRate);
+      await expiryScenario(ctx, sizes.storm, groupRate);
+    }
     if (wanted('scale')) await scaleScenario(ctx, sizes.live);
   } catch (error) {
     failure = error;

@@ -53,6 +53,41 @@ function phases(events: proto.api.history.v1.IHistoryEvent[]) {
   };
 }
 
+/**
+ * What one lease asks of the Temporal server: history events for the mint (up to the `issue` answer) and for
+ * the revocation, and visibility writes (the start, each search-attribute upsert, the close).
+ */
+/** The histories of the given workflows once they have closed (their results are sealed: only waited for). */
+export async function fetchHistories(env: ScenarioContext['env'], ids: string[]) {
+  const connection = await Connection.connect({ address: env.config.temporalAddress });
+  try {
+    const client = new Client({ connection });
+    return await Promise.all(ids.map(async (id) => {
+      const handle = client.workflow.getHandle(id);
+      await handle.result().catch(() => undefined);
+      return (await handle.fetchHistory()).events ?? [];
+    }));
+  } finally {
+    await connection.close();
+  }
+}
+
+export function historyFigure(ctx: ScenarioContext, histories: proto.api.history.v1.IHistoryEvent[][], ending: 'revoke' | 'expiry'): Figure {
+  const counts = histories.map((events) => {
+    const answered = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED) + 1;
+    const upserts = (from: number, to: number) =>
+      events.slice(from, to).filter((e) => e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES).length;
+    return { mint: answered, end: events.length - answered, mintWrites: 1 + upserts(0, answered), endWrites: upserts(answered, events.length) + 1 };
+  });
+  const mean = (key: keyof (typeof counts)[number]) => counts.reduce((sum, c) => sum + c[key], 0) / Math.max(counts.length, 1);
+  const name = `history per ${ending}`;
+  const line = name.padEnd(20) +
+    ` mint ${mean('mint').toFixed(0)} events, ${mean('mintWrites').toFixed(0)} visibility write(s) | ${ending} ${mean('end').toFixed(0)} events, ${mean('endWrites').toFixed(0)} visibility writes` +
+    ` | ${counts.length} leases`;
+  ctx.log(line);
+  return { name, line, data: { counts } };
+}
+
 async function timeEach(count: number, op: () => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -90,6 +125,7 @@ export async function breakdownScenario(ctx: ScenarioContext): Promise<void> {
     await connection.close();
   }
   await revokeAll(env, role);
+  ctx.report(historyFigure(ctx, await fetchHistories(env, leaseIds.slice(0, 5)), 'revoke'));
 
   // 2. The same pieces alone: the API's prelude (auth, engine and role lookups), SCRAM, the SQL, the store writes.
   const prelude = await timeEach(count, () => env.call('GET', `/v1/dynamic/engines/${env.engine}/roles/${role}`));

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import { runLoad, sleep } from '../lib/load';
+import { fetchHistories, historyFigure } from './breakdown';
 import { apiMint, rate, waitUntil, x, type ScenarioContext } from './common';
 
 /**
@@ -16,12 +17,14 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
   const expirySecond = Math.ceil(Date.now() / 1000 + mintSeconds + 4);
   log(`  expiry storm: minting ${count} leases that all expire at ${new Date(expirySecond * 1000).toISOString()}`);
   const expiries = new Map<string, number>();
+  const sampled: string[] = [];
   const minted = await runLoad(async () => {
     // A request in the last 100 ms of a second might start its workflow in the next one, one second later.
     if (Date.now() % 1000 > 900) await sleep(1000 - (Date.now() % 1000) + 5);
     const ttl = expirySecond - Math.floor(Date.now() / 1000);
     if (ttl < 2) throw new Error('minting ran past the expiry second');
     const lease = await apiMint(env, role, { ttl });
+    if (sampled.length < 5) sampled.push(lease.lease_id);
     const at = Date.parse(lease.expires_at) / 1000;
     expiries.set(String(at), (expiries.get(String(at)) ?? 0) + 1);
   }, { concurrency: 16, maxOps: count });
@@ -53,13 +56,14 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
       ` | raw DROP ROLE loop, 1 conn: ${(raw.ms / 1000).toFixed(2)} s (${rate(raw.perSecond)}/s) | product/raw ${x(ratio)}`;
     log(line);
     ctx.report({
-      name: 'expiry storm',
+      name: `expiry storm n=${count}`,
       line,
       data: {
         leases: minted.ops, mintErrors: minted.errors, liveBeforeExpiry: live, expiringInTheSameSecond: onTime, expiries: Object.fromEntries(expiries),
         rolesGoneMs, recordedMs, gone, allRecorded, leftRoles, rawDropMs: raw.ms, rawDropPerSecond: raw.perSecond, productOverRaw: ratio,
       },
     });
+    ctx.report(historyFigure(ctx, await fetchHistories(env, sampled), 'expiry'));
   } finally {
     await Promise.all([store.end(), admin.end()]);
   }
