@@ -11,6 +11,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
 import {
   ended,
   isFinished,
@@ -88,7 +89,9 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
   let revokeRequested = progress.state !== 'active';
   let forceRequested = false;
   let expiryMoved = false;
-  let renewing = false;
+  /** Set once the lease stops taking renewals: its revocation is about to begin. */
+  let ending = false;
+  const renewals = new Mutex();
   let updatesThisRun = 0;
 
   const view = (): LeaseView => ({
@@ -114,13 +117,26 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
     return credential!;
   });
 
+  /** Refuses a renewal the lease can no longer take: checked when it arrives and again when its turn comes. */
+  const assertRenewable = () => {
+    if (ending || progress.state !== 'active' || revokeRequested || Date.now() >= Date.parse(progress.expiresAt)) {
+      throw ApplicationFailure.nonRetryable(`lease is ${revokeRequested || ending ? 'being revoked' : progress.state}`, LeaseErrors.notActive);
+    }
+    if (Date.parse(progress.expiresAt) >= Date.parse(progress.maxExpiresAt)) {
+      throw ApplicationFailure.nonRetryable(
+        `lease already runs to its max TTL (${progress.maxExpiresAt}); request new credentials`,
+        LeaseErrors.maxTtlExceeded,
+      );
+    }
+  };
+
   setHandler(
     renewUpdate,
     async ({ incrementSeconds }) => {
       updatesThisRun++;
-      await condition(() => !renewing);
-      renewing = true;
-      try {
+      // One renewal at a time, in arrival order; one that waited finds the lease as the one before it left it.
+      return await renewals.runExclusive(async () => {
+        assertRenewable();
         const plan = plannedRenewal(Date.now(), incrementSeconds ?? spec.defaultIncrementSeconds, progress);
         const next = { ...progress, expiresAt: new Date(plan.expiresAtMs).toISOString() };
         await database.renewCredential({ spec, progress: next });
@@ -131,24 +147,14 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
           ? [`the requested increment passes the lease's max TTL; the lease now ends at its max, ${progress.expiresAt}`]
           : [];
         return { lease: view(), warnings };
-      } finally {
-        renewing = false;
-      }
+      });
     },
     {
       validator: ({ incrementSeconds }) => {
         if (incrementSeconds !== undefined && !(incrementSeconds > 0)) {
           throw ApplicationFailure.nonRetryable('increment must be positive', LeaseErrors.invalidIncrement);
         }
-        if (progress.state !== 'active' || revokeRequested || Date.now() >= Date.parse(progress.expiresAt)) {
-          throw ApplicationFailure.nonRetryable(`lease is ${revokeRequested ? 'being revoked' : progress.state}`, LeaseErrors.notActive);
-        }
-        if (Date.parse(progress.expiresAt) >= Date.parse(progress.maxExpiresAt)) {
-          throw ApplicationFailure.nonRetryable(
-            `lease already runs to its max TTL (${progress.maxExpiresAt}); request new credentials`,
-            LeaseErrors.maxTtlExceeded,
-          );
-        }
+        assertRenewable();
       },
     },
   );
@@ -176,10 +182,10 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
 
   while (!revokeRequested) {
     const remaining = Date.parse(progress.expiresAt) - Date.now();
-    if (remaining <= 0 && !renewing) break;
+    if (remaining <= 0 && !renewals.isLocked()) break;
     expiryMoved = false;
     await condition(() => revokeRequested || expiryMoved || continueAsNewDue(), Math.max(remaining, 0));
-    await condition(() => !renewing);
+    await condition(() => !renewals.isLocked());
     if (continueAsNewDue() && !revokeRequested) return await carryOn();
   }
   progress = { ...progress, revokeReason: progress.revokeReason ?? (revokeRequested ? 'revoked' : 'expired') };
@@ -187,6 +193,7 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
 
   /** Revokes until the role is gone: a durable workflow need not give up where Vault would. */
   async function finish(): Promise<LeaseView> {
+    ending = true;
     // Leases whose revocation began before the change replay their recorded (regular) activities.
     if (applied(LOCAL_REVOKE_PATCH)) return await revokeLocally();
     if (progress.state === 'active') await record({ ...progress, state: 'revoking' });

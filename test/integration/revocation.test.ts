@@ -18,6 +18,42 @@ const mint = async () => {
 };
 const leaseState = async (id: string) => (await stack.call('GET', `/v1/dynamic/leases/${id}`)).body;
 
+describe('renewals racing a revocation', () => {
+  it('run one at a time and never outlive it: 8 renewals and a revoke end revoked, the role gone, the record revoked', async () => {
+    // Each renewal takes a while, so the later ones are still waiting their turn when the revoke arrives.
+    const slow = { ...target.guideRole, name: 'slowrenew', renew_statements: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`, 'SELECT pg_sleep(0.3)'] };
+    expect((await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, slow)).status).toBeLessThan(300);
+    const { status, body: lease } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/slowrenew`, { ttl: '1h' });
+    expect(status).toBe(200);
+
+    const answers: { status: number; code?: string; at: number }[] = [];
+    const renewals = Array.from({ length: 8 }, async () => {
+      const answer = await stack.call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, { increment: '30m' });
+      answers.push({ status: answer.status, code: answer.body?.error?.code, at: Date.now() });
+    });
+    // All eight accepted by the workflow (one running, seven waiting), then the revoke.
+    const handle = stack.temporal.workflow.getHandle(lease.lease_id);
+    await waitFor(
+      async () => ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length,
+      (accepted) => accepted >= 9,
+      10_000,
+    );
+    const revoked = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
+    const revokedAt = Date.now();
+    await Promise.all(renewals);
+
+    expect(revoked.status).toBe(204);
+    for (const answer of answers) expect([200, 409], JSON.stringify(answer)).toContain(answer.status);
+    // A renewal either finished before the revocation began, or was refused: none is granted on a revoked lease.
+    for (const answer of answers.filter((a) => a.status === 200)) expect(answer.at).toBeLessThanOrEqual(revokedAt);
+    expect(answers.filter((a) => a.status === 409).length).toBeGreaterThan(0);
+    expect(await roleExists(lease.data.username)).toBe(false);
+    expect((await leaseState(lease.lease_id)).state).toBe('revoked');
+    const { rows } = await stack.stores.db.query('SELECT state FROM leases WHERE lease_id = $1', [lease.lease_id]);
+    expect(rows[0].state).toBe('revoked');
+  });
+});
+
 describe('revocation is judged by its outcome', () => {
   it("ends the revoked user's open sessions", async () => {
     const lease = await mint();
