@@ -175,7 +175,7 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       }
       return {
         lease_id: spec.leaseId,
-        lease_duration: secondsUntil(lease.expiresAt),
+        lease_duration: spec.ttlSeconds,
         renewable: true,
         expires_at: lease.expiresAt,
         data: {
