@@ -6,13 +6,15 @@ import { breakdownScenario } from './scenarios/breakdown';
 import { cpuScenario } from './scenarios/cpu';
 import type { Figure, ScenarioContext } from './scenarios/common';
 import { expiryScenario } from './scenarios/expiry';
-import { leverScenario } from './scenarios/levers';
+import { checkoutRevision } from './lib/checkout';
+import { chosenLevers, codeLever, LEVERS, leverScenario } from './scenarios/levers';
 import { mintScenario } from './scenarios/mint';
 import { scaleScenario } from './scenarios/scale';
 
 /**
- * `npm run bench [-- --quick] [--only cpu,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory]`: the product's figures on this
- * machine, each beside a baseline measured in the same run. One summary line per figure at the end;
+ * `npm run bench [-- --quick] [--only cpu,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>]`:
+ * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
+ * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
  */
 const args = process.argv.slice(2);
@@ -20,6 +22,7 @@ const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',') : undefined;
 const wanted = (name: string) => !only || only.includes(name);
+const against = args.find((a) => a.startsWith('--against='))?.split('=')[1];
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
 const sizes = quick ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200 } : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400 };
 
@@ -41,13 +44,14 @@ process.on('uncaughtException', (error: Error & { code?: string }) => {
 async function main() {
   log(`mode ${quick ? 'quick' : 'full'}: ${JSON.stringify(sizes)}; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   let env: BenchEnv | undefined;
+  const baseline = against ? checkoutRevision(against) : undefined;
   const figures: Figure[] = [];
   let failure: unknown;
   try {
     env = await startBenchEnv(log, storage);
     const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced, report: (figure) => figures.push(figure) };
     if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);
-    if (wanted('levers')) await leverScenario(ctx, sizes.cpu / 2);
+    if (wanted('levers')) await leverScenario(ctx, sizes.cpu, chosenLevers(baseline ? [codeLever(baseline), ...LEVERS] : LEVERS));
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
     const groupRate = (figures.find((f) => f.name === 'mint group c=16')?.data.api as { rate?: number } | undefined)?.rate ?? 100;
@@ -62,6 +66,7 @@ async function main() {
   } finally {
     log('cleaning up (processes, databases, roles)');
     await env?.close().catch((error) => console.error('cleanup failed:', error));
+    baseline?.remove();
   }
   const dir = path.join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });

@@ -2,9 +2,9 @@ import pg from 'pg';
 import type { NoticeMessage } from 'pg-protocol/dist/messages';
 import { generatePassword, randomName } from '../lib/random';
 import { scramVerifier } from '../lib/scram';
-import { formatExpiration, render } from '../lib/templates';
+import { formatExpiration } from '../lib/templates';
 import type { RoleStatements } from '../lib/lease';
-import { needsAclLock, roleExists, type SqlFailure } from './statements';
+import { needsAclLock, roleExists, runRoleStatement, type SqlFailure } from './statements';
 import { describe } from './target-pools';
 
 export type Phase = 'creation' | 'renew' | 'revocation';
@@ -47,7 +47,7 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
         notices.length = 0;
         await client.query('SAVEPOINT statement');
         try {
-          await client.query(render(statement, values));
+          await runRoleStatement(client, statement, values);
           await client.query('RELEASE SAVEPOINT statement');
         } catch (error) {
           await client.query('ROLLBACK TO SAVEPOINT statement');

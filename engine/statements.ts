@@ -39,40 +39,76 @@ export async function roleExists(client: pg.ClientBase, username: string): Promi
 }
 
 /**
- * Runs statements in one transaction, under the ACL lock when they need it, retrying catalog conflicts.
- * `prepare` runs first inside the transaction and may return false to skip the statements; `finish` runs
- * after them, in the same transaction.
+ * A role statement, rendered and sent alone by the extended query protocol, which refuses more than one
+ * command in a string: what the role defines is exactly what runs.
  */
-export async function inTransaction(
-  client: pg.ClientBase,
-  statements: string[],
-  values: Record<string, string>,
-  prepare?: () => Promise<boolean>,
-  finish?: () => Promise<void>,
-): Promise<void> {
+export function runRoleStatement(client: pg.ClientBase, statement: string, values: Record<string, string>) {
+  // node-postgres reads `queryMode`; its type definitions do not list it yet.
+  const query: pg.QueryConfig & { queryMode: 'extended' } = { text: render(statement, values), queryMode: 'extended' };
+  return client.query(query);
+}
+
+/** A multi-statement simple query answers with one result per statement; a single one with just its own. */
+const lastResult = (result: pg.QueryResult | pg.QueryResult[]) => (Array.isArray(result) ? result[result.length - 1]! : result);
+
+export interface TransactionSteps {
+  /**
+   * SQL of our own sent with BEGIN in one round trip; its rows go to `proceed`, which may return false to
+   * skip the statements. Only for text whose literals are escaped: it goes by the simple query protocol.
+   */
+  opening?: { sql: string; proceed: (rows: Record<string, unknown>[]) => Promise<boolean> | boolean };
+  /** SQL of our own run after the statements, sent with COMMIT in one round trip (escaped, as above). */
+  closing?: string;
+}
+
+/** Retries `run` on catalog conflicts; a database error it finally fails with names the statement at fault. */
+async function retryingConflicts(run: (failedAt: (index: number) => void) => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    let index = -1;
+    let index = 0;
     try {
-      await client.query('BEGIN');
-      if (needsAclLock(statements)) await client.query(`SELECT pg_advisory_xact_lock(${ACL_LOCK_KEY})`);
-      if (!prepare || (await prepare())) {
-        for (index = 0; index < statements.length; index++) await client.query(render(statements[index]!, values));
-        index = -1;
-        await finish?.();
-      }
-      await client.query('COMMIT');
-      return;
+      return await run((i) => (index = i));
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
       const code = (error as { code?: string }).code ?? '';
       if (TRANSIENT_SQLSTATES.has(code) && attempt < MAX_CONFLICT_RETRIES) {
         await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20));
         continue;
       }
-      if (error instanceof pg.DatabaseError) throw new StatementError(failureOf(error, Math.max(index, 0)));
+      if (error instanceof pg.DatabaseError) throw new StatementError(failureOf(error, index));
       throw error;
     }
   }
+}
+
+/**
+ * Runs statements in one transaction, under the ACL lock when they need it, retrying catalog conflicts.
+ * Our own SQL rides with BEGIN and COMMIT (`steps`), so a transaction costs two round trips beyond its
+ * statements; each role statement is sent alone by the extended protocol.
+ */
+export async function inTransaction(client: pg.ClientBase, statements: string[], values: Record<string, string>, steps: TransactionSteps = {}): Promise<void> {
+  const begin = ['BEGIN', ...(needsAclLock(statements) ? [`SELECT pg_advisory_xact_lock(${ACL_LOCK_KEY})`] : []), ...(steps.opening ? [steps.opening.sql] : [])];
+  const commit = [...(steps.closing ? [steps.closing] : []), 'COMMIT'];
+  await retryingConflicts(async (failedAt) => {
+    try {
+      const opened = lastResult(await client.query(begin.join('; ')));
+      if (!steps.opening || (await steps.opening.proceed(opened.rows))) {
+        for (const [index, statement] of statements.entries()) {
+          failedAt(index);
+          await runRoleStatement(client, statement, values);
+        }
+        failedAt(0);
+      }
+      await client.query(commit.join('; '));
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
+}
+
+/** One statement on its own: a transaction of its own only when it needs the ACL lock. */
+async function runAlone(client: pg.ClientBase, statement: string, values: Record<string, string>): Promise<void> {
+  if (needsAclLock([statement])) return inTransaction(client, [statement], values);
+  await retryingConflicts(async () => void (await runRoleStatement(client, statement, values)));
 }
 
 /**
@@ -109,6 +145,8 @@ export async function markedRoles(client: pg.ClientBase) {
 /**
  * Creates the lease's role. If an earlier attempt already committed (its answer was lost), the role exists
  * with every grant: only its password and expiry are set again, so a retry neither fails nor doubles.
+ * Three round trips for a one-statement role: BEGIN with the existence check, the statement, the marker
+ * with COMMIT.
  */
 export async function createRole(
   client: pg.ClientBase,
@@ -117,36 +155,35 @@ export async function createRole(
   marker: string,
 ) {
   const name = pg.escapeIdentifier(values.name);
-  await inTransaction(client, statements, values, async () => {
-    if (!(await roleExists(client, values.name))) return true;
-    await client.query(`ALTER ROLE ${name} WITH PASSWORD ${pg.escapeLiteral(values.password)} VALID UNTIL ${pg.escapeLiteral(values.expiration)}`);
-    return false;
-  }, async () => {
-    await client.query(`COMMENT ON ROLE ${name} IS ${pg.escapeLiteral(marker)}`);
+  await inTransaction(client, statements, values, {
+    opening: {
+      sql: `SELECT 1 FROM pg_roles WHERE rolname = ${pg.escapeLiteral(values.name)}`,
+      proceed: async (rows) => {
+        if (rows.length === 0) return true;
+        await client.query(`ALTER ROLE ${name} WITH PASSWORD ${pg.escapeLiteral(values.password)} VALID UNTIL ${pg.escapeLiteral(values.expiration)}`);
+        return false;
+      },
+    },
+    closing: `COMMENT ON ROLE ${name} IS ${pg.escapeLiteral(marker)}`,
   });
 }
 
 /**
  * Ends the role's open sessions: DROP ROLE leaves them running. A CREATEROLE admin may terminate only
- * members' sessions, so it holds membership just long enough to do so; keeping it would change what
- * the role's own revocation statements are allowed to do.
+ * members' sessions, so it holds membership just long enough to do so (one transaction, one round trip);
+ * keeping it would change what the role's own revocation statements are allowed to do. NOLOGIN commits on
+ * its own first, so a role whose revocation then fails can no longer log in.
  */
-async function endSessions(client: pg.ClientBase, username: string, errors: SqlFailure[]) {
+async function endSessions(client: pg.ClientBase, username: string, superuser: boolean, errors: SqlFailure[]) {
   const name = pg.escapeIdentifier(username);
-  const terminate = 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()';
+  const terminate = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${pg.escapeLiteral(username)} AND pid <> pg_backend_pid()`;
   try {
     await client.query(`ALTER ROLE ${name} NOLOGIN`);
-    const { rows } = await client.query<{ superuser: boolean }>('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
-    if (rows[0]?.superuser) {
-      await client.query(terminate, [username]);
+    if (superuser) {
+      await client.query(terminate);
       return;
     }
-    await inTransaction(client, [], {}, async () => {
-      await client.query(`GRANT ${name} TO CURRENT_USER`);
-      await client.query(terminate, [username]);
-      await client.query(`REVOKE ${name} FROM CURRENT_USER`);
-      return true;
-    });
+    await inTransaction(client, [], {}, { opening: { sql: `GRANT ${name} TO CURRENT_USER; ${terminate}; REVOKE ${name} FROM CURRENT_USER`, proceed: () => true } });
   } catch (error) {
     errors.push(error instanceof StatementError ? { ...error.failure, statementIndex: -1 } : failureOf(error, -1));
   }
@@ -158,11 +195,15 @@ async function endSessions(client: pg.ClientBase, username: string, errors: SqlF
  */
 export async function dropRole(client: pg.ClientBase, statements: string[], username: string) {
   const errors: SqlFailure[] = [];
-  if (!(await roleExists(client, username))) return { roleGone: true, errors };
-  await endSessions(client, username, errors);
+  const { rows } = await client.query<{ present: boolean; superuser: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS present, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser',
+    [username],
+  );
+  if (!rows[0]!.present) return { roleGone: true, errors };
+  await endSessions(client, username, rows[0]!.superuser, errors);
   for (const [index, statement] of statements.entries()) {
     try {
-      await inTransaction(client, [statement], { name: username });
+      await runAlone(client, statement, { name: username });
     } catch (error) {
       if (!(error instanceof StatementError)) throw error;
       errors.push({ ...error.failure, statementIndex: index });

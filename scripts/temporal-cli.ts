@@ -59,6 +59,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** SQLite pragmas for the state file; DEV_SERVER_SQLITE_PRAGMAS when unset, `[]` for the CLI's own defaults. */
   sqlitePragmas?: string[];
+  /** Dynamic config values (`--dynamic-config-value key=value`): the bench tries settings with it. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -78,6 +80,9 @@ export async function startDevServer(options: DevServerOptions, log?: (line: str
     mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
     for (const pragma of options.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS) args.push('--sqlite-pragma', pragma);
+  }
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
   }
   if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);

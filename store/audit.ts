@@ -88,12 +88,10 @@ export class AuditLog {
   }
 
   private async write(entries: AuditEntry[]): Promise<void> {
-    await inTransaction(this.db, async (client) => {
-      const { rows } = await client.query<{ hash: string; now: Date }>(
-        'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now',
-      );
-      let prev = rows[0]?.hash ?? GENESIS;
-      const timestamp = rows[0]!.now.toISOString();
+    await inTransaction(this.db, async (client, opened) => {
+      const head = opened[0] as { hash: string | null; now: Date };
+      let prev = head.hash ?? GENESIS;
+      const timestamp = head.now.toISOString();
       const values: unknown[] = [];
       const tuples = entries.map((entry) => {
         // As the database will hand it back: dates as strings, undefined fields gone.
@@ -107,7 +105,7 @@ export class AuditLog {
         `INSERT INTO audit_log (timestamp, identity_id, action, path, result, extra_data, prev_hash, hash) VALUES ${tuples.join(', ')}`,
         values,
       );
-    }, 'scaivault:audit-chain');
+    }, { lock: 'scaivault:audit-chain', opening: 'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now' });
   }
 
   async query(filter: { action?: string; identity_id?: string; since?: Date; until?: Date; limit: number; before_id?: string }) {

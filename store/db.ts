@@ -8,14 +8,21 @@ export type Db = pg.Pool;
 
 /**
  * Runs `work` in one transaction on one pooled connection, committed if it returns and rolled back if it
- * throws. `lock` names an advisory lock held until the end, serializing every transaction that takes it.
+ * throws. `lock` names an advisory lock held until the end, serializing every transaction that takes it;
+ * `opening` is a query of our own (no parameters) whose rows `work` receives. Both ride with BEGIN in
+ * one round trip.
  */
-export async function inTransaction<T>(db: Db, work: (client: pg.PoolClient) => Promise<T>, lock?: string): Promise<T> {
+export async function inTransaction<T>(
+  db: Db,
+  work: (client: pg.PoolClient, opened: Record<string, unknown>[]) => Promise<T>,
+  { lock, opening }: { lock?: string; opening?: string } = {},
+): Promise<T> {
   const client = await db.connect();
   try {
-    await client.query('BEGIN');
-    if (lock) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
-    const result = await work(client);
+    const begin = ['BEGIN', ...(lock ? [`SELECT pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(lock)}))`] : []), ...(opening ? [opening] : [])];
+    const results = await client.query(begin.join('; '));
+    const opened = Array.isArray(results) ? (results[results.length - 1] as pg.QueryResult).rows : results.rows;
+    const result = await work(client, opened);
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -103,7 +103,7 @@ export class SecretStore {
   }
 
   private inPathTransaction<T>(path: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    return inTransaction(this.db, work, `secret:${path}`);
+    return inTransaction(this.db, work, { lock: `secret:${path}` });
   }
 
   async versions(path: string) {

@@ -57,6 +57,32 @@ export function postgresCpuMs(stats = allStats()): number {
   return toMs(stats.filter((s) => s.comm === 'postgres').reduce((sum, s) => sum + s.own + s.reapedChildren, 0));
 }
 
+/**
+ * A process's CPU ms by thread, its threads grouped by name: `main` for the process's own thread, Node's
+ * worker threads (Temporal's workflow thread among them) as `node`, libuv's pool, V8's, Rust core's.
+ */
+export function threadCpuMs(pid: number): Record<string, number> {
+  const byName: Record<string, number> = {};
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    const s = readStat(`${pid}/task/${tid}`);
+    if (!s) continue;
+    const name = Number(tid) === pid ? 'main' : s.comm.replace(/[\s\d]+$/, '');
+    byName[name] = (byName[name] ?? 0) + toMs(s.own);
+  }
+  return byName;
+}
+
+/** CPU ms per operation of each thread group between two `threadCpuMs` readings. */
+export function threadCpuPerOp(before: Record<string, number>, after: Record<string, number>, ops: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([name, ms]) => [name, (ms - (before[name] ?? 0)) / Math.max(ops, 1)]).filter(([, ms]) => (ms as number) > 0.05));
+}
+
 export type CpuSnapshot = Record<'api' | 'worker' | 'temporal' | 'postgres', number> & { at: number };
 
 export function cpuSnapshot(pids: { api: number; worker: number; temporal: number }): CpuSnapshot {

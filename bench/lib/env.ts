@@ -60,8 +60,12 @@ export interface BenchEnv {
   userPrefix: string;
   rawPrefix: string;
   call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Restarts the API or the worker with more environment (a lever's setting); none restores the default. */
-  restart(kind: 'api' | 'worker', extraEnv?: Record<string, string>): Promise<void>;
+  /**
+   * Restarts the API, the worker or both (`product`) with more environment (a lever's setting), from
+   * another checkout when `root` is given; or the Temporal dev server (same port and state file) with
+   * these dynamic config values, then the API and the worker. No setting restores the default.
+   */
+  restart(kind: 'api' | 'worker' | 'product' | 'temporal', setting?: Record<string, string>, root?: string): Promise<void>;
   /** Defines a role on the engine (a new name per call) and returns its name. */
   defineRole(shape: Shape, suffix: string): Promise<string>;
   close(): Promise<void>;
@@ -74,9 +78,17 @@ export interface BenchEnv {
  */
 export type TemporalStorage = 'wal' | 'rollback' | 'memory';
 
-async function startTemporal(storage: TemporalStorage, port: number, dataDir: string): Promise<ChildProcess> {
+async function startTemporal(storage: TemporalStorage, port: number, dataDir: string, dynamicConfig?: Record<string, string>): Promise<ChildProcess> {
   const dbFile = storage === 'memory' ? undefined : path.join(dataDir, 'temporal.db');
-  return startDevServer({ port, headless: true, dbFile, ...(storage === 'rollback' ? { sqlitePragmas: [] } : {}) });
+  const child = await startDevServer({ port, headless: true, dbFile, dynamicConfig, ...(storage === 'rollback' ? { sqlitePragmas: [] } : {}) });
+  dieWithParent(child);
+  return child;
+}
+
+async function stopTemporal(temporal: ChildProcess): Promise<void> {
+  if (temporal.exitCode !== null || temporal.signalCode !== null) return;
+  temporal.kill('SIGTERM');
+  await new Promise((r) => temporal.once('exit', r));
 }
 
 export async function startBenchEnv(log: (line: string) => void, storage: TemporalStorage = 'wal'): Promise<BenchEnv> {
@@ -85,7 +97,7 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
   const temporalPort = await freePort();
   log(`starting: Temporal dev server (storage: ${storage}, in ${dataDir}), target database, API and worker processes`);
   const [temporal, target] = await Promise.all([
-    startTemporal(storage, temporalPort, dataDir).then((child) => (dieWithParent(child), child)),
+    startTemporal(storage, temporalPort, dataDir),
     createTargetDatabase({ withGrantOption: true, tables: 20 }),
   ]);
   const group = `${target.name}_readers`;
@@ -106,9 +118,18 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
     userPrefix: `v_${tag}`,
     rawPrefix: `raw_${tag}`,
     call: (method, p, body) => call(baseUrl, method, p, config.rootToken, body),
-    async restart(kind, extraEnv) {
-      const processConfig = { ...config, env: extraEnv };
-      if (kind === 'api') {
+    async restart(kind, setting, root) {
+      const processConfig = { ...config, env: kind === 'temporal' ? undefined : setting, root };
+      if (kind === 'temporal' || kind === 'product') {
+        await stopProcess(env.api);
+        await stopProcess(env.worker);
+        if (kind === 'temporal') {
+          await stopTemporal(env.temporal);
+          env.temporal = await startTemporal(storage, temporalPort, dataDir, setting);
+        }
+        env.api = await startApiProcess(processConfig);
+        env.worker = await startWorkerProcess(processConfig);
+      } else if (kind === 'api') {
         await stopProcess(env.api);
         env.api = await startApiProcess(processConfig);
       } else {
@@ -127,8 +148,7 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
     async close() {
       await stopProcess(env.api);
       await stopProcess(env.worker);
-      temporal.kill('SIGTERM');
-      await new Promise((r) => (temporal.exitCode !== null ? r(null) : temporal.once('exit', r)));
+      await stopTemporal(env.temporal);
       await target.drop();
       await dropDatabaseAndRoles([databaseName(config.databaseUrl)], [env.userPrefix, env.rawPrefix]);
       await adminQuery(`DROP ROLE IF EXISTS ${group}`).catch(() => {});

@@ -24,6 +24,8 @@ export interface ProductConfig {
   logLevel: string;
   /** More environment for the process (a lever's setting). */
   env?: Record<string, string>;
+  /** Another checkout of the product to run the process from (a code lever's baseline); this one when unset. */
+  root?: string;
 }
 
 /** A fresh store database name, master key, root token and task queue; the caller picks Temporal's address. */
@@ -67,7 +69,7 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, path.dirname(entry))}`]
     : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], { cwd: config.root ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   dieWithParent(child);
   let lines: string[] = [];
   let ready = readyLine === undefined;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { cpuPerOp, cpuSnapshot, cpuText, idleCpuRate } from '../lib/cpu';
+import { cpuPerOp, cpuSnapshot, cpuText, idleCpuRate, threadCpuMs, threadCpuPerOp } from '../lib/cpu';
 import { runLoad, sleep, stats } from '../lib/load';
 import { apiMint, rate, revokeAll, statsText, waitUntil, type ScenarioContext } from './common';
 
@@ -26,26 +26,29 @@ export async function leaseCpu(ctx: ScenarioContext, role: string, count: number
   const idle = await idleCpuRate(pids);
   const leases: string[] = [];
   const s0 = cpuSnapshot(pids);
+  const workerThreads0 = threadCpuMs(pids.worker);
   const mints = await runLoad(async () => void leases.push((await apiMint(env, role)).lease_id), { concurrency: 16, maxOps: count });
   const s1 = cpuSnapshot(pids);
   const revokes = await revokeEach(ctx, leases);
   const s2 = cpuSnapshot(pids);
-  return { mintCpu: cpuPerOp(s0, s1, mints.ops, idle), revokeCpu: cpuPerOp(s1, s2, revokes.ops, idle), mints, revokes, idle };
+  const workerThreads = threadCpuPerOp(workerThreads0, threadCpuMs(pids.worker), revokes.ops);
+  return { mintCpu: cpuPerOp(s0, s1, mints.ops, idle), revokeCpu: cpuPerOp(s1, s2, revokes.ops, idle), workerThreads, mints, revokes, idle };
 }
 
 export async function cpuScenario(ctx: ScenarioContext, count: number): Promise<void> {
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'cpu');
-  const { mintCpu, revokeCpu, mints, revokes, idle } = await leaseCpu(ctx, role, count);
+  const { mintCpu, revokeCpu, workerThreads, mints, revokes, idle } = await leaseCpu(ctx, role, count);
   const mintLine = `cpu mint c=16`.padEnd(20) + ` ${cpuText(mintCpu)} | ${statsText(stats(mints))}`;
   const revokeLine = `cpu revoke c=16`.padEnd(20) + ` ${cpuText(revokeCpu)} | ${statsText(stats(revokes))}`;
   const leaseLine = `cpu lease`.padEnd(20) + ` mint + revoke: ${(mintCpu.total + revokeCpu.total).toFixed(1)} CPU ms per lease` +
     ` (api ${(mintCpu.api + revokeCpu.api).toFixed(1)}, worker ${(mintCpu.worker + revokeCpu.worker).toFixed(1)},` +
-    ` temporal ${(mintCpu.temporal + revokeCpu.temporal).toFixed(1)}, postgres ${(mintCpu.postgres + revokeCpu.postgres).toFixed(1)})`;
+    ` temporal ${(mintCpu.temporal + revokeCpu.temporal).toFixed(1)}, postgres ${(mintCpu.postgres + revokeCpu.postgres).toFixed(1)})` +
+    `; worker by thread: ${Object.entries(workerThreads).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(', ')}`;
   for (const [name, line, data] of [
     ['cpu mint', mintLine, { cpu: mintCpu, load: stats(mints) }],
     ['cpu revoke', revokeLine, { cpu: revokeCpu, load: stats(revokes) }],
-    ['cpu lease', leaseLine, { mint: mintCpu, revoke: revokeCpu, idlePerMs: idle }],
+    ['cpu lease', leaseLine, { mint: mintCpu, revoke: revokeCpu, workerThreads, idlePerMs: idle }],
   ] as const) {
     log(line);
     ctx.report({ name, line, data });

@@ -1,3 +1,4 @@
+import { PROCESSES } from '../lib/cpu';
 import { merge, stats, type RunResult } from '../lib/load';
 import { leaseCpu } from './cpu';
 import { rate, x, type ScenarioContext } from './common';
@@ -5,12 +6,15 @@ import { rate, x, type ScenarioContext } from './common';
 interface Setting {
   label: string;
   env: Record<string, string>;
+  /** Run from this checkout (a code lever's baseline). */
+  root?: string;
 }
 
 /** A setting of the API or the worker, tried against the shipped one in the same run. */
 export interface Lever {
   name: string;
-  process: 'api' | 'worker';
+  /** `product` is the API and the worker together; for `temporal`, the setting's values are the dev server's dynamic config. */
+  process: 'api' | 'worker' | 'product' | 'temporal';
   baseline: Setting;
   candidate: Setting;
 }
@@ -42,40 +46,68 @@ export const LEVERS: Lever[] = [
     baseline: { ...SHIPPED, label: '100 slots (shipped)' },
     candidate: { label: '16 slots', env: { SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: '16' } },
   },
+  {
+    name: 'task queue partitions',
+    process: 'temporal',
+    baseline: { ...SHIPPED, label: "the dev server's own (shipped)" },
+    candidate: { label: '1 partition', env: { 'matching.numTaskqueueReadPartitions': '1', 'matching.numTaskqueueWritePartitions': '1' } },
+  },
 ];
 
-const ROUNDS = 2;
+const ROUNDS = 3;
 
 /**
- * Each lever: the API or the worker restarted with the baseline and with the candidate setting, alternately
- * (two rounds each), `count` leases minted and revoked at c=16 per round. Judged by CPU ms per lease across
- * all processes, and the mint rate.
+ * Each lever: the process it concerns restarted with the baseline and with the candidate setting,
+ * alternately (ROUNDS each, since this machine's CPU cost per lease drifts by 10-20% between runs),
+ * `count` leases minted and revoked at c=16 per round. Judged by CPU ms per lease across all processes
+ * (and per process), and the mint rate.
  */
-export async function leverScenario(ctx: ScenarioContext, count: number, levers = LEVERS): Promise<void> {
+export async function leverScenario(ctx: ScenarioContext, count: number, levers: Lever[]): Promise<void> {
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'lever');
   for (const lever of levers) {
-    const runs = new Map<Setting, { cpu: number[]; mints: RunResult[] }>([[lever.baseline, { cpu: [], mints: [] }], [lever.candidate, { cpu: [], mints: [] }]]);
+    type Acc = { cpu: number[]; byProcess: Record<(typeof PROCESSES)[number], number>[]; mints: RunResult[] };
+    const fresh = (): Acc => ({ cpu: [], byProcess: [], mints: [] });
+    const runs = new Map<Setting, Acc>([[lever.baseline, fresh()], [lever.candidate, fresh()]]);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [setting, acc] of runs) {
-        await env.restart(lever.process, setting.env);
+        await env.restart(lever.process, setting.env, setting.root);
         const { mintCpu, revokeCpu, mints } = await leaseCpu(ctx, role, count);
         acc.cpu.push(mintCpu.total + revokeCpu.total);
+        acc.byProcess.push(Object.fromEntries(PROCESSES.map((p) => [p, mintCpu[p] + revokeCpu[p]])) as Acc['byProcess'][number]);
         acc.mints.push(mints);
       }
     }
     await env.restart(lever.process);
     const summary = (setting: Setting) => {
       const acc = runs.get(setting)!;
-      return { cpu: acc.cpu.reduce((a, b) => a + b, 0) / acc.cpu.length, rate: stats(merge(acc.mints)).rate, runs: acc.cpu };
+      const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+      const byProcess = Object.fromEntries(PROCESSES.map((p) => [p, mean(acc.byProcess.map((b) => b[p]))])) as Acc['byProcess'][number];
+      return { cpu: mean(acc.cpu), byProcess, rate: stats(merge(acc.mints)).rate, runs: acc.cpu };
     };
+    const split = (s: ReturnType<typeof summary>) => PROCESSES.map((p) => `${p} ${s.byProcess[p].toFixed(1)}`).join(' ');
     const candidate = summary(lever.candidate);
     const baseline = summary(lever.baseline);
     const line = `lever ${lever.name}`.padEnd(20) +
       ` ${lever.candidate.label}: ${candidate.cpu.toFixed(1)} CPU ms/lease, mint ${rate(candidate.rate)}/s` +
       ` | baseline ${lever.baseline.label}: ${baseline.cpu.toFixed(1)} CPU ms/lease, mint ${rate(baseline.rate)}/s` +
-      ` | CPU ${x(candidate.cpu / baseline.cpu)}, rate ${x(candidate.rate / baseline.rate)}`;
+      ` | CPU ${x(candidate.cpu / baseline.cpu)}, rate ${x(candidate.rate / baseline.rate)}` +
+      ` | per process: ${split(candidate)} against ${split(baseline)}`;
     log(line);
     ctx.report({ name: `lever ${lever.name}`, line, data: { lever, candidate, baseline } });
   }
+}
+
+/** The working tree's code against another revision's (`npm run bench -- --against=<rev>`), API and worker both. */
+export const codeLever = (baseline: { root: string; label: string }): Lever => ({
+  name: 'code',
+  process: 'product',
+  baseline: { label: baseline.label, env: {}, root: baseline.root },
+  candidate: { ...SHIPPED, label: 'working tree' },
+});
+
+/** BENCH_LEVERS=<name>,<name>: only those levers. */
+export function chosenLevers(levers = LEVERS): Lever[] {
+  const names = process.env.BENCH_LEVERS?.split(',');
+  return names ? levers.filter((lever) => names.includes(lever.name)) : levers;
 }
