@@ -24,7 +24,7 @@ const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[ar
 const wanted = (name: string) => !only || only.includes(name);
 const against = args.find((a) => a.startsWith('--against='))?.split('=')[1];
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
-const sizes = quick ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200 } : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400 };
+const sizes = quick ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200, lever: 200 } : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400, lever: 200 };
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -51,7 +51,7 @@ async function main() {
     env = await startBenchEnv(log, storage);
     const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced, report: (figure) => figures.push(figure) };
     if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);
-    if (wanted('levers')) await leverScenario(ctx, sizes.cpu, chosenLevers(baseline ? [codeLever(baseline), ...LEVERS] : LEVERS));
+    if (wanted('levers')) await leverScenario(ctx, sizes.lever, chosenLevers(baseline ? [codeLever(baseline), ...LEVERS] : LEVERS));
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
     const groupRate = (figures.find((f) => f.name === 'mint group c=16')?.data.api as { rate?: number } | undefined)?.rate ?? 100;
