@@ -80,6 +80,12 @@ export async function buildServer(setup: ApiSetup) {
     // Errors found before a request exists (headers too large, a broken request line).
     clientErrorHandler: rejectMalformedRequest,
   }).withTypeProvider<ZodTypeProvider>();
+  // Many HTTP clients send `Content-Type: application/json` on every call, a body-less DELETE too: an empty
+  // body is no body (the route's schema still decides whether one is needed); anything else is parsed as fastify does.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    body === '' ? done(null, undefined) : parseJson(request, body.toString(), done));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);

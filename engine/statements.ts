@@ -22,6 +22,23 @@ export const touchesAcl = (statement: string) =>
 
 export const needsAclLock = (statements: string[]) => statements.some(touchesAcl);
 
+/** Leading white space, comments and parentheses: what may stand before a statement's first keyword. */
+const LEADING_NOISE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|\()*/;
+const SESSION_CONTROL =
+  /^(?:(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|DISCARD|RESET)\b|SET\s+(?!LOCAL\b))/i;
+
+/**
+ * Why a role statement may not run, if it controls the transaction or the session: a COMMIT would end the
+ * transaction a role's statements run in (and commit a dry run), and a session-level SET or RESET would
+ * stay on the pooled admin connection for every lease after it. `SET LOCAL` ends with its transaction.
+ */
+export function sessionControlProblem(statement: string): string | undefined {
+  const keyword = statement.replace(LEADING_NOISE, '').match(SESSION_CONTROL)?.[0];
+  return keyword
+    ? `${keyword.trim().toUpperCase()} controls the transaction or the session, which ScaiVault runs the statements in; use SET LOCAL for a setting`
+    : undefined;
+}
+
 export class StatementError extends Error {
   constructor(readonly failure: SqlFailure) {
     super(failure.message);

@@ -39,10 +39,11 @@ export interface RootToken {
  */
 export async function ensureRootToken(stores: Stores, dataDir: string, devRootToken?: string): Promise<RootToken> {
   const file = path.join(dataDir, 'root-token');
-  const write = async (token: string) =>
-    stores.tokens.create({ token_id: 'root', token_hash: hashToken(token), identity_id: ROOT_IDENTITY, scopes: ['admin'], policies: [], expires_at: null });
+  const write = async (token: string, tokenId = 'root') =>
+    stores.tokens.create({ token_id: tokenId, token_hash: hashToken(token), identity_id: ROOT_IDENTITY, scopes: ['admin'], policies: [], expires_at: null });
   if (devRootToken) {
-    await write(devRootToken);
+    // Each dev root token value is a token of its own, written once (its hash is unique): revoked, it stays revoked.
+    await write(devRootToken, newId('root'));
     return { token: devRootToken, created: false, file };
   }
   if (await stores.tokens.exists('root')) {

@@ -11,11 +11,11 @@ export interface TokenRecord {
 export class TokenStore {
   constructor(private readonly db: Db) {}
 
+  /** A token whose id or hash exists already is left as it is: above all, a revoked token never comes back. */
   async create(t: TokenRecord & { token_hash: string }): Promise<void> {
     await this.db.query(
       `INSERT INTO tokens (token_id, token_hash, identity_id, scopes, policies, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (token_id) DO UPDATE SET token_hash = $2, identity_id = $3, scopes = $4, policies = $5,
-         expires_at = $6, revoked_at = NULL`,
+       ON CONFLICT DO NOTHING`,
       [t.token_id, t.token_hash, t.identity_id, t.scopes, t.policies, t.expires_at],
     );
   }

@@ -9,6 +9,7 @@ import type { Stores } from '../../store';
 import type { EngineFields, EngineRecord } from '../../store/engines';
 import type { Authorizer } from '../auth';
 import type { LeaseService } from './leases';
+import { refusal } from './refusal';
 
 export interface EngineInput {
   name: string;
@@ -56,11 +57,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
   async function guardRootCredentialUse(actor: Identity, engine: string, secretPath: string) {
     if (isAdmin(actor) || (hasScope(actor, 'secrets:read') && (await authorizer.allows(actor, 'read', secretPath)))) return;
     const reason = `setting connection_url or root_credentials_path sends the root credential at ${secretPath}: it needs read on that path`;
-    await stores.audit.append({
-      identity_id: actor.identity_id, action: 'auth_fail', path: `dynamic/engines/${engine}`, result: 'failure',
-      extra_data: { status: 403, reason, root_credentials_path: secretPath },
-    });
-    throw new ApiError('forbidden', reason);
+    throw await refusal(stores.audit, actor, `dynamic/engines/${engine}`, reason, { root_credentials_path: secretPath });
   }
 
   /** Validates the config and opens a test connection; a failure is 400 invalid_config in the database's words. */

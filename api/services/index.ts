@@ -11,7 +11,7 @@ export function createServices(stores: Stores, temporal: Client, taskQueue: stri
   let leases: LeaseService | undefined;
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
   const engines = createEngineService(stores, targets, authorizer, () => leases!);
-  const roles = createRoleService(stores, engines, targets);
+  const roles = createRoleService(stores, engines, targets, authorizer);
   leases = createLeaseService({ stores, temporal, taskQueue, engines, roles, waitMs: options.workerWaitMs });
   return { secrets: createSecretService(stores), engines, roles, leases, close: () => targets.close() };
 }

@@ -1,11 +1,14 @@
-import type { Identity } from '../../lib/access';
+import { isAdmin, rolePath, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { DEFAULT_RENEW_STATEMENTS, DEFAULT_REVOCATION_STATEMENTS, DEFAULT_USERNAME_TEMPLATE, STATEMENT_PLACEHOLDERS, unknownPlaceholders, USERNAME_PLACEHOLDERS } from '../../lib/templates';
 import type { Stores } from '../../store';
 import type { RoleFields, RoleRecord } from '../../store/roles';
 import { DefinitionRejected, dryRunRole } from '../../engine/dry-run';
+import { sessionControlProblem } from '../../engine/statements';
 import { TargetError, type TargetPools } from '../../engine/target-pools';
+import type { Authorizer } from '../auth';
 import type { EngineService } from './engines';
+import { refusal } from './refusal';
 
 
 export interface RoleInput {
@@ -39,6 +42,8 @@ function checkDefinition(role: RoleFields, engineMaxTtl: number): string[] {
   const groups = { creation_statements: role.creation_statements, revocation_statements: role.revocation_statements, renew_statements: role.renew_statements };
   for (const [field, statements] of Object.entries(groups)) {
     statements.forEach((statement, index) => {
+      const control = sessionControlProblem(statement);
+      if (control) throw new ApiError('invalid_statements', `${field}[${index}]: ${control}`, { field, statement_index: index });
       const unknown = unknownPlaceholders(statement, STATEMENT_PLACEHOLDERS);
       if (unknown.length) {
         throw new ApiError('invalid_statements', `${field}[${index}] uses unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(', ')}`, {
@@ -83,7 +88,7 @@ async function tryAgainstDatabase(targets: TargetPools, role: RoleFields): Promi
   }
 }
 
-export function createRoleService(stores: Stores, engines: EngineService, targets: TargetPools) {
+export function createRoleService(stores: Stores, engines: EngineService, targets: TargetPools, authorizer: Authorizer) {
   async function mustGet(engine: string, name: string) {
     await engines.mustGet(engine);
     const role = await stores.roles.get(engine, name);
@@ -110,8 +115,11 @@ export function createRoleService(stores: Stores, engines: EngineService, target
       max_ttl: input.max_ttl ?? base.max_ttl,
       username_template: input.username_template ?? base.username_template,
     };
+    const exists = () => new ApiError('conflict', `role ${input.name} already exists on engine ${engineName}; change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`);
+    if (!existing && (await stores.roles.get(engineName, input.name))) throw exists();
     const warnings = [...checkDefinition(fields, engine.max_ttl), ...(await tryAgainstDatabase(targets, fields))];
-    await stores.roles.save(fields);
+    if (existing) await stores.roles.update(fields);
+    else if (!(await stores.roles.create(fields))) throw exists();
     await stores.audit.append({
       identity_id: actor.identity_id, action: 'role_write', path: `dynamic/${engineName}/roles/${input.name}`, result: 'success',
       extra_data: { operation: existing ? 'update' : 'create' },
@@ -126,7 +134,17 @@ export function createRoleService(stores: Stores, engines: EngineService, target
       await engines.mustGet(engine);
       return (await stores.roles.list(engine)).map(roleView);
     },
-    create: (actor: Identity, engine: string, input: RoleInput) => save(actor, engine, input),
+    /**
+     * Creates a role; an existing one is 409 (updates go to the role's own path). Authorized on the role's
+     * own path, which only the body names: a policy that denies `dynamic/<engine>/roles/<name>` holds here too.
+     */
+    async create(actor: Identity, engine: string, input: RoleInput) {
+      const path = rolePath(engine, input.name);
+      if (!isAdmin(actor) && !(await authorizer.allows(actor, 'write', path))) {
+        throw await refusal(stores.audit, actor, path, `no policy grants write on ${path}`, { permission: 'write' });
+      }
+      return save(actor, engine, input);
+    },
     async update(actor: Identity, engine: string, name: string, patch: Partial<Omit<RoleInput, 'name'>>) {
       const existing = await mustGet(engine, name);
       return save(actor, engine, { ...existing, ...patch, name }, existing);

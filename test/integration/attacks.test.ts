@@ -2,12 +2,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncryptionCodec } from '../../lib/payload-codec';
+import { hashToken } from '../../lib/random';
+import { ensureRootToken } from '../../store/bootstrap';
 import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { payloadKeyring } from '../../store';
 import { grant, mintToken } from '../support/auth';
 import { startFakePostgres } from '../support/fake-postgres';
 import { withGuideStack } from '../support/guide';
-import { roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
+import { adminQuery, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
 import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -142,5 +144,104 @@ describe('the worker runs only input the product sealed', () => {
     expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes)).toBe(false);
     expect((await stack.call('DELETE', `/v1/dynamic/leases/${minted.lease_id}`)).status).toBe(204);
     expect(await roleExists(minted.data.username)).toBe(false);
+  });
+});
+
+describe('a role writer stays inside the roles a policy gives them', () => {
+  const identity = 'user:role-writer';
+  let writer: string;
+  beforeAll(async () => {
+    await grant(stack, uniqueName('role-writers'), [
+      { path_pattern: `dynamic/${engine}/roles`, permissions: ['write', 'list'] },
+      { path_pattern: `dynamic/${engine}/roles/*`, permissions: ['write', 'read'] },
+      { path_pattern: `dynamic/${engine}/roles/readonly`, permissions: ['deny'] },
+    ], identity);
+    writer = (await mintToken(stack, identity, ['dynamic:manage'])).token;
+  });
+
+  it('cannot replace a role a deny protects by naming it in a POST body: 403, audited, the role unchanged', async () => {
+    const before = (await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/readonly`)).body;
+    const response = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
+      name: 'readonly', creation_statements: ['CREATE ROLE "{{name}}" WITH LOGIN SUPERUSER PASSWORD \'{{password}}\''],
+    }, writer);
+    expect(response.status, JSON.stringify(response.body)).toBe(403);
+    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/readonly`)).body).toEqual(before);
+    expect((await authFailures(identity))[0]!.path).toBe(`dynamic/${engine}/roles/readonly`);
+  });
+
+  it('POST creates and never replaces: a second POST of the same name is 409, PATCH changes it', async () => {
+    const name = uniqueName('created');
+    const body = { ...target.guideRole, name };
+    expect((await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, body, writer)).status).toBe(200);
+    const again = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, { ...body, default_ttl: '5m' }, writer);
+    expect(again.status, JSON.stringify(again.body)).toBe(409);
+    expect(again.body.error.code).toBe('conflict');
+    const patched = await stack.call('PATCH', `/v1/dynamic/engines/${engine}/roles/${name}`, { default_ttl: '5m' }, writer);
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(patched.body.default_ttl).toBe(300);
+  });
+});
+
+describe('role statements run as defined, and only inside the transaction ScaiVault gives them', () => {
+  const leaked = () => uniqueName('leaked');
+  const tableExists = async (table: string) =>
+    (await adminQuery('SELECT 1 FROM pg_class WHERE relname = $1', [table], target.name)).length > 0;
+
+  it.each([
+    ['a COMMIT between statements', (t: string) => ['CREATE ROLE "{{name}}" LOGIN', 'COMMIT', `CREATE TABLE ${t} ()`]],
+    ['a commented ROLLBACK', (t: string) => ['CREATE ROLE "{{name}}" LOGIN', '/* tidy */ ROLLBACK', `CREATE TABLE ${t} ()`]],
+    ['a session-level SET ROLE', (t: string) => ['SET ROLE postgres', 'CREATE ROLE "{{name}}" LOGIN', `CREATE TABLE ${t} ()`]],
+  ])('%s: 400 invalid_statements, nothing runs', async (_label, statements) => {
+    const table = leaked();
+    const response = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, { name: uniqueName('txn'), creation_statements: statements(table) });
+    expect(response.status, JSON.stringify(response.body)).toBe(400);
+    expect(response.body.error.code).toBe('invalid_statements');
+    expect(await tableExists(table)).toBe(false);
+  });
+
+  it('two commands in one string: 400 invalid_statements in the database\'s words, nothing committed', async () => {
+    const table = leaked();
+    const response = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
+      name: uniqueName('multi'), creation_statements: [`CREATE ROLE "{{name}}" LOGIN; CREATE TABLE ${table} ()`],
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(400);
+    expect(response.body.error).toMatchObject({ code: 'invalid_statements', details: { phase: 'creation', statement_index: 0 } });
+    expect(response.body.error.details.message).toMatch(/multiple commands/);
+    expect(await tableExists(table)).toBe(false);
+  });
+
+  it('SET LOCAL is allowed: it ends with the transaction', async () => {
+    const response = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
+      ...target.guideRole, name: uniqueName('local'), creation_statements: ["SET LOCAL lock_timeout = '5s'", ...target.guideRole.creation_statements],
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+  });
+});
+
+describe('tokens and requests as ordinary clients send them', () => {
+  it('a revoked dev root token stays revoked when the next start names it again', async () => {
+    const devToken = `svt_dev_${uniqueName('root')}`;
+    await ensureRootToken(stack.stores, '/nonexistent', devToken);
+    expect((await stack.call('GET', '/v1/dynamic/engines', undefined, devToken)).status).toBe(200);
+    const [{ token_id }] = await stack.stores.db.query('SELECT token_id FROM tokens WHERE token_hash = $1', [hashToken(devToken)]).then((r) => r.rows);
+    expect((await stack.call('DELETE', `/v1/auth/tokens/${token_id}`)).status).toBe(204);
+    await ensureRootToken(stack.stores, '/nonexistent', devToken); // the next start, same SCAIVAULT_DEV_ROOT_TOKEN
+    await new Promise((r) => setTimeout(r, 1_100)); // past the API's live-token cache
+    expect((await stack.call('GET', '/v1/dynamic/engines', undefined, devToken)).status).toBe(401);
+  });
+
+  it('DELETE with Content-Type: application/json and no body is answered as a DELETE', async () => {
+    const minted = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})).body;
+    const response = await fetch(`${stack.baseUrl}/v1/dynamic/leases/${minted.lease_id}`, {
+      method: 'DELETE', headers: { authorization: `Bearer ${stack.rootToken}`, 'content-type': 'application/json' },
+    });
+    expect(response.status, await response.clone().text()).toBe(204);
+    expect(await roleExists(minted.data.username)).toBe(false);
+    // A body that is there must still be JSON.
+    const broken = await fetch(`${stack.baseUrl}/v1/dynamic/leases/${minted.lease_id}`, {
+      method: 'DELETE', headers: { authorization: `Bearer ${stack.rootToken}`, 'content-type': 'application/json' }, body: '{"force":',
+    });
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
   });
 });
