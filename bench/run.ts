@@ -10,9 +10,10 @@ import { checkoutRevision } from './lib/checkout';
 import { chosenLevers, codeLever, LEVERS, leverScenario } from './scenarios/levers';
 import { mintScenario } from './scenarios/mint';
 import { scaleScenario } from './scenarios/scale';
+import { workflowCodeScenario } from './scenarios/workflow-code';
 
 /**
- * `npm run bench [-- --quick] [--only cpu,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>]`:
+ * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>]`:
  * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
  * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
@@ -51,6 +52,7 @@ async function main() {
     env = await startBenchEnv(log, storage);
     const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced, report: (figure) => figures.push(figure) };
     if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);
+    if (wanted('workflow')) await workflowCodeScenario(ctx, quick ? 100 : 300, baseline);
     if (wanted('levers')) await leverScenario(ctx, sizes.lever, chosenLevers(baseline ? [codeLever(baseline), ...LEVERS] : LEVERS));
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
