@@ -3,7 +3,9 @@ import { hasScope, isAdmin, type Identity, type Permission, type Scope } from '.
 import { ApiError } from '../lib/errors';
 import { hashToken } from '../lib/random';
 import type { Stores } from '../store';
-import { FailureLimiter, type FailureLimit } from './failure-limiter';
+import type { AuditEntry } from '../store/audit';
+import { AuthFailureAudit } from './auth-failure-audit';
+import { DEFAULT_FAILURE_LIMIT, FailureLimiter, type FailureLimit } from './failure-limiter';
 import type { FindLiveToken } from './live-tokens';
 
 /** The resource a route acts on: its policy path and, for a lease, the identity that created it. */
@@ -47,6 +49,8 @@ export const ANONYMOUS = 'anonymous';
 
 export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: Authorizer, findLiveToken: FindLiveToken, failureLimit?: FailureLimit) {
   const limiter = new FailureLimiter(failureLimit);
+  const failureAudit = new AuthFailureAudit((entry) => stores.audit.append(entry), failureLimit?.windowMs ?? DEFAULT_FAILURE_LIMIT.windowMs);
+  app.addHook('onClose', () => failureAudit.flush());
   app.decorateRequest('identity', null as unknown as Identity);
   app.decorate('accessTable', [] as RouteAccess[]);
 
@@ -58,10 +62,7 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
   });
 
   const refuse = async (request: FastifyRequest, error: ApiError, identityId: string, path: string, extra: Record<string, unknown>) => {
-    await stores.audit.append({
-      identity_id: identityId, action: 'auth_fail', path, result: 'failure',
-      extra_data: { status: error.status, reason: error.message, method: request.method, remote_address: request.ip, ...extra },
-    });
+    await stores.audit.append(failureEntry(request, error, identityId, path, extra));
     return error;
   };
 
@@ -70,17 +71,19 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
     const access = request.routeOptions.config.access;
     if (!access || 'public' in access) return; // no access: fastify's own 404 handler
     const urlPath = request.url.split('?')[0]!;
-    const wait = limiter.retryAfter(request.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(wait));
-      throw new ApiError('rate_limited', `too many failed authentications from this address; retry in ${wait}s`);
-    }
     try {
       request.identity = await authenticate(findLiveToken, request.headers.authorization);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
+      // Only failures are limited: a valid token is never refused for what others sent from its address.
+      const wait = limiter.retryAfter(request.ip);
       limiter.record(request.ip);
-      throw await refuse(request, error, ANONYMOUS, urlPath, {});
+      await failureAudit.record(request.ip, failureEntry(request, error, ANONYMOUS, urlPath, {}));
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        throw new ApiError('rate_limited', `too many failed authentications from this address; retry in ${wait}s`);
+      }
+      throw error;
     }
     if ('authenticated' in access) return;
     const identity = request.identity;
@@ -98,6 +101,11 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
     }
   });
 }
+
+const failureEntry = (request: FastifyRequest, error: ApiError, identityId: string, path: string, extra: Record<string, unknown>): AuditEntry => ({
+  identity_id: identityId, action: 'auth_fail', path, result: 'failure',
+  extra_data: { status: error.status, reason: error.message, method: request.method, remote_address: request.ip, ...extra },
+});
 
 export async function authenticate(findLiveToken: FindLiveToken, header: string | undefined): Promise<Identity> {
   const token = header?.match(/^Bearer\s+(\S+)$/i)?.[1];

@@ -18,7 +18,7 @@ async function main() {
   const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys));
   const app = await buildServer({
     stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel, logger: log,
-    masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort), tokenCacheMs: config.tokenCacheMs,
+    masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort), tokenCacheMs: config.tokenCacheMs, trustProxy: config.trustProxy,
   });
   await app.listen({ host: config.host, port: config.port });
   const stop = async () => {

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
+import type { TrustProxy } from '../lib/config';
 import { loggerOptions } from '../lib/logger';
 import { metricsRegistry } from '../lib/metrics';
 import { EncryptionCodec } from '../lib/payload-codec';
@@ -50,6 +51,8 @@ export interface ApiSetup {
   authFailureLimit?: FailureLimit;
   /** How long a token found live is trusted before the store is asked again (default 1 s; 0: every request). */
   tokenCacheMs?: number;
+  /** Proxies whose X-Forwarded-For is believed (fastify's `trustProxy`); none by default. */
+  trustProxy?: TrustProxy;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -71,6 +74,7 @@ export async function buildServer(setup: ApiSetup) {
     loggerInstance: (setup.logger ?? pino(loggerOptions(setup.logLevel ?? 'info'))) as FastifyBaseLogger,
     logController: new QuietRequestLog(),
     bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: setup.trustProxy ?? false,
     genReqId: () => `req_${randomUUID()}`,
     requestIdHeader: false,
     // Long enough that an over-long name reaches its schema and is refused there with a clear 400.

@@ -29,6 +29,7 @@ const envSchema = z.object({
   SCAIVAULT_MASTER_KEY: z.string().optional(),
   SCAIVAULT_LOG_LEVEL: z.string().default('info'),
   SCAIVAULT_PUBLIC_URL: z.string().url().optional(),
+  SCAIVAULT_TRUST_PROXY: z.string().optional(),
   SCAIVAULT_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(1000),
   SCAIVAULT_WORKER_CACHED_WORKFLOWS: int(DEFAULT_WORKER_TUNING.cachedWorkflows),
   SCAIVAULT_WORKER_WORKFLOW_THREADS: int(DEFAULT_WORKER_TUNING.workflowThreads),
@@ -50,6 +51,18 @@ function defaultDatabaseUrl(dataDir: string): string {
 
 export type Config = ReturnType<typeof loadConfig>;
 
+export type TrustProxy = boolean | string | ((address: string, hop: number) => boolean);
+
+function trustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // An empty variable means unset, as shells and compose files often leave them.
   const e = envSchema.parse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
@@ -68,6 +81,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
     },
     devRootToken: e.SCAIVAULT_DEV_ROOT_TOKEN,
+    /**
+     * Which proxies' X-Forwarded-For the API believes for a caller's address (the failed-authentication limit
+     * and audit entries key on it): unset or `false`, none; `true`, any; a number, that many hops; otherwise
+     * a comma-separated list of addresses or CIDRs, as fastify's `trustProxy`.
+     */
+    trustProxy: trustProxy(e.SCAIVAULT_TRUST_PROXY),
     /** How long the API trusts a token it found live before asking the store again (ms; 0: every request). */
     tokenCacheMs: e.SCAIVAULT_TOKEN_CACHE_MS,
     masterKey: e.SCAIVAULT_MASTER_KEY,

@@ -5,6 +5,7 @@ import { buildServer } from '../../api/server';
 import { SCOPES } from '../../lib/access';
 import { hashToken } from '../../lib/random';
 import { grant, mintToken } from '../support/auth';
+import { waitFor } from '../support/wait';
 import { configureGuideEngine, issuedUsernames } from '../support/guide';
 import { createTargetDatabase, type TargetDatabase } from '../support/postgres';
 import { startStack, type Stack } from '../support/stack';
@@ -271,11 +272,13 @@ describe('the authorization table', () => {
 });
 
 describe('failed authentications', () => {
-  it('are rate-limited per source address with 429, while other sources still pass', async () => {
-    const app = await buildServer({
-      stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys, logLevel: 'silent',
-      authFailureLimit: { max: 5, windowMs: 60_000 },
-    });
+  const limitedApp = (max: number, windowMs = 60_000, trustProxy?: string) => buildServer({
+    stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys, logLevel: 'silent',
+    authFailureLimit: { max, windowMs }, trustProxy,
+  });
+
+  it('are rate-limited per source address with 429, while other sources, and valid tokens from the same one, still pass', async () => {
+    const app = await limitedApp(5);
     try {
       const whoami = (token: string, remoteAddress = '10.0.0.1') =>
         app.inject({ method: 'GET', url: '/v1/auth/whoami', headers: { authorization: `Bearer ${token}` }, remoteAddress });
@@ -284,10 +287,50 @@ describe('failed authentications', () => {
       expect(limited.statusCode).toBe(429);
       expect(limited.json().error.code).toBe('rate_limited');
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-      expect((await whoami(stack.rootToken)).statusCode).toBe(429);
+      expect((await whoami(stack.rootToken)).statusCode).toBe(200);
       expect((await whoami(stack.rootToken, '10.0.0.2')).statusCode).toBe(200);
     } finally {
       await app.close();
+    }
+  });
+
+  it('150 bad tokens, then a good one from the same address: the good one passes, and the flood is two audit entries, not 150', async () => {
+    const address = `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+    const app = await limitedApp(100, 1_000);
+    const entries = async () => (await stack.stores.db.query(
+      `SELECT extra_data FROM audit_log WHERE action = 'auth_fail' AND extra_data->>'remote_address' = $1 ORDER BY id`, [address],
+    )).rows.map((r) => r.extra_data as Record<string, unknown>);
+    try {
+      const whoami = (token: string) => app.inject({ method: 'GET', url: '/v1/auth/whoami', headers: { authorization: `Bearer ${token}` }, remoteAddress: address });
+      const statuses = [];
+      for (let i = 0; i < 150; i++) statuses.push((await whoami(`svt_flood-${i}`)).statusCode);
+      expect(statuses.filter((s) => s === 401).length).toBe(100);
+      expect(statuses.filter((s) => s === 429).length).toBe(50);
+      expect((await whoami(stack.rootToken)).statusCode).toBe(200);
+      expect(await entries()).toHaveLength(1); // the first, in full; the rest are counted
+      await waitFor(entries, (rows) => rows.length === 2, 5_000);
+      expect((await entries())[1]).toMatchObject({ aggregated: true, count: 149, remote_address: address });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('key on the forwarded address only behind a trusted proxy', async () => {
+    const trusting = await limitedApp(1, 60_000, '127.0.0.1');
+    const plain = await limitedApp(1, 60_000);
+    try {
+      const guess = (app: FastifyInstance, forwardedFor: string) => app.inject({
+        method: 'GET', url: '/v1/auth/whoami', remoteAddress: '127.0.0.1',
+        headers: { authorization: 'Bearer svt_guess', 'x-forwarded-for': forwardedFor },
+      });
+      // Behind the trusted proxy each client is its own source; without trust the proxy is one source for all.
+      expect((await guess(trusting, '203.0.113.1')).statusCode).toBe(401);
+      expect((await guess(trusting, '203.0.113.2')).statusCode).toBe(401);
+      expect((await guess(plain, '203.0.113.1')).statusCode).toBe(401);
+      expect((await guess(plain, '203.0.113.2')).statusCode).toBe(429);
+    } finally {
+      await trusting.close();
+      await plain.close();
     }
   });
 });
