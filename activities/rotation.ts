@@ -6,6 +6,8 @@ import type { BeginOutcome, RotationActivities, RotationEvent } from '../lib/rot
 import { generateSecretValue, rotatedField } from '../lib/secret-policy';
 import type { Stores } from '../store';
 import type { RotationRecord } from '../store/rotation';
+import type { ReceiverAllowList } from '../lib/receiver-address';
+import { postToReceiver, ReceiverRefused } from './receiver-post';
 
 export interface RotationActivityDeps {
   stores: Pick<Stores, 'secrets' | 'rotation' | 'webhooks' | 'audit'>;
@@ -13,6 +15,8 @@ export interface RotationActivityDeps {
   publicUrl: string;
   /** How long one delivery attempt may take. */
   deliveryTimeoutMs?: number;
+  /** Receivers at non-public addresses that may be reached (none by default). */
+  receiverAllow?: ReceiverAllowList;
 }
 
 export const ROTATED_EVENT = 'secret.rotated';
@@ -22,7 +26,7 @@ export function signatureHeader(secret: string, body: string, unixSeconds: numbe
   return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
 }
 
-export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs = 10_000 }: RotationActivityDeps): RotationActivities {
+export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs = 10_000, receiverAllow = [] }: RotationActivityDeps): RotationActivities {
   const { secrets, rotation, webhooks } = stores;
   const audit = (r: Pick<RotationRecord, 'secret_path' | 'rotation_id'>, identity: string, action: string, result: 'success' | 'failure', extra: Record<string, unknown>) =>
     stores.audit.append({ identity_id: identity, action, path: r.secret_path, result, extra_data: { rotation_id: r.rotation_id, ...extra } });
@@ -96,24 +100,16 @@ export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs 
       let responseCode: number | undefined;
       let error: string | undefined;
       try {
-        const response = await fetch(hook.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'x-scaivault-signature': signatureHeader(secret, body, Math.floor(Date.now() / 1000)),
-            'x-scaivault-event': event.type,
-            'x-scaivault-delivery': deliveryId,
-          },
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(deliveryTimeoutMs),
-        });
-        responseCode = response.status;
-        await response.body?.cancel().catch(() => {});
-        if (!response.ok) error = `the receiver answered HTTP ${response.status}`;
+        responseCode = await postToReceiver(hook.url, {
+          'content-type': 'application/json',
+          'x-scaivault-signature': signatureHeader(secret, body, Math.floor(Date.now() / 1000)),
+          'x-scaivault-event': event.type,
+          'x-scaivault-delivery': deliveryId,
+        }, body, { timeoutMs: deliveryTimeoutMs, allow: receiverAllow });
+        if (responseCode < 200 || responseCode >= 300) error = `the receiver answered HTTP ${responseCode}`;
       } catch (failure) {
-        const cause = (failure as { cause?: { code?: string; message?: string } }).cause;
-        error = `could not reach the receiver: ${cause?.code ?? cause?.message ?? (failure as Error).message}`;
+        const cause = failure as { code?: string; message?: string };
+        error = failure instanceof ReceiverRefused ? `refused: ${cause.message}` : `could not reach the receiver: ${cause.code ?? cause.message}`;
       }
       await webhooks.recordAttempt(deliveryId, attempt, { status: error ? 'retrying' : 'delivered', responseCode, error });
       if (error) throw ApplicationFailure.retryable(error, 'WebhookDeliveryFailed');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseReceiverAllowList } from './receiver-address';
 
 const DEFAULT_DATA_DIR = '.data';
 
@@ -30,6 +31,7 @@ const envSchema = z.object({
   SCAIVAULT_LOG_LEVEL: z.string().default('info'),
   SCAIVAULT_PUBLIC_URL: z.string().url().optional(),
   SCAIVAULT_TRUST_PROXY: z.string().optional(),
+  SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: z.string().optional(),
   SCAIVAULT_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(1000),
   SCAIVAULT_WORKER_CACHED_WORKFLOWS: int(DEFAULT_WORKER_TUNING.cachedWorkflows),
   SCAIVAULT_WORKER_WORKFLOW_THREADS: int(DEFAULT_WORKER_TUNING.workflowThreads),
@@ -87,6 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
      * a comma-separated list of addresses or CIDRs, as fastify's `trustProxy`.
      */
     trustProxy: trustProxy(e.SCAIVAULT_TRUST_PROXY),
+    /** Webhook receivers the worker may reach beyond public addresses: `true` (any) or CIDRs; none when unset. */
+    webhookAllowPrivate: parseReceiverAllowList(e.SCAIVAULT_WEBHOOK_ALLOW_PRIVATE),
     /** How long the API trusts a token it found live before asking the store again (ms; 0: every request). */
     tokenCacheMs: e.SCAIVAULT_TOKEN_CACHE_MS,
     masterKey: e.SCAIVAULT_MASTER_KEY,

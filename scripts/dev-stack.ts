@@ -7,6 +7,11 @@ import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
 import { portOpen, startDevServer, stopChildProcess, stopDevServer } from './temporal-cli';
 
+/**
+ * What the embedded default sets unless the environment does: webhook receivers on this machine's loopback
+ * may be reached (a local receiver is how one tries rotation here); a deployment reaches public ones only.
+ */
+const EMBEDDED_DEFAULTS = { SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: '127.0.0.0/8,::1/128' };
 const ROOT = path.resolve(__dirname, '..');
 
 /**
@@ -54,7 +59,7 @@ async function main() {
     process.exit(code);
   };
   const start = (entry: string) => {
-    const child = fork(path.join(ROOT, entry), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(ROOT, entry), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...EMBEDDED_DEFAULTS, ...process.env } });
     children.push(child);
     child.once('exit', (code, signal) => {
       if (stopping) return;

@@ -5,6 +5,7 @@ import { createReconcileActivities } from '../activities/reconcile';
 import { createRotationActivities } from '../activities/rotation';
 import { TargetPools } from '../engine/target-pools';
 import { DEFAULT_WORKER_TUNING, loadConfig, type WorkerTuning } from '../lib/config';
+import type { ReceiverAllowList } from '../lib/receiver-address';
 import { dataConverter } from '../lib/temporal';
 import { payloadKeyring, type Stores } from '../store';
 import { storeId } from '../store/bootstrap';
@@ -19,6 +20,8 @@ export interface WorkerSetup {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** The API's public base URL for webhook confirm URLs; SCAIVAULT_PUBLIC_URL (or its default) when unset. */
   publicUrl?: string;
+  /** Webhook receivers at non-public addresses it may reach; SCAIVAULT_WEBHOOK_ALLOW_PRIVATE when unset. */
+  webhookAllowPrivate?: ReceiverAllowList;
   tuning?: WorkerTuning;
 }
 
@@ -83,7 +86,9 @@ export async function createWorker(setup: WorkerSetup) {
     activities: {
       ...createLeaseActivities({ targets, leases: stores.leases, roles: stores.roles, audit: stores.audit, storeId: id }),
       ...createReconcileActivities({ targets, stores, storeId: id }),
-      ...createRotationActivities({ stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl }),
+      ...createRotationActivities({
+        stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl, receiverAllow: setup.webhookAllowPrivate ?? loadConfig().webhookAllowPrivate,
+      }),
     },
     dataConverter: dataConverter(payloadKeyring(setup.masterKeys), { onRefused: auditRefusals(stores) }),
     maxCachedWorkflows: tuning.cachedWorkflows,

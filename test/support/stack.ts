@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { buildServer } from '../../api/server';
+import { parseReceiverAllowList } from '../../lib/receiver-address';
 import { connectClient } from '../../lib/temporal';
 import { openStores, payloadKeyring, type Stores } from '../../store';
 import { ensureRootToken } from '../../store/bootstrap';
@@ -55,7 +56,8 @@ export async function startStack(options: { worker?: boolean; workerWaitMs?: num
     baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), masterKeys, taskQueue, temporalAddress, temporal,
     call: apiCaller(baseUrl, rootToken),
     async startWorker() {
-      worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle, publicUrl: baseUrl });
+      // The suite's webhook receivers listen on loopback.
+      worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle, publicUrl: baseUrl, webhookAllowPrivate: parseReceiverAllowList('127.0.0.0/8') });
       running = worker.worker.run();
     },
     async stopWorker() {
