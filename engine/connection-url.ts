@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import type { PoolConfig } from 'pg';
 import { parse } from 'pg-connection-string';
@@ -30,6 +30,28 @@ export function connectionUrlProblem(template: string): string | undefined {
   }
   const sslmode = url.searchParams.get('sslmode');
   if (sslmode && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;
+  const file = FILE_PARAMETERS.find((name) => url.searchParams.has(name));
+  if (file) {
+    return `connection_url may not name a file on the ScaiVault server (${file}): give the CA certificate as config.ca_certificate (PEM); client certificates are not supported`;
+  }
+  return undefined;
+}
+
+/** libpq parameters that name files: the API would read them from its own disk. */
+const FILE_PARAMETERS = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl', 'sslcrldir', 'passfile', 'service', 'servicefile'];
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Why a ca_certificate is unusable: it must hold one or more PEM X.509 certificates and nothing else. */
+export function caCertificateProblem(pem: string): string | undefined {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0 || pem.replace(PEM_CERTIFICATE, '').trim() !== '') return 'ca_certificate must be one or more PEM certificates (-----BEGIN CERTIFICATE----- ...)';
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      return 'ca_certificate holds a PEM block that is not an X.509 certificate';
+    }
+  }
   return undefined;
 }
 
@@ -40,13 +62,13 @@ export const fillConnectionUrl = (template: string, credential: RootCredential) 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
 /**
- * `sslmode` as libpq means it. node-postgres reads `require` as `verify-full`; libpq's `require` encrypts
- * without verifying the server (and verifies the CA when `sslrootcert` is given). libpq's `prefer` falls
+ * `sslmode` as libpq means it, with the engine's `ca_certificate` in the place of libpq's `sslrootcert`.
+ * node-postgres reads `require` as `verify-full`; libpq's `require` encrypts without verifying the server
+ * (and verifies the CA when one is given). libpq's `prefer` falls
  * back to plaintext when the server has no TLS; node-postgres cannot fall back, so `allow` and `prefer`
  * connect in plaintext, as libpq does against such a server.
  */
-export function sslFor(sslmode: string | null, sslrootcert: string | null): PoolConfig['ssl'] {
-  const ca = sslrootcert ? readFileSync(sslrootcert, 'utf8') : undefined;
+export function sslFor(sslmode: string | null, ca?: string): PoolConfig['ssl'] {
   const verifyCa: ConnectionOptions = { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
   switch (sslmode) {
     case null:
@@ -65,12 +87,12 @@ export function sslFor(sslmode: string | null, sslrootcert: string | null): Pool
   }
 }
 
-/** A pg pool config for the filled-in URL, with libpq's sslmode semantics. */
-export function poolConfigFor(connectionUrl: string): PoolConfig {
+/** A pg pool config for the filled-in URL, with libpq's sslmode semantics; `ca` verifies the server. */
+export function poolConfigFor(connectionUrl: string, ca?: string | null): PoolConfig {
   const url = new URL(connectionUrl);
   const sslmode = url.searchParams.get('sslmode');
-  const sslrootcert = url.searchParams.get('sslrootcert');
-  for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat']) url.searchParams.delete(key);
+  // A file parameter is refused when the URL is saved; one stored before that is dropped, never read.
+  for (const key of ['sslmode', 'uselibpqcompat', ...FILE_PARAMETERS]) url.searchParams.delete(key);
   const parsed = parse(url.toString());
   return {
     host: parsed.host ?? undefined,
@@ -79,7 +101,7 @@ export function poolConfigFor(connectionUrl: string): PoolConfig {
     user: parsed.user,
     password: parsed.password,
     application_name: 'scaivault',
-    ssl: sslFor(sslmode, sslrootcert),
+    ssl: sslFor(sslmode, ca ?? undefined),
   };
 }
 

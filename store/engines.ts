@@ -4,6 +4,8 @@ export interface EngineRecord {
   name: string;
   plugin: 'postgresql';
   connection_url: string;
+  /** PEM: the CA that verifies the target's TLS certificate. */
+  ca_certificate: string | null;
   root_credentials_path: string;
   credentials_cache_ttl: number;
   default_ttl: number;
@@ -32,10 +34,10 @@ export class EngineStore {
   async create(e: EngineFields): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `INSERT INTO engines (name, plugin, connection_url, root_credentials_path, credentials_cache_ttl,
-         default_ttl, max_ttl, connection_status, last_error)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING`,
+         default_ttl, max_ttl, connection_status, last_error, ca_certificate)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (name) DO NOTHING`,
       [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
-        e.connection_status, e.last_error],
+        e.connection_status, e.last_error, e.ca_certificate],
     );
     return rowCount === 1;
   }
@@ -43,10 +45,10 @@ export class EngineStore {
   async update(e: EngineFields): Promise<void> {
     await this.db.query(
       `UPDATE engines SET plugin = $2, connection_url = $3, root_credentials_path = $4, credentials_cache_ttl = $5,
-         default_ttl = $6, max_ttl = $7, connection_status = $8, last_error = $9, updated_at = now()
+         default_ttl = $6, max_ttl = $7, connection_status = $8, last_error = $9, ca_certificate = $10, updated_at = now()
        WHERE name = $1`,
       [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
-        e.connection_status, e.last_error],
+        e.connection_status, e.last_error, e.ca_certificate],
     );
   }
 

@@ -9,6 +9,8 @@ import { durationSchema, nameSchema, secretPathSchema } from '../schemas';
 const configSchema = z.object({
   plugin: z.literal('postgresql'),
   connection_url: z.string().min(1).max(2048),
+  /** PEM certificate(s) of the CA that verifies the database (libpq's sslrootcert, as a value); null clears it. */
+  ca_certificate: z.string().min(1).max(65_536).nullable().optional(),
   root_credentials_path: secretPathSchema,
   credentials_cache_ttl: durationSchema.optional(),
 });
@@ -31,6 +33,7 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     const engine = await services.engines.create(request.identity, {
       name, default_ttl, max_ttl,
       connection_url: config.connection_url,
+      ca_certificate: config.ca_certificate ?? null,
       root_credentials_path: config.root_credentials_path,
       credentials_cache_ttl: config.credentials_cache_ttl ?? DEFAULT_CREDENTIALS_CACHE_TTL,
     });

@@ -1,7 +1,7 @@
 import { hasScope, isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { randomBytes } from 'node:crypto';
-import { connectionUrlProblem, scrub } from '../../engine/connection-url';
+import { caCertificateProblem, connectionUrlProblem, scrub } from '../../engine/connection-url';
 import { describe, readRootCredential, testConnection, TargetError, type TargetPools } from '../../engine/target-pools';
 import { generatePassword } from '../../lib/random';
 import { scramVerifier } from '../../lib/scram';
@@ -14,6 +14,8 @@ import { refusal } from './refusal';
 export interface EngineInput {
   name: string;
   connection_url: string;
+  /** PEM; null or absent: no CA of the engine's own (verify-full then uses the system's roots). */
+  ca_certificate: string | null;
   root_credentials_path: string;
   credentials_cache_ttl: number;
   default_ttl: number;
@@ -32,6 +34,7 @@ export function engineView(e: EngineRecord) {
     config: {
       plugin: e.plugin,
       connection_url: e.connection_url,
+      ...(e.ca_certificate ? { ca_certificate: e.ca_certificate } : {}),
       root_credentials_path: e.root_credentials_path,
       credentials_cache_ttl: e.credentials_cache_ttl,
     },
@@ -63,7 +66,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
   /** Validates the config and opens a test connection; a failure is 400 invalid_config in the database's words. */
   async function checked(input: EngineInput): Promise<EngineFields> {
     if (input.default_ttl > input.max_ttl) throw new ApiError('invalid_config', 'default_ttl must not exceed max_ttl');
-    const urlProblem = connectionUrlProblem(input.connection_url);
+    const urlProblem = connectionUrlProblem(input.connection_url) ?? (input.ca_certificate ? caCertificateProblem(input.ca_certificate) : undefined);
     if (urlProblem) throw new ApiError('invalid_config', urlProblem);
     let credential;
     try {
@@ -72,7 +75,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
       if (error instanceof TargetError) throw new ApiError('invalid_config', error.message);
       throw error;
     }
-    const failure = await testConnection(input.connection_url, credential);
+    const failure = await testConnection(input, credential);
     if (failure) throw new ApiError('invalid_config', `test connection failed: ${failure}`);
     return { ...input, plugin: 'postgresql', connection_status: 'healthy', last_error: null };
   }
@@ -87,8 +90,8 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
     const pending = await stores.secrets.pending(engine.root_credentials_path);
     if (pending && pending.version === stale.new_version) {
       const current = await readRootCredential(stores.secrets, engine);
-      const currentWorks = (await testConnection(engine.connection_url, current.credential)) === undefined;
-      const pendingWorks = !currentWorks && (await testConnection(engine.connection_url, pending.data as { username: string; password: string })) === undefined;
+      const currentWorks = (await testConnection(engine, current.credential)) === undefined;
+      const pendingWorks = !currentWorks && (await testConnection(engine, pending.data as { username: string; password: string })) === undefined;
       if (pendingWorks) await stores.secrets.promote(engine.root_credentials_path, pending.version, true);
       else await stores.secrets.retire(engine.root_credentials_path, pending.version);
     }
@@ -116,7 +119,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
     async update(actor: Identity, name: string, patch: Partial<Omit<EngineInput, 'name'>>) {
       const current = await mustGet(name);
       const next = { ...current, ...patch, name };
-      if (next.connection_url !== current.connection_url || next.root_credentials_path !== current.root_credentials_path) {
+      if (next.connection_url !== current.connection_url || next.root_credentials_path !== current.root_credentials_path || next.ca_certificate !== current.ca_certificate) {
         await guardRootCredentialUse(actor, name, next.root_credentials_path);
       }
       const fields = await checked(next);
@@ -131,7 +134,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
       const engine = await mustGet(name);
       let failure: string | undefined;
       try {
-        failure = await testConnection(engine.connection_url, (await readRootCredential(stores.secrets, engine)).credential);
+        failure = await testConnection(engine, (await readRootCredential(stores.secrets, engine)).credential);
       } catch (error) {
         failure = error instanceof TargetError ? error.message : 'root credential unreadable';
       }
@@ -173,7 +176,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
         await targets.withClient(name, (client) => client.query(`ALTER ROLE CURRENT_USER PASSWORD ${client.escapeLiteral(verifier)}`));
       } catch (error) {
         // The statement may have committed before its answer was lost: the pending value decides.
-        const changed = (await testConnection(engine.connection_url, { username: current!.data.username as string, password })) === undefined;
+        const changed = (await testConnection(engine, { username: current!.data.username as string, password })) === undefined;
         if (!changed) failure = scrub(describe(error), password, verifier);
       }
       if (failure) {

@@ -1,4 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncryptionCodec } from '../../lib/payload-codec';
@@ -243,5 +246,53 @@ describe('tokens and requests as ordinary clients send them', () => {
     });
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+  });
+});
+
+describe('the API reads no file a connection_url names', () => {
+  let dir: string;
+  let fifo: string;
+  let ca: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sv-attack-'));
+    fifo = path.join(dir, 'stall.fifo');
+    execFileSync('mkfifo', [fifo]);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=scaivault-test-ca', '-keyout', path.join(dir, 'ca.key'), '-out', path.join(dir, 'ca.pem')], { stdio: 'ignore' });
+    ca = execFileSync('cat', [path.join(dir, 'ca.pem')]).toString();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const withParameter = (parameter: string) => `${target.connectionUrl}&${parameter}`;
+
+  it.each([
+    ['a FIFO, which would stall a synchronous read', () => `sslrootcert=${fifo}`],
+    ['/dev/zero, which would exhaust memory', () => 'sslrootcert=/dev/zero'],
+    ['a file that exists', () => 'sslrootcert=/etc/hostname'],
+    ['a file that does not', () => `sslrootcert=${dir}/missing.pem`],
+    ['a client key', () => 'sslkey=/etc/ssl/private/key.pem'],
+    ['a password file', () => 'passfile=/root/.pgpass'],
+  ])('%s: 400 at once, the same answer whether the file exists or not', async (_label, parameter) => {
+    const started = Date.now();
+    const response = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { connection_url: withParameter(parameter()) } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(response.status, JSON.stringify(response.body)).toBe(400);
+    expect(response.body.error.code).toBe('invalid_config');
+    expect(response.body.error.message).toMatch(/may not name a file on the ScaiVault server \((sslrootcert|sslkey|passfile)\): give the CA certificate as config.ca_certificate/);
+  });
+
+  it('takes the CA as a PEM value instead, and refuses what is not one', async () => {
+    const set = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { ca_certificate: ca } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body.config.ca_certificate).toBe(ca);
+    const garbage = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { ca_certificate: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----' } });
+    expect(garbage.status).toBe(400);
+    expect(garbage.body.error.message).toMatch(/not an X.509 certificate/);
+    const cleared = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { ca_certificate: null } });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.config.ca_certificate).toBeUndefined();
+    // Leases still issue through the engine after its CA changed.
+    const minted = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {});
+    expect(minted.status).toBe(200);
   });
 });

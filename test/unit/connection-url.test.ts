@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionUrlProblem, fillConnectionUrl, poolConfigFor, scrub } from '../../engine/connection-url';
+import { caCertificateProblem, connectionUrlProblem, fillConnectionUrl, poolConfigFor, scrub } from '../../engine/connection-url';
 
 describe('connection_url', () => {
   it.each([
@@ -46,6 +46,19 @@ describe('connection_url', () => {
     const ssl = poolConfigFor('postgresql://u:p@h/db?sslmode=verify-ca').ssl as { rejectUnauthorized: boolean; checkServerIdentity: () => unknown };
     expect(ssl.rejectUnauthorized).toBe(true);
     expect(ssl.checkServerIdentity()).toBeUndefined();
+  });
+
+  it.each(['sslrootcert=/etc/ssl/ca.pem', 'sslcert=/c', 'sslkey=/k', 'sslcrl=/r', 'passfile=/p', 'service=prod'])('refuses the file parameter %s', (parameter) => {
+    expect(connectionUrlProblem(`postgresql://{{username}}:{{password}}@h/db?sslmode=verify-full&${parameter}`)).toMatch(/may not name a file/);
+  });
+
+  it.each([
+    ['no PEM at all', 'not a certificate'],
+    ['a PEM block with something after it', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nrm -rf /'],
+    ['a key, not a certificate', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----'],
+    ['a block that does not parse', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'],
+  ])('refuses a ca_certificate that is %s', (_label, pem) => {
+    expect(caCertificateProblem(pem)).toBeDefined();
   });
 
   it('scrubs secrets from messages', () => {
