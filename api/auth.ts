@@ -43,6 +43,8 @@ declare module 'fastify' {
 export interface Authorizer {
   /** Whether the identity's policies grant `permission` on `path`. Admins pass without policies. */
   allows(identity: Identity, permission: Permission, path: string): Promise<boolean>;
+  /** Whether a policy in force denies the path outright. */
+  denies(identity: Identity, path: string): Promise<boolean>;
 }
 
 export const ANONYMOUS = 'anonymous';
@@ -94,7 +96,8 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
     if (!access.permission || !access.path || isAdmin(identity)) return;
     const resource = await access.path(request);
     const { path, owner_id } = typeof resource === 'string' ? { path: resource, owner_id: undefined } : resource;
-    if (owner_id === identity.identity_id) return;
+    // A lease's creator may renew and revoke it without a grant, but not past a deny.
+    if (owner_id === identity.identity_id && !(await authorizer.denies(identity, path))) return;
     if (!(await authorizer.allows(identity, access.permission, path))) {
       const error = new ApiError('forbidden', `no policy grants ${access.permission} on ${path}`);
       throw await refuse(request, error, identity.identity_id, path, { permission: access.permission });

@@ -1,14 +1,13 @@
 import type { Identity, Permission } from '../lib/access';
-import { rulesAllow } from '../lib/path-pattern';
+import { rulesAllow, rulesDeny } from '../lib/path-pattern';
 import type { PolicyStore } from '../store/policies';
 import type { Authorizer } from './auth';
 
 /** Grants what the policies in force for the token allow: those it carries and those bound to its identity. */
 export function policyAuthorizer(policies: PolicyStore): Authorizer {
+  const rulesOf = async (identity: Identity) => (await policies.inForce(identity.policies, identity.identity_id)).flatMap((p) => p.rules);
   return {
-    async allows(identity: Identity, permission: Permission, path: string) {
-      const inForce = await policies.inForce(identity.policies, identity.identity_id);
-      return rulesAllow(inForce.flatMap((p) => p.rules), permission, path);
-    },
+    allows: async (identity: Identity, permission: Permission, path: string) => rulesAllow(await rulesOf(identity), permission, path),
+    denies: async (identity: Identity, path: string) => rulesDeny(await rulesOf(identity), path),
   };
 }

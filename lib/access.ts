@@ -32,4 +32,3 @@ export const credsPath = (engine: string, role: string) => `dynamic/${engine}/cr
 export const engineConfigPath = (engine: string) => `dynamic/${engine}/config`;
 export const rolePath = (engine: string, role?: string) => `dynamic/${engine}/roles${role ? `/${role}` : ''}`;
 export const ENGINES_PATH = 'dynamic/engines';
-export const LEASES_PATH = 'dynamic/leases';

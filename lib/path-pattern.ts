@@ -67,3 +67,7 @@ export function rulesAllow(rules: PolicyRule[], permission: Permission, path: st
   }
   return granted;
 }
+
+/** Whether a matching rule denies the path outright (`deny` wins even for a lease's own creator). */
+export const rulesDeny = (rules: PolicyRule[], path: string) =>
+  rules.some((rule) => rule.permissions.includes('deny') && matchesPattern(rule.path_pattern, path));

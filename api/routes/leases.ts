@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { credsPath, hasScope, LEASES_PATH } from '../../lib/access';
+import { credsPath, hasScope } from '../../lib/access';
 import { ApiError } from '../../lib/errors';
 import { LEASE_STATES, type LeaseState } from '../../lib/lease';
 import type { Resource } from '../auth';
@@ -25,8 +25,9 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
         state: z.enum(LEASE_STATES as [LeaseState, ...LeaseState[]]).optional(),
       }),
     },
-    config: { access: { scope: 'dynamic:manage', permission: 'list', path: () => LEASES_PATH } },
-  }, async (request) => ({ data: await services.leases.list(request.query) }));
+    // Filtered lease by lease: each is listed to whom its creds path grants `list`.
+    config: { access: { scope: 'dynamic:manage' } },
+  }, async (request) => ({ data: await services.leases.list(request.identity, request.query) }));
 
   app.get('/v1/dynamic/leases/:lease_id', { schema: { params: leaseParams }, config: { access: { scope: 'dynamic:manage', permission: 'read', path: leaseResource } } },
     async (request) => services.leases.get(request.params.lease_id));
@@ -51,6 +52,7 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
 
   app.post('/v1/dynamic/leases/revoke-prefix', {
     schema: { body: z.object({ engine: nameSchema, role: nameSchema.optional() }) },
-    config: { access: { scope: 'dynamic:manage', permission: 'revoke', path: () => LEASES_PATH } },
+    // Checked in the service against each live lease's creds path.
+    config: { access: { scope: 'dynamic:manage' } },
   }, async (request) => services.leases.revokePrefix(request.identity, request.body.engine, request.body.role));
 };

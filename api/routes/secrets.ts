@@ -4,6 +4,10 @@ import type { ApiServices } from '../services';
 import { secretPathSchema } from '../schemas';
 
 const pathParams = z.object({ '*': secretPathSchema });
+/** `<path>/versions` is the versions listing of `<path>`: no secret may be written or deleted under that name. */
+const writablePathParams = z.object({
+  '*': secretPathSchema.refine((path) => !/(^|\/)versions$/.test(path), 'a secret path may not end in "versions": GET <path>/versions lists the versions of <path>'),
+});
 
 export const secretRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
   app.get('/v1/secrets', {
@@ -22,19 +26,21 @@ export const secretRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
 
   app.put('/v1/secrets/*', {
     schema: {
-      params: pathParams,
+      params: writablePathParams,
       body: z.object({ data: z.record(z.string(), z.unknown()), secret_type: z.string().min(1).max(64).default('json') }),
     },
-    config: { access: { scope: 'secrets:write', permission: 'write', path: (r) => secretPath(r.params) } },
+    config: { access: { scope: 'secrets:write', permission: 'write', path: (r) => wildcard(r.params) } },
   }, async (request) => services.secrets.put(request.identity, request.params['*'], request.body.data, request.body.secret_type));
 
   app.delete('/v1/secrets/*', {
-    schema: { params: pathParams },
-    config: { access: { scope: 'secrets:write', permission: 'delete', path: (r) => secretPath(r.params) } },
+    schema: { params: writablePathParams },
+    config: { access: { scope: 'secrets:write', permission: 'delete', path: (r) => wildcard(r.params) } },
   }, async (request, reply) => {
     await services.secrets.delete(request.identity, request.params['*']);
     return reply.status(204).send();
   });
 };
 
-const secretPath = (params: unknown) => String((params as Record<string, string>)['*'] ?? '').replace(/\/versions$/, '');
+const wildcard = (params: unknown) => String((params as Record<string, string>)['*'] ?? '');
+/** What a read is authorized on: `<path>/versions` reads the versions of `<path>`. */
+const secretPath = (params: unknown) => wildcard(params).replace(/\/versions$/, '');

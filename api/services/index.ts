@@ -12,7 +12,7 @@ export function createServices(stores: Stores, temporal: Client, taskQueue: stri
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
   const engines = createEngineService(stores, targets, authorizer, () => leases!);
   const roles = createRoleService(stores, engines, targets, authorizer);
-  leases = createLeaseService({ stores, temporal, taskQueue, engines, roles, waitMs: options.workerWaitMs });
+  leases = createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, waitMs: options.workerWaitMs });
   return { secrets: createSecretService(stores), engines, roles, leases, close: () => targets.close() };
 }
 

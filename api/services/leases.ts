@@ -1,6 +1,6 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
-import { credsPath, type Identity } from '../../lib/access';
+import { credsPath, isAdmin, type Identity, type Permission } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { fillConnectionUrl } from '../../engine/connection-url';
 import { isFinished, type LeaseSpec, type LeaseState, type LeaseView } from '../../lib/lease';
@@ -13,6 +13,8 @@ import type { LeaseRecord } from '../../store/leases';
 import { abandonSignal, issueUpdate, LeaseErrors, renewUpdate, revokeUpdate } from '../../workflows/lease-messages';
 import type { leaseWorkflowV2 } from '../../workflows/lease';
 import type { EngineService } from './engines';
+import type { Authorizer } from '../auth';
+import { refusal } from './refusal';
 import type { RoleService } from './roles';
 
 const REVOKE_PARALLELISM = 16;
@@ -51,6 +53,7 @@ export interface LeaseServiceDeps {
   taskQueue: string;
   engines: EngineService;
   roles: RoleService;
+  authorizer: Pick<Authorizer, 'allows'>;
   /** How long a caller waits for a worker to issue or revoke before the API answers without it. */
   waitMs?: number;
 }
@@ -84,7 +87,20 @@ async function withinDeadline<T>(temporal: Client, waitMs: number, call: () => P
   }
 }
 
-export function createLeaseService({ stores, temporal, taskQueue, engines, roles, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
+export function createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
+  /**
+   * Whether the actor holds `permission` on a lease's creds path, `dynamic/<engine>/creds/<role>`: what a
+   * lease is checked against wherever it is reached, listed one by one or revoked in bulk. Memoized per call.
+   */
+  const permittedOn = (actor: Identity, permission: Permission) => {
+    const known = new Map<string, Promise<boolean>>();
+    return (lease: { engine: string; role: string }) => {
+      const path = credsPath(lease.engine, lease.role);
+      if (!known.has(path)) known.set(path, isAdmin(actor) ? Promise.resolve(true) : authorizer.allows(actor, permission, path));
+      return known.get(path)!;
+    };
+  };
+
   /** Asks for revocation durably, without waiting: it happens as soon as a worker runs the lease. */
   const abandon = (leaseId: string) => temporal.workflow.getHandle(leaseId).signal(abandonSignal).catch(() => {});
 
@@ -187,8 +203,13 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       };
     },
 
-    list: async (filter: { engine?: string; role?: string; state?: LeaseState }) =>
-      (await stores.leases.list(filter)).map(leaseView),
+    /** The leases whose creds path the actor may `list`, whatever the engine. */
+    async list(actor: Identity, filter: { engine?: string; role?: string; state?: LeaseState }) {
+      const visible = permittedOn(actor, 'list');
+      const rows = await stores.leases.list(filter);
+      const shown = await Promise.all(rows.map(visible));
+      return rows.filter((_, i) => shown[i]).map(leaseView);
+    },
 
     get: async (leaseId: string) => leaseView(await mustGet(leaseId)),
 
@@ -241,9 +262,15 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       return { revoked, pending };
     },
 
+    /** Every live lease of the engine (or role); refused as a whole unless the actor may revoke on each one's creds path. */
     async revokePrefix(actor: Identity, engine: string, role?: string) {
       await engines.mustGet(engine);
       const live = await stores.leases.unfinished({ engine, role });
+      const revocable = permittedOn(actor, 'revoke');
+      const refused = [...new Set((await Promise.all(live.map(async (l) => ((await revocable(l)) ? undefined : credsPath(l.engine, l.role))))).filter((p) => p !== undefined))];
+      if (refused.length) {
+        throw await refusal(stores.audit, actor, refused[0]!, `no policy grants revoke on ${refused.join(', ')}; nothing was revoked`, { permission: 'revoke', prefix: { engine, role } });
+      }
       return service.revokeMany(actor, live.map((l) => l.lease_id));
     },
   };

@@ -11,7 +11,7 @@ import { ensureTemporalCli } from '../../scripts/temporal-cli';
 import { payloadKeyring } from '../../store';
 import { grant, mintToken } from '../support/auth';
 import { startFakePostgres } from '../support/fake-postgres';
-import { withGuideStack } from '../support/guide';
+import { configureGuideEngine, withGuideStack } from '../support/guide';
 import { adminQuery, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
 import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
@@ -294,5 +294,61 @@ describe('the API reads no file a connection_url names', () => {
     // Leases still issue through the engine after its CA changed.
     const minted = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {});
     expect(minted.status).toBe(200);
+  });
+});
+
+describe('every check follows its target', () => {
+  const identity = 'user:one-engine-operator';
+  let operator: string;
+  let otherEngine: string;
+  const mint = async (onEngine: string, token?: string) => (await stack.call('POST', `/v1/dynamic/engines/${onEngine}/creds/readonly`, {}, token)).body;
+  beforeAll(async () => {
+    ({ engine: otherEngine } = await configureGuideEngine(stack, target));
+    await grant(stack, uniqueName('one-engine'), [{ path_pattern: `dynamic/${engine}/creds/*`, permissions: ['list', 'revoke'] }], identity);
+    operator = (await mintToken(stack, identity, ['dynamic:manage'])).token;
+  });
+
+  it("an operator of one engine lists only that engine's leases", async () => {
+    const mine = await mint(engine);
+    const theirs = await mint(otherEngine);
+    const listed = (await stack.call('GET', '/v1/dynamic/leases', undefined, operator)).body.data.map((l: { lease_id: string }) => l.lease_id);
+    expect(listed).toContain(mine.lease_id);
+    expect(listed).not.toContain(theirs.lease_id);
+    expect((await stack.call('GET', `/v1/dynamic/leases?engine=${otherEngine}`, undefined, operator)).body.data).toEqual([]);
+  });
+
+  it("cannot revoke another engine's leases in bulk: 403, audited, nothing revoked", async () => {
+    const theirs = await mint(otherEngine);
+    const response = await stack.call('POST', '/v1/dynamic/leases/revoke-prefix', { engine: otherEngine }, operator);
+    expect(response.status, JSON.stringify(response.body)).toBe(403);
+    expect((await stack.call('GET', `/v1/dynamic/leases/${theirs.lease_id}`)).body.state).toBe('active');
+    expect(await roleExists(theirs.data.username)).toBe(true);
+    expect((await authFailures(identity))[0]!.path).toBe(`dynamic/${otherEngine}/creds/readonly`);
+    const own = await stack.call('POST', '/v1/dynamic/leases/revoke-prefix', { engine }, operator);
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+    expect(own.body.pending).toEqual([]);
+  });
+
+  it("a lease's creator does not pass a deny on its creds path", async () => {
+    const creator = 'svc:creator-under-deny';
+    await grant(stack, uniqueName('creators'), [{ path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['generate'] }], creator);
+    const token = (await mintToken(stack, creator, ['dynamic:generate'])).token;
+    const lease = await mint(engine, token);
+    expect(lease.lease_id).toBeDefined();
+    await grant(stack, uniqueName('deny-creators'), [{ path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['deny'] }], creator);
+    expect((await stack.call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, {}, token)).status).toBe(403);
+    expect((await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`, undefined, token)).status).toBe(403);
+    expect(await roleExists(lease.data.username)).toBe(true);
+  });
+
+  it('"versions" is reserved: no secret is written or deleted under it, and the listing still answers', async () => {
+    const base = `app/${uniqueName('reserved')}`;
+    expect((await stack.call('PUT', `/v1/secrets/${base}`, { data: { v: 1 } })).status).toBe(200);
+    const put = await stack.call('PUT', `/v1/secrets/${base}/versions`, { data: { v: 2 } });
+    expect(put.status, JSON.stringify(put.body)).toBe(400);
+    expect((await stack.call('DELETE', `/v1/secrets/${base}/versions`)).status).toBe(400);
+    const versions = await stack.call('GET', `/v1/secrets/${base}/versions`);
+    expect(versions.status).toBe(200);
+    expect(JSON.stringify(versions.body)).not.toContain('"v":2');
   });
 });

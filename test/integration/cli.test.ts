@@ -67,7 +67,7 @@ beforeAll(async () => {
   }
   // A revoked lease is not a current one: the guide's count leaves it out.
   expect((await stack.call('DELETE', `/v1/dynamic/leases/${issued.readonly![2]}`, undefined, service)).status).toBe(204);
-  await grant(stack, 'operators', [{ path_pattern: 'dynamic/leases', permissions: ['list'] }], 'user:operator');
+  await grant(stack, 'operators', [{ path_pattern: 'dynamic/reporting-db/creds/*', permissions: ['list'] }], 'user:operator');
   operatorToken = (await mintToken(stack, 'user:operator', ['dynamic:manage', 'audit:read'])).token;
 });
 
