@@ -3,6 +3,7 @@ import { ended, type LeaseProgress, type LeaseSpec } from '../lib/lease';
 import { endingAudit, type LeaseActivities, type LeaseAuditEvent } from '../lib/lease-activities';
 import { ActivityErrors } from '../lib/lease-activities';
 import { leaseMetrics } from '../lib/metrics';
+import type { LeasePasswordSeal } from '../lib/lease-password';
 import { generatePassword } from '../lib/random';
 import { scramVerifier } from '../lib/scram';
 import { formatExpiration } from '../lib/templates';
@@ -19,6 +20,8 @@ export interface LeaseActivityDeps {
   audit: AuditLog;
   /** This store's id, written into each role's marker so the reconciler knows its own roles. */
   storeId: string;
+  /** Seals the issued password for its trip through Temporal (the codec endpoint cannot open it). */
+  passwords: Pick<LeasePasswordSeal, 'seal'>;
 }
 
 /** A statement the database rejected will be rejected again: fail without retrying. */
@@ -33,7 +36,7 @@ function rethrow(error: unknown): never {
   throw error;
 }
 
-export function createLeaseActivities({ targets, leases, roles, audit, storeId }: LeaseActivityDeps): LeaseActivities {
+export function createLeaseActivities({ targets, leases, roles, audit, storeId, passwords }: LeaseActivityDeps): LeaseActivities {
   async function revoke(spec: LeaseSpec) {
     // The role's current revocation statements, so an operator can mend a failing revocation by fixing
     // the role; the snapshot taken at issue when the role is gone.
@@ -68,7 +71,7 @@ export function createLeaseActivities({ targets, leases, roles, audit, storeId }
       const marker = leaseMarker({ leaseId: spec.leaseId, engine: spec.engine, storeId, issuedAt: progress.issuedAt });
       await targets.withClient(spec.engine, (client) => createRole(client, spec.statements.creation, values, marker)).catch(rethrow);
       await leases.upsert(spec, progress);
-      return { password };
+      return { password: passwords.seal(password, spec.leaseId) };
     },
 
     async renewCredential({ spec, progress }) {

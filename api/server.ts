@@ -7,7 +7,7 @@ import type { TrustProxy } from '../lib/config';
 import { loggerOptions } from '../lib/logger';
 import { metricsRegistry } from '../lib/metrics';
 import { EncryptionCodec } from '../lib/payload-codec';
-import { payloadKeyring, type Stores } from '../store';
+import { leasePasswordSeal, payloadKeyring, type Stores } from '../store';
 import { registerAuth, type Authorizer } from './auth';
 import { CodecSessions, registerCodecBrowserAccess } from './codec-session';
 import { DEFAULT_TOKEN_CACHE_MS, LiveTokens } from './live-tokens';
@@ -106,7 +106,7 @@ export async function buildServer(setup: ApiSetup) {
   const authorizer = setup.authorizer ?? policyAuthorizer(setup.stores.policies);
   const liveTokens = new LiveTokens((hash) => setup.stores.identities.findLiveToken(hash), setup.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS);
   registerAuth(app, setup.stores, authorizer, liveTokens.find, setup.authFailureLimit);
-  const services = createServices(setup.stores, setup.temporal, setup.taskQueue, authorizer, { workerWaitMs: setup.workerWaitMs });
+  const services = createServices(setup.stores, setup.temporal, setup.taskQueue, authorizer, leasePasswordSeal(setup.masterKeys), { workerWaitMs: setup.workerWaitMs });
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(secretRoutes(services));
   await app.register(engineRoutes(services));

@@ -58,6 +58,7 @@ export interface LeaseView extends LeaseProgress {
 
 export interface IssuedCredential {
   lease: LeaseView;
+  /** `sealed:v1:...` (lib/lease-password.ts): only the API opens it; leases issued before that hold it plain. */
   password: string;
 }
 

@@ -1,3 +1,4 @@
+import { LeasePasswordSeal } from '../lib/lease-password';
 import { Keyring } from '../lib/keyring';
 import { AuditLog } from './audit';
 import { createStorePool } from './db';
@@ -34,3 +35,5 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
 }
 
 export const payloadKeyring = (masterKeys: Buffer[]) => Keyring.derive(masterKeys, 'temporal-payloads');
+/** Issued passwords inside Temporal payloads: a key the codec endpoint never holds. */
+export const leasePasswordSeal = (masterKeys: Buffer[]) => new LeasePasswordSeal(Keyring.derive(masterKeys, 'lease-passwords'));

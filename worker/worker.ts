@@ -7,7 +7,7 @@ import { TargetPools } from '../engine/target-pools';
 import { DEFAULT_WORKER_TUNING, loadConfig, type WorkerTuning } from '../lib/config';
 import type { ReceiverAllowList } from '../lib/receiver-address';
 import { dataConverter } from '../lib/temporal';
-import { payloadKeyring, type Stores } from '../store';
+import { leasePasswordSeal, payloadKeyring, type Stores } from '../store';
 import { storeId } from '../store/bootstrap';
 
 export interface WorkerSetup {
@@ -84,7 +84,7 @@ export async function createWorker(setup: WorkerSetup) {
     taskQueue: setup.taskQueue,
     ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: {
-      ...createLeaseActivities({ targets, leases: stores.leases, roles: stores.roles, audit: stores.audit, storeId: id }),
+      ...createLeaseActivities({ targets, leases: stores.leases, roles: stores.roles, audit: stores.audit, storeId: id, passwords: leasePasswordSeal(setup.masterKeys) }),
       ...createReconcileActivities({ targets, stores, storeId: id }),
       ...createRotationActivities({
         stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl, receiverAllow: setup.webhookAllowPrivate ?? loadConfig().webhookAllowPrivate,

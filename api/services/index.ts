@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { TargetPools } from '../../engine/target-pools';
+import type { LeasePasswordSeal } from '../../lib/lease-password';
 import type { Stores } from '../../store';
 import type { Authorizer } from '../auth';
 import { createEngineService } from './engines';
@@ -7,12 +8,12 @@ import { createLeaseService, type LeaseService } from './leases';
 import { createRoleService } from './roles';
 import { createSecretService } from './secrets';
 
-export function createServices(stores: Stores, temporal: Client, taskQueue: string, authorizer: Authorizer, options: { workerWaitMs?: number } = {}) {
+export function createServices(stores: Stores, temporal: Client, taskQueue: string, authorizer: Authorizer, passwords: LeasePasswordSeal, options: { workerWaitMs?: number } = {}) {
   let leases: LeaseService | undefined;
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
   const engines = createEngineService(stores, targets, authorizer, () => leases!);
   const roles = createRoleService(stores, engines, targets, authorizer);
-  leases = createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, waitMs: options.workerWaitMs });
+  leases = createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, passwords, waitMs: options.workerWaitMs });
   return { secrets: createSecretService(stores), engines, roles, leases, close: () => targets.close() };
 }
 

@@ -4,6 +4,7 @@ import { credsPath, isAdmin, type Identity, type Permission } from '../../lib/ac
 import { ApiError, notFound } from '../../lib/errors';
 import { fillConnectionUrl } from '../../engine/connection-url';
 import { isFinished, type LeaseSpec, type LeaseState, type LeaseView } from '../../lib/lease';
+import type { LeasePasswordSeal } from '../../lib/lease-password';
 import { leaseMetrics } from '../../lib/metrics';
 import { newLeaseId } from '../../lib/random';
 import { leaseSearchAttributes } from '../../lib/search-attributes';
@@ -54,6 +55,8 @@ export interface LeaseServiceDeps {
   engines: EngineService;
   roles: RoleService;
   authorizer: Pick<Authorizer, 'allows'>;
+  /** Opens the issued password the workflow hands back sealed. */
+  passwords: Pick<LeasePasswordSeal, 'open'>;
   /** How long a caller waits for a worker to issue or revoke before the API answers without it. */
   waitMs?: number;
 }
@@ -87,7 +90,7 @@ async function withinDeadline<T>(temporal: Client, waitMs: number, call: () => P
   }
 }
 
-export function createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
+export function createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, passwords, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
   /**
    * Whether the actor holds `permission` on a lease's creds path, `dynamic/<engine>/creds/<role>`: what a
    * lease is checked against wherever it is reached, listed one by one or revoked in bulk. Memoized per call.
@@ -189,6 +192,7 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         await abandon(spec.leaseId);
         throw error;
       }
+      const password = passwords.open(issued.password, spec.leaseId);
       return {
         lease_id: spec.leaseId,
         lease_duration: spec.ttlSeconds,
@@ -196,8 +200,8 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         expires_at: lease.expiresAt,
         data: {
           username: spec.username,
-          password: issued.password,
-          connection_url: fillConnectionUrl(engine.connection_url, { username: spec.username, password: issued.password }),
+          password,
+          connection_url: fillConnectionUrl(engine.connection_url, { username: spec.username, password }),
         },
         ...(warnings.length ? { warnings } : {}),
       };

@@ -12,7 +12,7 @@ import { generatePassword, randomName } from '../../lib/random';
 import { scramVerifier } from '../../lib/scram';
 import { formatExpiration } from '../../lib/templates';
 import { dataConverter } from '../../lib/temporal';
-import { openStores, payloadKeyring } from '../../store';
+import { leasePasswordSeal, openStores, payloadKeyring } from '../../store';
 import { migrate } from '../../store/db';
 import { installRuntime } from '../../worker/worker';
 import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
@@ -218,7 +218,9 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const converter = dataConverter(payloadKeyring(scratch.masterKeys));
   const taskQueue = `${env.tag}-probe`;
   const targets = new TargetPools({ engines: scratch.stores.engines, secrets: scratch.stores.secrets });
-  const product = createLeaseActivities({ targets, leases: scratch.stores.leases, roles: scratch.stores.roles, audit: scratch.stores.audit, storeId: 'store_bench_scratch' });
+  const product = createLeaseActivities({
+    targets, leases: scratch.stores.leases, roles: scratch.stores.roles, audit: scratch.stores.audit, storeId: 'store_bench_scratch', passwords: leasePasswordSeal(scratch.masterKeys),
+  });
   const workerConnection = await NativeConnection.connect({ address: env.config.temporalAddress });
   const worker = await Worker.create({
     connection: workerConnection, taskQueue, workflowsPath: require.resolve('../probe-workflows'), dataConverter: converter,
