@@ -26,10 +26,10 @@ describe('renewals racing a revocation', () => {
     const { status, body: lease } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/slowrenew`, { ttl: '1h' });
     expect(status).toBe(200);
 
-    const answers: { status: number; code?: string; at: number }[] = [];
+    const answers: { status: number; code?: string }[] = [];
     const renewals = Array.from({ length: 8 }, async () => {
       const answer = await stack.call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, { increment: '30m' });
-      answers.push({ status: answer.status, code: answer.body?.error?.code, at: Date.now() });
+      answers.push({ status: answer.status, code: answer.body?.error?.code });
     });
     // All eight accepted by the workflow (one running, seven waiting), then the revoke.
     const handle = stack.temporal.workflow.getHandle(lease.lease_id);
@@ -39,13 +39,26 @@ describe('renewals racing a revocation', () => {
       10_000,
     );
     const revoked = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
-    const revokedAt = Date.now();
     await Promise.all(renewals);
 
     expect(revoked.status).toBe(204);
     for (const answer of answers) expect([200, 409], JSON.stringify(answer)).toContain(answer.status);
-    // A renewal either finished before the revocation began, or was refused: none is granted on a revoked lease.
-    for (const answer of answers.filter((a) => a.status === 200)) expect(answer.at).toBeLessThanOrEqual(revokedAt);
+    // A renewal either finished before the revocation began, or was refused: none is granted on a revoked
+    // lease. Judged by the lease's own history (the HTTP answers of a renewal and the revoke can cross).
+    const events = (await handle.fetchHistory()).events ?? [];
+    const nameOf = new Map(events.flatMap((e) => {
+      const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+      return accepted ? [[accepted.meta!.updateId!, accepted.input!.name!] as const] : [];
+    }));
+    const revokeAcceptedAt = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'revoke');
+    const revocationBeganAt = events.findIndex((e, i) => i > revokeAcceptedAt && e.markerRecordedEventAttributes);
+    const grantedAt = events.flatMap((e, i) => {
+      const completed = e.workflowExecutionUpdateCompletedEventAttributes;
+      return completed?.outcome?.success && nameOf.get(completed.meta!.updateId!) === 'renew' ? [i] : [];
+    });
+    expect(revocationBeganAt).toBeGreaterThan(revokeAcceptedAt);
+    expect(grantedAt.length).toBe(answers.filter((a) => a.status === 200).length);
+    for (const at of grantedAt) expect(at).toBeLessThan(revocationBeganAt);
     expect(answers.filter((a) => a.status === 409).length).toBeGreaterThan(0);
     expect(await roleExists(lease.data.username)).toBe(false);
     expect((await leaseState(lease.lease_id)).state).toBe('revoked');
