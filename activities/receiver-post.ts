@@ -40,14 +40,20 @@ export function postToReceiver(url: string, headers: Record<string, string>, bod
       method: 'POST',
       headers: { ...headers, 'content-length': Buffer.byteLength(body) },
       lookup: guardedLookup(options.allow),
-      timeout: options.timeoutMs,
     }, (response) => {
       response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
+      response.on('end', () => {
+        clearTimeout(deadline);
+        resolve(response.statusCode ?? 0);
+      });
       response.on('error', reject);
     });
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-    request.on('error', reject);
+    // The whole exchange, not each pause: a receiver that answers a byte at a time is cut off too.
+    const deadline = setTimeout(() => request.destroy(new Error(`no complete answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    request.on('error', (error) => {
+      clearTimeout(deadline);
+      reject(error);
+    });
     request.end(body);
   });
 }

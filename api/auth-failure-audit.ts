@@ -6,12 +6,17 @@ import type { AuditEntry } from '../store/audit';
  * written as one `auth_fail` entry (`aggregated: true`, the count, the first and last time) when the
  * window closes or the API stops.
  */
+const MAX_WINDOWS = 10_000;
+const OVERFLOW = '(other addresses)';
+
 export class AuthFailureAudit {
   private readonly windows = new Map<string, { count: number; first: string; last: string; sample: AuditEntry; timer: NodeJS.Timeout }>();
 
   constructor(private readonly append: (entry: AuditEntry) => Promise<void>, private readonly windowMs: number) {}
 
-  async record(source: string, entry: AuditEntry): Promise<void> {
+  async record(address: string, entry: AuditEntry): Promise<void> {
+    // Past MAX_WINDOWS addresses at once (a spread-out flood), the rest share one window: memory stays bounded.
+    const source = this.windows.has(address) || this.windows.size < MAX_WINDOWS ? address : OVERFLOW;
     const open = this.windows.get(source);
     if (open) {
       open.count++;
@@ -40,7 +45,7 @@ export class AuthFailureAudit {
       identity_id: sample.identity_id, action: sample.action, path: sample.path, result: 'failure',
       extra_data: {
         aggregated: true, count: window.count, first_at: window.first, last_at: window.last,
-        window_seconds: Math.round(this.windowMs / 1000), remote_address: sample.extra_data?.remote_address,
+        window_seconds: Math.round(this.windowMs / 1000), remote_address: source === OVERFLOW ? OVERFLOW : sample.extra_data?.remote_address,
         reason: 'further failed authentications from this address in the window (the first is audited on its own)',
       },
     }).catch(() => {});

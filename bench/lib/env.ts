@@ -110,6 +110,7 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
   const api = await startApiProcess(config);
   const worker = await startWorkerProcess(config);
   const baseUrl = `http://127.0.0.1:${config.port}`;
+  const roleNames = new Map<string, number>();
   const env: BenchEnv = {
     tag, config, baseUrl, target, group, temporal, api, worker,
     engine: `${tag}-db`,
@@ -138,7 +139,10 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
       }
     },
     async defineRole(shape, suffix) {
-      const name = `${tag}_${suffix}`;
+      // A role is created once (POST never replaces one): a suffix used before gets a number.
+      const uses = (roleNames.get(suffix) ?? 0) + 1;
+      roleNames.set(suffix, uses);
+      const name = `${tag}_${suffix}${uses > 1 ? uses : ''}`;
       const response = await env.call('POST', `/v1/dynamic/engines/${env.engine}/roles`, {
         name, creation_statements: shape.creation, revocation_statements: shape.revocation, default_ttl: '1h', max_ttl: '24h',
       });

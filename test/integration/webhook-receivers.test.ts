@@ -43,6 +43,24 @@ describe('webhook receivers at internal addresses', () => {
     expect(received.at(-1)!.headers['x-scaivault-event']).toBe('secret.rotated');
   });
 
+  it('cuts off a receiver that answers a byte at a time, within the delivery timeout', async () => {
+    const dripping = createServer((_request, response) => {
+      response.writeHead(200);
+      const drip = setInterval(() => response.write('.'), 100);
+      response.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((resolve) => dripping.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const url = `http://127.0.0.1:${(dripping.address() as AddressInfo).port}/hook`;
+      await expect(postToReceiver(url, {}, '{}', { timeoutMs: 600, allow: parseReceiverAllowList('127.0.0.0/8') })).rejects.toThrow(/no complete answer within 600 ms/);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      dripping.closeAllConnections();
+      await new Promise((resolve) => dripping.close(resolve));
+    }
+  });
+
   it('an allow list for one range opens no other', async () => {
     await expect(post(`http://127.0.0.1:${port}/hook`, parseReceiverAllowList('10.0.0.0/8'))).rejects.toBeInstanceOf(ReceiverRefused);
   });
