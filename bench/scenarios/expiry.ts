@@ -8,7 +8,7 @@ import { apiMint, rate, waitUntil, x, type ScenarioContext } from './common';
  * N leases that expire in the same second: the time from that second until every role is gone (and
  * every lease is recorded expired), beside one connection dropping the same number of roles in a loop.
  */
-export async function expiryScenario(ctx: ScenarioContext, count: number, mintRateHint: number): Promise<void> {
+export async function expiryScenario(ctx: ScenarioContext, count: number, mintRateHint: number): Promise<{ leases: number; rolesGoneMs: number }> {
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'storm');
   const prefix = `v_${role}_`;
@@ -64,6 +64,7 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
       },
     });
     ctx.report(historyFigure(ctx, await fetchHistories(env, sampled), 'expiry'));
+    return { leases: minted.ops, rolesGoneMs };
   } finally {
     await Promise.all([store.end(), admin.end()]);
   }
@@ -87,4 +88,24 @@ async function rawDropLoop(ctx: ScenarioContext, count: number) {
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * The worker's workflow cache against an expiry storm larger than it: the storm with the shipped cache,
+ * then with `cached` workflows (the worker restarted between), the worker's RSS after each.
+ */
+export async function stormCacheLever(ctx: ScenarioContext, count: number, cached: number, mintRateHint: number): Promise<void> {
+  const { env, log } = ctx;
+  const shipped = await expiryScenario(ctx, count, mintRateHint);
+  const shippedRss = env.worker.rss();
+  await env.restart('worker', { SCAIVAULT_WORKER_CACHED_WORKFLOWS: String(cached) });
+  const larger = await expiryScenario(ctx, count, mintRateHint);
+  const largerRss = env.worker.rss();
+  await env.restart('worker');
+  const perSecond = (r: typeof shipped) => r.leases / (r.rolesGoneMs / 1000);
+  const mb = (bytes: number) => `${Math.round(bytes / 1e6)} MB`;
+  const line = `lever storm cache`.padEnd(20) + ` ${count} expiring, cache ${cached}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s), worker ${mb(largerRss)}` +
+    ` | baseline shipped cache: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s), worker ${mb(shippedRss)} | time ${x(larger.rolesGoneMs / shipped.rolesGoneMs)}`;
+  log(line);
+  ctx.report({ name: 'lever storm cache', line, data: { count, cached, shipped, larger, shippedRss, largerRss } });
 }
