@@ -5,7 +5,7 @@ import { startBenchEnv, type BenchEnv, type TemporalStorage } from './lib/env';
 import { breakdownScenario } from './scenarios/breakdown';
 import { cpuScenario } from './scenarios/cpu';
 import type { Figure, ScenarioContext } from './scenarios/common';
-import { expiryScenario, stormCacheLever } from './scenarios/expiry';
+import { expiryScenario, stormLever } from './scenarios/expiry';
 import { checkoutRevision } from './lib/checkout';
 import { chosenLevers, codeLever, LEVERS, leverScenario } from './scenarios/levers';
 import { mintScenario } from './scenarios/mint';
@@ -13,7 +13,7 @@ import { scaleScenario } from './scenarios/scale';
 import { workflowCodeScenario } from './scenarios/workflow-code';
 
 /**
- * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-cache=<n>,<count>]`:
+ * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]`:
  * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
  * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
@@ -24,9 +24,9 @@ const onlyArg = args.find((a) => a.startsWith('--only'));
 const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',') : undefined;
 const wanted = (name: string) => !only || only.includes(name);
 const against = args.find((a) => a.startsWith('--against='))?.split('=')[1];
-/** `--storm-cache=<cached>,<count>`: an expiry storm of <count> with the shipped worker cache, then with <cached>. */
-const stormCacheArg = args.find((a) => a.startsWith('--storm-cache='))?.split('=')[1]?.split(',').map(Number);
-const stormCache = stormCacheArg ? { cached: stormCacheArg[0]!, count: stormCacheArg[1] ?? 3000 } : undefined;
+/** `--storm-lever=<WORKER_ENV>=<value>[,<count>]`: an expiry storm of <count> with the shipped worker, then with that setting. */
+const stormArg = args.find((a) => a.startsWith('--storm-lever='))?.slice('--storm-lever='.length).split(',');
+const storm = stormArg ? { setting: Object.fromEntries([stormArg[0]!.split('=') as [string, string]]), count: Number(stormArg[1] ?? 3000) } : undefined;
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
 const sizes = quick ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200, lever: 200 } : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400, lever: 200 };
 
@@ -67,7 +67,7 @@ async function main() {
       if (sizes.wave > 0) await expiryScenario(ctx, sizes.wave, groupRate);
       await expiryScenario(ctx, sizes.storm, groupRate);
     }
-    if (stormCache) await stormCacheLever(ctx, stormCache.count, stormCache.cached, groupRate);
+    if (storm) await stormLever(ctx, storm.count, storm.setting, groupRate);
     if (wanted('scale')) await scaleScenario(ctx, sizes.live);
   } catch (error) {
     failure = error;

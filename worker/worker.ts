@@ -95,6 +95,7 @@ export async function createWorker(setup: WorkerSetup) {
     workflowThreadPoolSize: tuning.workflowThreads,
     maxConcurrentWorkflowTaskExecutions: Math.min(tuning.workflowTaskSlots, tuning.cachedWorkflows),
     maxConcurrentLocalActivityExecutions: tuning.localActivitySlots,
+    stickyQueueScheduleToStartTimeout: tuning.stickyTimeoutSeconds * 1000,
     shutdownGraceTime: '20s',
   });
   return {

@@ -91,21 +91,22 @@ async function rawDropLoop(ctx: ScenarioContext, count: number) {
 }
 
 /**
- * The worker's workflow cache against an expiry storm larger than it: the storm with the shipped cache,
- * then with `cached` workflows (the worker restarted between), the worker's RSS after each.
+ * A worker setting against an expiry storm: the storm with the shipped worker, then with `setting` (the
+ * worker restarted between), the worker's RSS after each.
  */
-export async function stormCacheLever(ctx: ScenarioContext, count: number, cached: number, mintRateHint: number): Promise<void> {
+export async function stormLever(ctx: ScenarioContext, count: number, setting: Record<string, string>, mintRateHint: number): Promise<void> {
   const { env, log } = ctx;
   const shipped = await expiryScenario(ctx, count, mintRateHint);
   const shippedRss = env.worker.rss();
-  await env.restart('worker', { SCAIVAULT_WORKER_CACHED_WORKFLOWS: String(cached) });
+  await env.restart('worker', setting);
   const larger = await expiryScenario(ctx, count, mintRateHint);
   const largerRss = env.worker.rss();
   await env.restart('worker');
   const perSecond = (r: typeof shipped) => r.leases / (r.rolesGoneMs / 1000);
   const mb = (bytes: number) => `${Math.round(bytes / 1e6)} MB`;
-  const line = `lever storm cache`.padEnd(20) + ` ${count} expiring, cache ${cached}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s), worker ${mb(largerRss)}` +
-    ` | baseline shipped cache: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s), worker ${mb(shippedRss)} | time ${x(larger.rolesGoneMs / shipped.rolesGoneMs)}`;
+  const label = Object.entries(setting).map(([k, v]) => `${k}=${v}`).join(' ');
+  const line = `lever storm`.padEnd(20) + ` ${count} expiring, ${label}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s), worker ${mb(largerRss)}` +
+    ` | baseline shipped worker: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s), worker ${mb(shippedRss)} | time ${x(larger.rolesGoneMs / shipped.rolesGoneMs)}`;
   log(line);
-  ctx.report({ name: 'lever storm cache', line, data: { count, cached, shipped, larger, shippedRss, largerRss } });
+  ctx.report({ name: 'lever storm', line, data: { count, setting, shipped, larger, shippedRss, largerRss } });
 }
