@@ -88,7 +88,7 @@ async function tryAgainstDatabase(targets: TargetPools, role: RoleFields): Promi
   }
 }
 
-export function createRoleService(stores: Stores, engines: EngineService, targets: TargetPools, authorizer: Authorizer) {
+export function createRoleService(stores: Stores, engines: EngineService, targets: TargetPools, authorizer: Pick<Authorizer, 'allows'>) {
   async function mustGet(engine: string, name: string) {
     await engines.mustGet(engine);
     const role = await stores.roles.get(engine, name);
@@ -115,11 +115,11 @@ export function createRoleService(stores: Stores, engines: EngineService, target
       max_ttl: input.max_ttl ?? base.max_ttl,
       username_template: input.username_template ?? base.username_template,
     };
-    const exists = () => new ApiError('conflict', `role ${input.name} already exists on engine ${engineName}; change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`);
-    if (!existing && (await stores.roles.get(engineName, input.name))) throw exists();
+    const alreadyExists = () => new ApiError('conflict', `role ${input.name} already exists on engine ${engineName}; change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`);
+    if (!existing && (await stores.roles.get(engineName, input.name))) throw alreadyExists();
     const warnings = [...checkDefinition(fields, engine.max_ttl), ...(await tryAgainstDatabase(targets, fields))];
     if (existing) await stores.roles.update(fields);
-    else if (!(await stores.roles.create(fields))) throw exists();
+    else if (!(await stores.roles.create(fields))) throw alreadyExists();
     await stores.audit.append({
       identity_id: actor.identity_id, action: 'role_write', path: `dynamic/${engineName}/roles/${input.name}`, result: 'success',
       extra_data: { operation: existing ? 'update' : 'create' },
