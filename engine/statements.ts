@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { lastResult } from '../lib/pg-pool';
 import { render } from '../lib/templates';
 import { describe } from './target-pools';
 
@@ -64,9 +65,6 @@ export function runRoleStatement(client: pg.ClientBase, statement: string, value
   const query: pg.QueryConfig & { queryMode: 'extended' } = { text: render(statement, values), queryMode: 'extended' };
   return client.query(query);
 }
-
-/** A multi-statement simple query answers with one result per statement; a single one with just its own. */
-const lastResult = (result: pg.QueryResult | pg.QueryResult[]) => (Array.isArray(result) ? result[result.length - 1]! : result);
 
 export interface TransactionSteps {
   /**

@@ -10,3 +10,7 @@ export function tolerateDroppedConnections(pool: pg.Pool): pg.Pool {
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
+
+/** A multi-statement simple query answers with one result per statement; a single one with just its own. */
+export const lastResult = (result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult =>
+  Array.isArray(result) ? result[result.length - 1]! : result;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
-import { tolerateDroppedConnections } from '../lib/pg-pool';
+import { lastResult, tolerateDroppedConnections } from '../lib/pg-pool';
 
 export type Db = pg.Pool;
 
@@ -20,8 +20,7 @@ export async function inTransaction<T>(
   const client = await db.connect();
   try {
     const begin = ['BEGIN', ...(lock ? [`SELECT pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(lock)}))`] : []), ...(opening ? [opening] : [])];
-    const results = await client.query(begin.join('; '));
-    const opened = Array.isArray(results) ? (results[results.length - 1] as pg.QueryResult).rows : results.rows;
+    const opened = lastResult(await client.query(begin.join('; '))).rows;
     const result = await work(client, opened);
     await client.query('COMMIT');
     return result;
