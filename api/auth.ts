@@ -43,6 +43,8 @@ declare module 'fastify' {
 export interface Authorizer {
   /** Whether the identity's policies grant `permission` on `path`. Admins pass without policies. */
   allows(identity: Identity, permission: Permission, path: string): Promise<boolean>;
+  /** Whether they grant `permission` on every path a pattern matches (and deny none of them). */
+  allowsAll(identity: Identity, permission: Permission, pattern: string): Promise<boolean>;
   /** Whether a policy in force denies the path outright. */
   denies(identity: Identity, path: string): Promise<boolean>;
 }

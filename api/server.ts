@@ -118,7 +118,7 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(auditRoutes(createAuditService(setup.stores)));
   await app.register(rotationRoutes(
     createRotationService({ stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer }),
-    createWebhookService(setup.stores),
+    createWebhookService({ stores: setup.stores, authorizer }),
   ));
   await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys), { passUnsealed: true }), sessions: codecSessions, audit: setup.stores.audit }));
   await app.register(metricsRoutes(metricsRegistry(setup.stores.db)));

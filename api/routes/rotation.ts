@@ -81,14 +81,15 @@ export const rotationRoutes = (rotation: RotationService, webhooks: WebhookServi
     rotation.confirm(request.identity, request.params.rotation_id));
 
   const webhookParams = z.object({ id: idParam('wh') });
+  // Each webhook is checked against its path_pattern in the service.
   app.post('/v1/webhooks', { schema: { body: webhookBody }, config: manage }, async (request, reply) =>
     reply.status(201).send(await webhooks.create(request.identity, request.body)));
-  app.get('/v1/webhooks', { config: manage }, async () => ({ data: await webhooks.list() }));
-  app.get('/v1/webhooks/:id', { schema: { params: webhookParams }, config: manage }, async (request) => webhooks.get(request.params.id));
+  app.get('/v1/webhooks', { config: manage }, async (request) => ({ data: await webhooks.list(request.identity) }));
+  app.get('/v1/webhooks/:id', { schema: { params: webhookParams }, config: manage }, async (request) => webhooks.get(request.identity, request.params.id));
   app.delete('/v1/webhooks/:id', { schema: { params: webhookParams }, config: manage }, async (request, reply) => {
     await webhooks.delete(request.identity, request.params.id);
     return reply.status(204).send();
   });
   app.get('/v1/webhooks/:id/deliveries', { schema: { params: webhookParams }, config: manage }, async (request) =>
-    ({ data: await webhooks.deliveries(request.params.id) }));
+    ({ data: await webhooks.deliveries(request.identity, request.params.id) }));
 };

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Identity } from '../../lib/access';
+import { isAdmin, type Identity } from '../../lib/access';
 import { notFound } from '../../lib/errors';
 import { newId } from '../../lib/random';
 import type { Stores } from '../../store';
 import type { DeliveryRecord, WebhookRecord } from '../../store/webhooks';
+import type { Authorizer } from '../auth';
+import { refusal } from './refusal';
 
 const webhookView = (w: WebhookRecord) => ({ id: w.id, url: w.url, events: w.events, path_pattern: w.path_pattern, created_at: w.created_at.toISOString() });
 
@@ -14,33 +16,59 @@ const deliveryView = (d: DeliveryRecord) => ({
   created_at: d.created_at.toISOString(), last_attempt_at: d.last_attempt_at?.toISOString() ?? null,
 });
 
-export function createWebhookService(stores: Stores) {
+export interface WebhookServiceDeps {
+  stores: Pick<Stores, 'webhooks' | 'audit'>;
+  authorizer: Pick<Authorizer, 'allowsAll'>;
+}
+
+/**
+ * A webhook hears of every rotation on the secrets its `path_pattern` matches, so it is held to those
+ * secrets: whoever may `rotate` all of them may create, see and delete it; one with no pattern hears of
+ * every secret, so it is an admin's.
+ */
+export function createWebhookService({ stores, authorizer }: WebhookServiceDeps) {
   const audit = (actor: Identity, id: string, operation: string) =>
     stores.audit.append({ identity_id: actor.identity_id, action: 'webhook_write', path: `webhooks/${id}`, result: 'success', extra_data: { operation, webhook_id: id } });
 
-  async function mustGet(id: string) {
+  const mayHold = (actor: Identity, pathPattern: string | null) =>
+    isAdmin(actor) ? Promise.resolve(true) : pathPattern === null ? Promise.resolve(false) : authorizer.allowsAll(actor, 'rotate', pathPattern);
+
+  const refuse = (actor: Identity, path: string, pathPattern: string | null) =>
+    refusal(stores.audit, actor, path, pathPattern === null
+      ? 'a webhook with no path_pattern hears of every secret: only an admin may hold one'
+      : `no policy grants rotate on every secret ${pathPattern} matches`, { permission: 'rotate', path_pattern: pathPattern });
+
+  async function mustHold(actor: Identity, id: string) {
     const hook = await stores.webhooks.get(id);
     if (!hook) throw notFound(`webhook ${id}`);
+    if (!(await mayHold(actor, hook.path_pattern))) throw await refuse(actor, `webhooks/${id}`, hook.path_pattern);
     return hook;
   }
 
   return {
     /** The signing secret is in this answer only; the store keeps it sealed. */
     async create(actor: Identity, input: { url: string; events: string[]; path_pattern?: string }) {
+      const pathPattern = input.path_pattern ?? null;
+      if (!(await mayHold(actor, pathPattern))) throw await refuse(actor, 'webhooks', pathPattern);
       const id = newId('wh');
       const signingSecret = `whsec_${randomBytes(32).toString('base64url')}`;
-      await stores.webhooks.create({ id, url: input.url, events: [...new Set(input.events)], path_pattern: input.path_pattern ?? null }, signingSecret);
+      await stores.webhooks.create({ id, url: input.url, events: [...new Set(input.events)], path_pattern: pathPattern }, signingSecret);
       await audit(actor, id, 'create');
       return { ...webhookView((await stores.webhooks.get(id))!), signing_secret: signingSecret };
     },
-    list: async () => (await stores.webhooks.list()).map(webhookView),
-    get: async (id: string) => webhookView(await mustGet(id)),
+    async list(actor: Identity) {
+      const hooks = await stores.webhooks.list();
+      const held = await Promise.all(hooks.map((hook) => mayHold(actor, hook.path_pattern)));
+      return hooks.filter((_, n) => held[n]).map(webhookView);
+    },
+    get: async (actor: Identity, id: string) => webhookView(await mustHold(actor, id)),
     async delete(actor: Identity, id: string) {
+      await mustHold(actor, id);
       if (!(await stores.webhooks.delete(id))) throw notFound(`webhook ${id}`);
       await audit(actor, id, 'delete');
     },
-    async deliveries(id: string) {
-      await mustGet(id);
+    async deliveries(actor: Identity, id: string) {
+      await mustHold(actor, id);
       return (await stores.webhooks.deliveries(id)).map(deliveryView);
     },
   };

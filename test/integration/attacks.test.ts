@@ -341,6 +341,41 @@ describe('every check follows its target', () => {
     expect(await roleExists(lease.data.username)).toBe(true);
   });
 
+  it('a webhook is held to the secrets its path_pattern names: create, list, read and delete', async () => {
+    const team = uniqueName('team');
+    const hooksOperator = `user:${team}-rotator`;
+    await grant(stack, uniqueName('rotate-team'), [{ path_pattern: `infra/${team}/*`, permissions: ['rotate'] }], hooksOperator);
+    const token = (await mintToken(stack, hooksOperator, ['rotation:manage'])).token;
+    const hook = (pathPattern?: string, as?: string) =>
+      stack.call('POST', '/v1/webhooks', { url: 'https://hooks.example.com/rotated', events: ['secret.rotated'], path_pattern: pathPattern }, as);
+    const hookCount = async () => Number((await stack.stores.db.query('SELECT count(*) FROM webhooks')).rows[0].count);
+
+    const own = await hook(`infra/${team}/db/*`, token);
+    expect(own.status, JSON.stringify(own.body)).toBe(201);
+    const before = await hookCount();
+    for (const wider of [`infra/*`, `infra/${team}*`, undefined]) {
+      const refused = await hook(wider, token);
+      expect(refused.status, String(wider)).toBe(403);
+      expect(refused.body.error.code).toBe('forbidden');
+    }
+    expect(await hookCount()).toBe(before);
+    expect((await authFailures(hooksOperator)).filter((e) => e.path === 'webhooks')).toHaveLength(3);
+
+    const theirs = await hook(`infra/${uniqueName('other-team')}/*`);
+    expect(theirs.status).toBe(201);
+    const listed = (await stack.call('GET', '/v1/webhooks', undefined, token)).body.data.map((w: { id: string }) => w.id);
+    expect(listed).toEqual([own.body.id]);
+    for (const [method, suffix] of [['GET', ''], ['GET', '/deliveries'], ['DELETE', '']] as const) {
+      expect((await stack.call(method, `/v1/webhooks/${theirs.body.id}${suffix}`, undefined, token)).status, `${method} ${suffix}`).toBe(403);
+    }
+    expect((await stack.call('GET', `/v1/webhooks/${theirs.body.id}`)).status).toBe(200);
+
+    await grant(stack, uniqueName('deny-team-root'), [{ path_pattern: `infra/${team}/db/root`, permissions: ['deny'] }], hooksOperator);
+    expect((await hook(`infra/${team}/db/*`, token)).status).toBe(403);
+    expect((await hook(`infra/${team}/cache/*`, token)).status).toBe(201);
+    expect((await stack.call('DELETE', `/v1/webhooks/${own.body.id}`, undefined, token)).status).toBe(403);
+  });
+
   it('"versions" is reserved: no secret is written or deleted under it, and the listing still answers', async () => {
     const base = `app/${uniqueName('reserved')}`;
     expect((await stack.call('PUT', `/v1/secrets/${base}`, { data: { v: 1 } })).status).toBe(200);
