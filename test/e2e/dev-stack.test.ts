@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portOpen } from '../../scripts/temporal-cli';
 import { freePort } from '../support/global-setup';
+import { launchBrowser } from '../support/browser';
 import { configureGuideEngine } from '../support/guide';
 import { apiCaller, type Call } from '../support/http';
 import { ADMIN_URL, adminQuery, createTargetDatabase, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
@@ -118,6 +119,59 @@ describe('npm start', () => {
     usernames.push(username);
     expect(await roleExists(username)).toBe(false);
   });
+
+  it('shows an admin who opens a lease in the Temporal Web UI its decoded input, never its password', async () => {
+    const minted = await call('POST', `/v1/dynamic/engines/${env.ENGINE}/creds/readonly`, { metadata: { ticket: 'OPS-UI-4471' } });
+    expect(minted.status).toBe(200);
+    usernames.push(minted.body.data.username);
+    const { lease_id: leaseId, data: { password } } = minted.body as { lease_id: string; data: { password: string } };
+    const token = readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim();
+    const codecEndpoint = `${baseUrl}/v1/sys/codec`;
+
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      const decodes: Array<{ status: number; body: string }> = [];
+      page.on('response', async (response) => {
+        if (new URL(response.url()).pathname === '/v1/sys/codec/decode') decodes.push({ status: response.status(), body: await response.text().catch(() => '') });
+      });
+
+      // Sign in to the codec session: the browser keeps an HttpOnly cookie, not the token.
+      await page.goto(`${codecEndpoint}/session`);
+      await page.fill('#token', token);
+      await page.click('button[type=submit]');
+      await page.getByText('Signed in as root').waitFor();
+
+      // Open the lease in the Web UI and point its codec at the API, sending the cookie along.
+      await page.goto(`http://127.0.0.1:${env.TEMPORAL_UI_PORT}/namespaces/default/workflows/${leaseId}`);
+      await page.locator('[data-testid^=data-encoder-status]').click();
+      await page.getByTestId('use-local-endpoint-input').check();
+      await page.getByTestId('data-encoder-endpoint-input').fill(codecEndpoint);
+      await page.getByTestId('data-encoder-include-credentials').click();
+      expect(await page.locator('#pass-access-credentials').isChecked()).toBe(true);
+      await page.getByTestId('confirm-modal-button').filter({ hasText: 'Apply' }).click();
+      await page.reload();
+
+      const input = page.getByTestId('input-and-result');
+      await expect.poll(() => input.innerText(), { timeout: 20_000 }).toContain(`"leaseId": "${leaseId}"`);
+      expect(await input.innerText()).toContain('OPS-UI-4471');
+      await page.getByTestId('data-encoder-status-success').waitFor();
+
+      // The issue update's result, decoded: its password is still sealed.
+      await page.getByTestId('history-tab').click();
+      await page.getByText('Workflow Execution Update Completed').first().click();
+      await expect.poll(() => page.innerText('main'), { timeout: 20_000 }).toMatch(/"password": "sealed:v1:/);
+
+      expect(decodes.length).toBeGreaterThan(0);
+      expect(decodes.every((d) => d.status === 200)).toBe(true);
+      const decodedText = decodes.map((d) => (JSON.parse(d.body).payloads as Array<{ data?: string }>)
+        .map((p) => Buffer.from(p.data ?? '', 'base64').toString('utf8')).join('\n')).join('\n');
+      expect(decodedText).toContain(leaseId);
+      for (const seen of [decodedText, await page.content(), await page.innerText('body')]) expect(seen).not.toContain(password);
+    } finally {
+      await browser.close();
+    }
+  }, 600_000);
 
   it('keeps leases across a restart of the whole product, and they still expire', async () => {
     const minted = await call('POST', `/v1/dynamic/engines/${env.ENGINE}/creds/readonly`, { ttl: 25 });
