@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { ENGINE_IDENTITY } from '../lib/access';
 import { ended, type LeaseProgress, type LeaseSpec } from '../lib/lease';
 import { endingAudit, type LeaseActivities, type LeaseAuditEvent } from '../lib/lease-activities';
 import { ActivityErrors } from '../lib/lease-activities';
@@ -9,15 +10,13 @@ import { scramVerifier } from '../lib/scram';
 import { formatExpiration } from '../lib/templates';
 import { createRole, dropRole, inTransaction, leaseMarker, StatementError } from '../engine/statements';
 import type { TargetPools } from '../engine/target-pools';
-import type { AuditLog } from '../store/audit';
-import type { LeaseStore } from '../store/leases';
-import type { RoleStore } from '../store/roles';
+import type { Stores } from '../store';
+import type { AuditEntry } from '../store/audit';
+import { activityEventKey } from './audit-key';
 
 export interface LeaseActivityDeps {
   targets: TargetPools;
-  leases: LeaseStore;
-  roles: RoleStore;
-  audit: AuditLog;
+  stores: Pick<Stores, 'leases' | 'roles' | 'audited'>;
   /** This store's id, written into each role's marker so the reconciler knows its own roles. */
   storeId: string;
   /** Seals the issued password for its trip through Temporal (the codec endpoint cannot open it). */
@@ -36,7 +35,14 @@ function rethrow(error: unknown): never {
   throw error;
 }
 
-export function createLeaseActivities({ targets, leases, roles, audit, storeId, passwords }: LeaseActivityDeps): LeaseActivities {
+const credsPath = (spec: LeaseSpec) => `dynamic/${spec.engine}/creds/${spec.role}`;
+
+export function createLeaseActivities({ targets, stores, storeId, passwords }: LeaseActivityDeps): LeaseActivities {
+  const { leases, roles } = stores;
+  /** The lease's row and the audit entry for what happened to it, committed together. */
+  const recordWith = (spec: LeaseSpec, progress: LeaseProgress, entry?: AuditEntry) =>
+    stores.audited((tx) => leases.within(tx).upsert(spec, progress), () => entry);
+
   async function revoke(spec: LeaseSpec) {
     // The role's current revocation statements, so an operator can mend a failing revocation by fixing
     // the role; the snapshot taken at issue when the role is gone.
@@ -49,16 +55,14 @@ export function createLeaseActivities({ targets, leases, roles, audit, storeId, 
   }
 
   async function recordState(spec: LeaseSpec, progress: LeaseProgress, event?: LeaseAuditEvent) {
-    await leases.upsert(spec, progress);
-    if (event) {
-      await audit.append({
-        identity_id: event.action === 'dynamic_expire' ? 'system:dynamic-engines' : spec.identityId,
-        action: event.action,
-        path: `dynamic/${spec.engine}/creds/${spec.role}`,
-        result: event.result,
-        extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}) },
-      });
-    }
+    await recordWith(spec, progress, event && {
+      identity_id: event.action === 'dynamic_expire' ? ENGINE_IDENTITY : spec.identityId,
+      action: event.action,
+      path: credsPath(spec),
+      result: event.result,
+      extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}) },
+      idempotency_key: activityEventKey(event.action),
+    });
     if (event?.action === 'dynamic_expire' && event.result === 'success') leaseMetrics.expired(spec);
   }
 
@@ -74,10 +78,17 @@ export function createLeaseActivities({ targets, leases, roles, audit, storeId, 
       return { password: passwords.seal(password, spec.leaseId) };
     },
 
-    async renewCredential({ spec, progress }) {
+    async renewCredential({ spec, progress, requestedBy }) {
       const values = { name: spec.username, expiration: formatExpiration(new Date(progress.expiresAt)) };
       await targets.withClient(spec.engine, (client) => inTransaction(client, spec.statements.renew, values)).catch(rethrow);
-      await leases.upsert(spec, progress);
+      await recordWith(spec, progress, {
+        identity_id: requestedBy ?? spec.identityId,
+        action: 'dynamic_renew',
+        path: credsPath(spec),
+        result: 'success',
+        extra_data: { lease_id: spec.leaseId, expires_at: progress.expiresAt },
+        idempotency_key: activityEventKey('dynamic_renew'),
+      });
     },
 
     revokeCredential: ({ spec }) => revoke(spec),

@@ -8,7 +8,7 @@ import { ENGINE_IDENTITY } from '../lib/access';
 
 export interface ReconcileDeps {
   targets: TargetPools;
-  stores: Pick<Stores, 'engines' | 'leases' | 'roles' | 'audit'>;
+  stores: Pick<Stores, 'engines' | 'leases' | 'roles' | 'audited'>;
   storeId: string;
   /** A role younger than this with no lease row may be mid-issue: its lease row is written just after. */
   graceSeconds?: number;
@@ -31,13 +31,10 @@ export function createReconcileActivities({ targets, stores, storeId, graceSecon
         const role = lease && (await stores.roles.get(engine, lease.role));
         const outcome = await targets.withClient(engine, (client) => dropRole(client, role?.revocation_statements ?? DEFAULT_REVOCATION_STATEMENTS, username));
         const error = outcome.errors.map((e) => e.message).join('; ');
-        if (outcome.roleGone) {
-          report.dropped.push(username);
-          if (lease && !isFinished(lease.state)) await stores.leases.markFinished(lease.lease_id, 'expired');
-        } else {
-          report.failed.push({ username, error });
-        }
-        await stores.audit.append({
+        if (outcome.roleGone) report.dropped.push(username);
+        else report.failed.push({ username, error });
+        const markExpired = outcome.roleGone && lease && !isFinished(lease.state);
+        await stores.audited(async (tx) => { if (markExpired) await stores.leases.within(tx).markFinished(lease.lease_id, 'expired'); }, {
           identity_id: ENGINE_IDENTITY,
           action: 'dynamic_reconcile',
           path: `dynamic/${engine}/creds/${lease?.role ?? 'unknown'}`,

@@ -10,7 +10,7 @@ import type { ReceiverAllowList } from '../lib/receiver-address';
 import { postToReceiver, ReceiverRefused } from './receiver-post';
 
 export interface RotationActivityDeps {
-  stores: Pick<Stores, 'secrets' | 'rotation' | 'webhooks' | 'audit'>;
+  stores: Pick<Stores, 'secrets' | 'rotation' | 'webhooks' | 'audited'>;
   /** The API's public base URL, for the confirm_url receivers call back. */
   publicUrl: string;
   /** How long one delivery attempt may take. */
@@ -28,8 +28,15 @@ export function signatureHeader(secret: string, body: string, unixSeconds: numbe
 
 export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs = 10_000, receiverAllow = [] }: RotationActivityDeps): RotationActivities {
   const { secrets, rotation, webhooks } = stores;
-  const audit = (r: Pick<RotationRecord, 'secret_path' | 'rotation_id'>, identity: string, action: string, result: 'success' | 'failure', extra: Record<string, unknown>) =>
-    stores.audit.append({ identity_id: identity, action, path: r.secret_path, result, extra_data: { rotation_id: r.rotation_id, ...extra } });
+  /** A rotation's step: its changes and its audit entry commit together, and a retried step records nothing twice. */
+  const step = <T>(
+    r: Pick<RotationRecord, 'secret_path' | 'rotation_id'>,
+    change: (tx: { secrets: typeof secrets; rotation: typeof rotation }) => Promise<T>,
+    audit: (result: T) => { identity: string; action: string; result: 'success' | 'failure'; extra: Record<string, unknown> },
+  ) => stores.audited((tx) => change({ secrets: secrets.within(tx), rotation: rotation.within(tx) }), (done) => {
+    const { identity, action, result, extra } = audit(done);
+    return { identity_id: identity, action, path: r.secret_path, result, extra_data: { rotation_id: r.rotation_id, ...extra }, idempotency_key: `rotation:${r.rotation_id}:${action}` };
+  });
 
   async function mustGet(rotationId: string): Promise<RotationRecord> {
     const row = await rotation.get(rotationId);
@@ -49,8 +56,8 @@ export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs 
       if (row.new_version !== null) return { outcome: 'started', newVersion: row.new_version, graceSeconds };
 
       const fail = async (error: string): Promise<BeginOutcome> => {
-        await rotation.update(rotationId, { state: 'failed', finished_at: new Date(), last_error: error });
-        await audit(row, requestedBy, 'rotation_start', 'failure', { trigger, error });
+        await step(row, (tx) => tx.rotation.update(rotationId, { state: 'failed', finished_at: new Date(), last_error: error }),
+          () => ({ identity: requestedBy, action: 'rotation_start', result: 'failure', extra: { trigger, error } }));
         return { outcome: 'failed', error };
       };
       if (!assignment) return fail(`${secretPath} is not assigned to a rotation policy`);
@@ -62,15 +69,20 @@ export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs 
       if (!field) return fail(`${secretPath} has neither a "password" field nor a single string field to replace`);
 
       // A pending version left by an earlier attempt of this very rotation (no other is in progress).
-      const orphan = await secrets.pending(secretPath);
-      if (orphan) await secrets.retire(secretPath, orphan.version);
-      const written = await secrets.put(secretPath, { ...current.data, [field]: generateSecretValue(secretPolicy) }, current.secret_type, 'pending');
-      await audit(row, requestedBy, 'rotation_start', 'success', { trigger, version: written.version, previous_version: current.version, policy_id: assignment.policy_id });
-      await rotation.update(rotationId, {
-        new_version: written.version,
-        previous_version: current.version,
-        confirm_deadline: new Date(Date.now() + graceSeconds * 1000),
-      });
+      const written = await step(row, async (tx) => {
+        const orphan = await tx.secrets.pending(secretPath);
+        if (orphan) await tx.secrets.retire(secretPath, orphan.version);
+        const pending = await tx.secrets.put(secretPath, { ...current.data, [field]: generateSecretValue(secretPolicy) }, current.secret_type, 'pending');
+        await tx.rotation.update(rotationId, {
+          new_version: pending.version,
+          previous_version: current.version,
+          confirm_deadline: new Date(Date.now() + graceSeconds * 1000),
+        });
+        return pending;
+      }, (pending) => ({
+        identity: requestedBy, action: 'rotation_start', result: 'success',
+        extra: { trigger, version: pending.version, previous_version: current.version, policy_id: assignment.policy_id },
+      }));
       return { outcome: 'started', newVersion: written.version, graceSeconds };
     },
 
@@ -120,31 +132,36 @@ export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs 
     async confirmRotation({ rotationId, confirmedBy }) {
       const row = await mustGet(rotationId);
       if (row.state !== 'pending') return { previousVersion: row.previous_version ?? undefined };
-      const { previousVersion } = await secrets.promote(row.secret_path, row.new_version!);
       const grace = row.confirm_deadline && row.started_at ? row.confirm_deadline.getTime() - row.started_at.getTime() : 0;
-      await audit(row, confirmedBy, 'rotation_confirm', 'success', { version: row.new_version, previous_version: previousVersion ?? null });
-      await rotation.update(rotationId, {
-        state: 'confirmed', confirmed_by: confirmedBy, confirmed_at: new Date(), grace_ends_at: new Date(Date.now() + grace),
-        previous_version: previousVersion ?? null,
-      });
+      // The promotion and the rotation's record of it commit together: a retry finds the rotation confirmed.
+      const { previousVersion } = await step(row, async (tx) => {
+        const promoted = await tx.secrets.promote(row.secret_path, row.new_version!);
+        await tx.rotation.update(rotationId, {
+          state: 'confirmed', confirmed_by: confirmedBy, confirmed_at: new Date(), grace_ends_at: new Date(Date.now() + grace),
+          previous_version: promoted.previousVersion ?? null,
+        });
+        return promoted;
+      }, (promoted) => ({ identity: confirmedBy, action: 'rotation_confirm', result: 'success', extra: { version: row.new_version, previous_version: promoted.previousVersion ?? null } }));
       return { previousVersion };
     },
 
     async expireRotation({ rotationId }) {
       const row = await mustGet(rotationId);
       if (row.state !== 'pending') return;
-      if (row.new_version !== null) await secrets.retire(row.secret_path, row.new_version);
       const error = 'not confirmed within the grace period; the pending version was retired and the current one kept';
-      await audit(row, row.requested_by, 'rotation_expire', 'failure', { version: row.new_version, error });
-      await rotation.update(rotationId, { state: 'expired', finished_at: new Date(), last_error: error });
+      await step(row, async (tx) => {
+        if (row.new_version !== null) await tx.secrets.retire(row.secret_path, row.new_version);
+        await tx.rotation.update(rotationId, { state: 'expired', finished_at: new Date(), last_error: error });
+      }, () => ({ identity: row.requested_by, action: 'rotation_expire', result: 'failure', extra: { version: row.new_version, error } }));
     },
 
     async completeRotation({ rotationId }) {
       const row = await mustGet(rotationId);
       if (row.state !== 'confirmed') return;
-      if (row.previous_version !== null) await secrets.retire(row.secret_path, row.previous_version);
-      await audit(row, row.requested_by, 'rotation_complete', 'success', { version: row.new_version, retired_version: row.previous_version });
-      await rotation.update(rotationId, { state: 'completed', finished_at: new Date() });
+      await step(row, async (tx) => {
+        if (row.previous_version !== null) await tx.secrets.retire(row.secret_path, row.previous_version);
+        await tx.rotation.update(rotationId, { state: 'completed', finished_at: new Date() });
+      }, () => ({ identity: row.requested_by, action: 'rotation_complete', result: 'success', extra: { version: row.new_version, retired_version: row.previous_version } }));
     },
   };
 }

@@ -19,6 +19,7 @@ async function main() {
   const app = await buildServer({
     stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel, logger: log,
     masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort), tokenCacheMs: config.tokenCacheMs, trustProxy: config.trustProxy,
+    auditCheckpointMs: config.auditCheckpointMs,
   });
   await app.listen({ host: config.host, port: config.port });
   const stop = async () => {

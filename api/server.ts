@@ -32,6 +32,8 @@ import { createAuthService } from './services/auth';
 import { createPolicyService } from './services/policies';
 import { createRotationService } from './services/rotation';
 import { createWebhookService } from './services/webhooks';
+import { auditCheckpoints } from './audit-checkpoints';
+import { storeId } from '../store/bootstrap';
 
 export interface ApiSetup {
   stores: Stores;
@@ -53,6 +55,8 @@ export interface ApiSetup {
   tokenCacheMs?: number;
   /** Proxies whose X-Forwarded-For is believed (fastify's `trustProxy`); none by default. */
   trustProxy?: TrustProxy;
+  /** How often the audit chain's head is checkpointed into Temporal (default 60 s; also at shutdown). */
+  auditCheckpointMs?: number;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -115,7 +119,13 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(leaseRoutes(services));
   await app.register(authRoutes(createAuthService(setup.stores, liveTokens)));
   await app.register(policyRoutes(createPolicyService(setup.stores)));
-  await app.register(auditRoutes(createAuditService(setup.stores)));
+  const checkpoints = auditCheckpoints({
+    audit: setup.stores.audit, temporal: setup.temporal, taskQueue: setup.taskQueue, storeId: await storeId(setup.stores), log: app.log,
+    intervalMs: setup.auditCheckpointMs,
+  });
+  app.addHook('onClose', checkpoints.close);
+  app.decorate('auditCheckpoints', checkpoints);
+  await app.register(auditRoutes(createAuditService(setup.stores, checkpoints)));
   await app.register(rotationRoutes(
     createRotationService({ stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer }),
     createWebhookService({ stores: setup.stores, authorizer }),

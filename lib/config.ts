@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseDuration } from './duration';
 import { parseReceiverAllowList } from './receiver-address';
 
 const DEFAULT_DATA_DIR = '.data';
@@ -39,6 +40,11 @@ const envSchema = z.object({
   SCAIVAULT_TRUST_PROXY: z.string().optional(),
   SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: z.string().optional(),
   SCAIVAULT_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(1000),
+  SCAIVAULT_AUDIT_CHECKPOINT_INTERVAL: z.string().default('60s').transform((value, ctx) => {
+    const seconds = parseDuration(value);
+    if (seconds === undefined || seconds < 1) ctx.addIssue({ code: 'custom', message: 'must be a duration of at least 1s, such as "60s" or "5m"' });
+    return (seconds ?? 0) * 1000;
+  }),
   SCAIVAULT_WORKER_CACHED_WORKFLOWS: int(DEFAULT_WORKER_TUNING.cachedWorkflows),
   SCAIVAULT_WORKER_WORKFLOW_THREADS: int(DEFAULT_WORKER_TUNING.workflowThreads),
   SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: int(DEFAULT_WORKER_TUNING.workflowTaskSlots),
@@ -100,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     webhookAllowPrivate: parseReceiverAllowList(e.SCAIVAULT_WEBHOOK_ALLOW_PRIVATE),
     /** How long the API trusts a token it found live before asking the store again (ms; 0: every request). */
     tokenCacheMs: e.SCAIVAULT_TOKEN_CACHE_MS,
+    /** How often the API checkpoints the audit chain's head into Temporal (ms); it also does at shutdown. */
+    auditCheckpointMs: e.SCAIVAULT_AUDIT_CHECKPOINT_INTERVAL,
     masterKey: e.SCAIVAULT_MASTER_KEY,
     logLevel: e.SCAIVAULT_LOG_LEVEL,
     worker: {

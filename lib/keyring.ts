@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const ALGORITHM = 'aes-256-gcm';
 const NONCE_BYTES = 12;
@@ -33,6 +33,21 @@ export class Keyring {
 
   get activeKeyId(): string {
     return this.keys[0]!.id;
+  }
+
+  /** HMAC-SHA256 (hex) under the active key, or under `keyId` to check a MAC made earlier. */
+  mac(data: string, keyId = this.activeKeyId): { keyId: string; mac: string } {
+    const entry = this.byId.get(keyId);
+    if (!entry) throw new Error(`unknown key id ${keyId}`);
+    return { keyId, mac: createHmac('sha256', entry.key).update(data).digest('hex') };
+  }
+
+  /** Whether `mac` is the MAC of `data` under `keyId` (false for an unknown key id). */
+  macMatches(data: string, keyId: string, mac: string): boolean {
+    if (!this.byId.has(keyId)) return false;
+    const expected = Buffer.from(this.mac(data, keyId).mac);
+    const given = Buffer.from(mac);
+    return expected.length === given.length && timingSafeEqual(expected, given);
   }
 
   seal(plaintext: Uint8Array, aad = ''): { keyId: string; sealed: Buffer } {

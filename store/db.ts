@@ -6,21 +6,48 @@ import { lastResult, tolerateDroppedConnections } from '../lib/pg-pool';
 export type Db = pg.Pool;
 
 
+/** A connection inside one of `inTransaction`'s transactions: store writes handed one join that transaction. */
+export type Tx = pg.PoolClient;
+/** Where a store query runs: the pool (a transaction of its own) or a transaction in progress. */
+export type Queryable = Db | Tx;
+
+/**
+ * A data-access object: its queries run on the pool, or, through `within(tx)`, inside a transaction in
+ * progress, so a service can commit a change and its audit entry together.
+ */
+export abstract class TableAccess {
+  constructor(protected readonly db: Queryable) {}
+
+  /** The same data-access object, its queries inside `tx`. */
+  within(tx: Tx): this {
+    return Object.create(this, { db: { value: tx } }) as this;
+  }
+}
+
+const openTransactions = new WeakSet<pg.PoolClient>();
+
 /**
  * Runs `work` in one transaction on one pooled connection, committed if it returns and rolled back if it
  * throws. `lock` names an advisory lock held until the end, serializing every transaction that takes it;
  * `opening` is a query of our own (no parameters) whose rows `work` receives. Both ride with BEGIN in
- * one round trip.
+ * one round trip. Given a transaction in progress, `work` joins it (taking the lock there), so a change
+ * and its audit entry commit together.
  */
 export async function inTransaction<T>(
-  db: Db,
-  work: (client: pg.PoolClient, opened: Record<string, unknown>[]) => Promise<T>,
+  db: Queryable,
+  work: (client: Tx, opened: Record<string, unknown>[]) => Promise<T>,
   { lock, opening }: { lock?: string; opening?: string } = {},
 ): Promise<T> {
-  const client = await db.connect();
+  const statements = [...(lock ? [`SELECT pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(lock)}))`] : []), ...(opening ? [opening] : [])];
+  if (openTransactions.has(db as Tx)) {
+    const client = db as Tx;
+    const opened = statements.length ? lastResult(await client.query(statements.join('; '))).rows : [];
+    return work(client, opened);
+  }
+  const client = await (db as Db).connect();
+  openTransactions.add(client);
   try {
-    const begin = ['BEGIN', ...(lock ? [`SELECT pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(lock)}))`] : []), ...(opening ? [opening] : [])];
-    const opened = lastResult(await client.query(begin.join('; '))).rows;
+    const opened = lastResult(await client.query(['BEGIN', ...statements].join('; '))).rows;
     const result = await work(client, opened);
     await client.query('COMMIT');
     return result;
@@ -28,6 +55,7 @@ export async function inTransaction<T>(
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
+    openTransactions.delete(client);
     client.release();
   }
 }

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import { TableAccess } from './db';
 
 export interface EngineRecord {
   name: string;
@@ -18,8 +18,7 @@ export interface EngineRecord {
 
 export type EngineFields = Omit<EngineRecord, 'created_at' | 'updated_at'>;
 
-export class EngineStore {
-  constructor(private readonly db: Db) {}
+export class EngineStore extends TableAccess {
 
   async get(name: string): Promise<EngineRecord | undefined> {
     const { rows } = await this.db.query<EngineRecord>('SELECT * FROM engines WHERE name = $1', [name]);

@@ -1,13 +1,12 @@
 import { constantTimeEqual } from '../lib/random';
-import { inTransaction, type Db } from './db';
+import { inTransaction, TableAccess } from './db';
 import type { TokenRecord } from './tokens';
 
 /**
  * Identities as far as authentication needs them: one is known once a token is minted for it, and once
  * deleted none of its tokens authenticates again.
  */
-export class IdentityStore {
-  constructor(private readonly db: Db) {}
+export class IdentityStore extends TableAccess {
 
   /** A token that is live (not revoked, not expired) and whose identity is not deleted. */
   async findLiveToken(tokenHash: string): Promise<TokenRecord | undefined> {

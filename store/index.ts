@@ -1,7 +1,7 @@
 import { LeasePasswordSeal } from '../lib/lease-password';
 import { Keyring } from '../lib/keyring';
-import { AuditLog } from './audit';
-import { createStorePool } from './db';
+import { AuditLog, type AuditEntry } from './audit';
+import { createStorePool, inTransaction, type Tx } from './db';
 import { EngineStore } from './engines';
 import { IdentityStore } from './identities';
 import { LeaseStore } from './leases';
@@ -18,6 +18,7 @@ export type Stores = ReturnType<typeof openStores>;
 export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize = 10) {
   const db = createStorePool(databaseUrl, poolSize);
   const secretKeyring = Keyring.derive(masterKeys, 'secret-store');
+  const audit = new AuditLog(db, Keyring.derive(masterKeys, 'audit-chain'));
   return {
     db,
     secrets: new SecretStore(db, secretKeyring),
@@ -27,7 +28,18 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
     tokens: new TokenStore(db),
     identities: new IdentityStore(db),
     policies: new PolicyStore(db),
-    audit: new AuditLog(db),
+    audit,
+    /**
+     * Runs a change and writes its audit entry in the same transaction: both commit, or neither does.
+     * `entry` may depend on the change's result, and be undefined when nothing changed.
+     */
+    audited: <T>(change: (tx: Tx) => Promise<T>, entry: AuditEntry | ((result: T) => AuditEntry | undefined)) =>
+      inTransaction(db, async (tx) => {
+        const result = await change(tx);
+        const recorded = typeof entry === 'function' ? entry(result) : entry;
+        if (recorded) await audit.appendIn(tx, recorded);
+        return result;
+      }),
     rotation: new RotationStore(db),
     webhooks: new WebhookStore(db, secretKeyring),
     close: () => db.end(),

@@ -1,5 +1,5 @@
 import type { LeaseProgress, LeaseSpec, LeaseState } from '../lib/lease';
-import type { Db } from './db';
+import { TableAccess } from './db';
 
 export interface LeaseRecord {
   lease_id: string;
@@ -24,8 +24,7 @@ export interface LeaseFilter {
 }
 
 /** The listing projection of lease workflows. Only the workflow's activities write it. */
-export class LeaseStore {
-  constructor(private readonly db: Db) {}
+export class LeaseStore extends TableAccess {
 
   /** Idempotent: a retried activity writes the same row again. */
   async upsert(spec: LeaseSpec, p: LeaseProgress): Promise<void> {

@@ -1,5 +1,5 @@
 import type { PolicyRule } from '../lib/path-pattern';
-import type { Db } from './db';
+import { TableAccess } from './db';
 
 export interface PolicyRecord {
   id: string;
@@ -19,8 +19,7 @@ const SELECT_WITH_BINDINGS = `
   SELECT p.*, COALESCE(array_agg(b.identity_id ORDER BY b.identity_id) FILTER (WHERE b.identity_id IS NOT NULL), '{}') AS bindings
   FROM policies p LEFT JOIN policy_bindings b ON b.policy_id = p.id`;
 
-export class PolicyStore {
-  constructor(private readonly db: Db) {}
+export class PolicyStore extends TableAccess {
 
   /** False when the name is taken. */
   async create(p: PolicyFields): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import { TableAccess } from './db';
 
 export interface RoleRecord {
   engine: string;
@@ -15,8 +15,7 @@ export interface RoleRecord {
 
 export type RoleFields = Omit<RoleRecord, 'created_at' | 'updated_at'>;
 
-export class RoleStore {
-  constructor(private readonly db: Db) {}
+export class RoleStore extends TableAccess {
 
   async get(engine: string, name: string): Promise<RoleRecord | undefined> {
     const { rows } = await this.db.query<RoleRecord>('SELECT * FROM roles WHERE engine = $1 AND name = $2', [engine, name]);

@@ -1,5 +1,5 @@
 import type { SecretPolicyRules } from '../lib/secret-policy';
-import type { Db } from './db';
+import { TableAccess } from './db';
 
 const UNIQUE_VIOLATION = '23505';
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === UNIQUE_VIOLATION;
@@ -52,8 +52,7 @@ export interface RotationRecord {
 }
 
 /** Secret policies, rotation policies, which secret rotates under which, and each rotation's progress. */
-export class RotationStore {
-  constructor(private readonly db: Db) {}
+export class RotationStore extends TableAccess {
 
   /** 'id_taken' or 'name_taken' when either is in use. */
   async createSecretPolicy(p: Omit<SecretPolicyRecord, 'builtin' | 'created_at'>): Promise<'created' | 'id_taken' | 'name_taken'> {

@@ -1,6 +1,6 @@
 import type { Keyring } from '../lib/keyring';
 import type { PoolClient } from 'pg';
-import { inTransaction, type Db } from './db';
+import { inTransaction, TableAccess, type Queryable } from './db';
 
 export type SecretState = 'current' | 'pending' | 'previous' | 'retired';
 
@@ -26,11 +26,10 @@ interface SecretRow {
 const aad = (path: string, version: number) => `secret:${path}#${version}`;
 
 /** Versioned secrets sealed with AES-256-GCM; the path and version are bound into each ciphertext. */
-export class SecretStore {
-  constructor(
-    private readonly db: Db,
-    private readonly keyring: Keyring,
-  ) {}
+export class SecretStore extends TableAccess {
+  constructor(db: Queryable, private readonly keyring: Keyring) {
+    super(db);
+  }
 
   async put(path: string, data: Record<string, unknown>, secretType: string, state: 'current' | 'pending' = 'current') {
     return this.inPathTransaction(path, async (client) => {

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import { TableAccess } from './db';
 
 export interface TokenRecord {
   token_id: string;
@@ -8,8 +8,7 @@ export interface TokenRecord {
   expires_at: Date | null;
 }
 
-export class TokenStore {
-  constructor(private readonly db: Db) {}
+export class TokenStore extends TableAccess {
 
   /** A token whose id or hash exists already is left as it is: above all, a revoked token never comes back. */
   async create(t: TokenRecord & { token_hash: string }): Promise<void> {

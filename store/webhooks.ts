@@ -1,5 +1,5 @@
 import type { Keyring } from '../lib/keyring';
-import type { Db } from './db';
+import { TableAccess, type Queryable } from './db';
 
 export interface WebhookRecord {
   id: string;
@@ -31,11 +31,10 @@ const aad = (id: string) => `webhook:${id}`;
 const PUBLIC_COLUMNS = 'id, url, events, path_pattern, created_at';
 
 /** Webhook receivers, their sealed signing secrets, and the record of each delivery. */
-export class WebhookStore {
-  constructor(
-    private readonly db: Db,
-    private readonly keyring: Keyring,
-  ) {}
+export class WebhookStore extends TableAccess {
+  constructor(db: Queryable, private readonly keyring: Keyring) {
+    super(db);
+  }
 
   async create(w: Omit<WebhookRecord, 'created_at'>, signingSecret: string): Promise<void> {
     const { keyId, sealed } = this.keyring.seal(Buffer.from(signingSecret), aad(w.id));

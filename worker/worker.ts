@@ -84,7 +84,7 @@ export async function createWorker(setup: WorkerSetup) {
     taskQueue: setup.taskQueue,
     ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: {
-      ...createLeaseActivities({ targets, leases: stores.leases, roles: stores.roles, audit: stores.audit, storeId: id, passwords: leasePasswordSeal(setup.masterKeys) }),
+      ...createLeaseActivities({ targets, stores, storeId: id, passwords: leasePasswordSeal(setup.masterKeys) }),
       ...createReconcileActivities({ targets, stores, storeId: id }),
       ...createRotationActivities({
         stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl, receiverAllow: setup.webhookAllowPrivate ?? loadConfig().webhookAllowPrivate,

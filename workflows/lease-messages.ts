@@ -3,7 +3,8 @@ import type { IssuedCredential, LeaseView, RenewResult } from '../lib/lease';
 
 /** Sent with the workflow's start (update-with-start): answers once the database role exists. */
 export const issueUpdate = defineUpdate<IssuedCredential>('issue');
-export const renewUpdate = defineUpdate<RenewResult, [{ incrementSeconds?: number }]>('renew');
+/** `requestedBy` is the identity the renewal's audit entry names (the lease's creator when absent). */
+export const renewUpdate = defineUpdate<RenewResult, [{ incrementSeconds?: number; requestedBy?: string }]>('renew');
 /** Answers when the role is gone, or after the first failed attempt (the workflow keeps retrying). */
 export const revokeUpdate = defineUpdate<LeaseView, [{ force?: boolean }]>('revoke');
 export const leaseQuery = defineQuery<LeaseView>('lease');

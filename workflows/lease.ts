@@ -132,14 +132,14 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
 
   setHandler(
     renewUpdate,
-    async ({ incrementSeconds }) => {
+    async ({ incrementSeconds, requestedBy }) => {
       updatesThisRun++;
       // One renewal at a time, in arrival order; one that waited finds the lease as the one before it left it.
       return await renewals.runExclusive(async () => {
         assertRenewable();
         const plan = plannedRenewal(Date.now(), incrementSeconds ?? spec.defaultIncrementSeconds, progress);
         const next = { ...progress, expiresAt: new Date(plan.expiresAtMs).toISOString() };
-        await database.renewCredential({ spec, progress: next });
+        await database.renewCredential({ spec, progress: next, requestedBy });
         progress = { ...next, state: progress.state };
         upsertSearchAttributes(leaseSearchAttributes(spec, progress));
         expiryMoved = true;

@@ -12,8 +12,8 @@ export interface TokenRequest {
 }
 
 export function createAuthService(stores: Stores, liveTokens: Pick<LiveTokens, 'forgetToken' | 'forgetIdentity'>) {
-  const audit = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
-    stores.audit.append({ identity_id: actor.identity_id, action, path, result: 'success', extra_data: extra });
+  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
+    ({ identity_id: actor.identity_id, action, path, result: 'success' as const, extra_data: extra });
 
   return {
     /** The token is in this response only; the store keeps its hash. */
@@ -24,13 +24,14 @@ export function createAuthService(stores: Stores, liveTokens: Pick<LiveTokens, '
       const token = newToken();
       const tokenId = newId('tok');
       const expiresAt = request.ttl === undefined ? null : new Date(Date.now() + request.ttl * 1000);
-      await stores.identities.ensure(request.identity_id);
-      await stores.tokens.create({
-        token_id: tokenId, token_hash: hashToken(token), identity_id: request.identity_id, scopes, policies: request.policies, expires_at: expiresAt,
-      });
-      await audit(actor, 'token_create', `auth/tokens/${tokenId}`, {
+      await stores.audited(async (tx) => {
+        await stores.identities.within(tx).ensure(request.identity_id);
+        await stores.tokens.within(tx).create({
+          token_id: tokenId, token_hash: hashToken(token), identity_id: request.identity_id, scopes, policies: request.policies, expires_at: expiresAt,
+        });
+      }, entry(actor, 'token_create', `auth/tokens/${tokenId}`, {
         token_id: tokenId, for_identity_id: request.identity_id, scopes, policies: request.policies, expires_at: expiresAt?.toISOString() ?? null,
-      });
+      }));
       return {
         token, token_id: tokenId, identity_id: request.identity_id, scopes, policies: request.policies,
         expires_at: expiresAt?.toISOString() ?? null,
@@ -47,18 +48,18 @@ export function createAuthService(stores: Stores, liveTokens: Pick<LiveTokens, '
       const owner = await stores.identities.tokenOwner(tokenId);
       if (!isAdmin(actor) && owner !== actor.identity_id) throw new ApiError('forbidden', 'only an admin may revoke another identity\'s token');
       if (!owner) throw notFound(`token ${tokenId}`);
-      const revoked = await stores.tokens.revoke(tokenId);
+      await stores.audited((tx) => stores.tokens.within(tx).revoke(tokenId), (revoked) =>
+        (revoked ? entry(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner }) : undefined));
       liveTokens.forgetToken(tokenId);
-      if (revoked) await audit(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner });
     },
 
     /** Revokes every token of the identity and drops its policy bindings; its tokens then get 401. */
     async deleteIdentity(actor: Identity, identityId: string) {
       if (identityId === ROOT_IDENTITY) throw new ApiError('conflict', 'the root identity cannot be deleted');
-      const deleted = await stores.identities.delete(identityId);
+      const deleted = await stores.audited((tx) => stores.identities.within(tx).delete(identityId), (done) =>
+        (done ? entry(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId }) : undefined));
       liveTokens.forgetIdentity(identityId);
       if (!deleted) throw notFound(`identity ${identityId}`);
-      await audit(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId });
     },
   };
 }

@@ -48,8 +48,9 @@ export function engineView(e: EngineRecord) {
 }
 
 export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, leases: () => LeaseService) {
-  const audit = (actor: Identity, name: string, extra: Record<string, unknown> = {}) =>
-    stores.audit.append({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success', extra_data: extra });
+  const entry = (actor: Identity, name: string, extra: Record<string, unknown>) =>
+    ({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success' as const, extra_data: extra });
+  const audit = (actor: Identity, name: string, extra: Record<string, unknown>) => stores.audit.append(entry(actor, name, extra));
 
   /**
    * Where the engine connects, and with which secret, decides where the root password is sent: whoever
@@ -111,8 +112,8 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
       await guardRootCredentialUse(actor, input.name, input.root_credentials_path);
       if (await stores.engines.get(input.name)) throw new ApiError('conflict', `engine ${input.name} already exists`);
       const fields = await checked(input);
-      if (!(await stores.engines.create(fields))) throw new ApiError('conflict', `engine ${input.name} already exists`);
-      await audit(actor, input.name, { operation: 'create' });
+      const created = await stores.audited((tx) => stores.engines.within(tx).create(fields), (done) => (done ? entry(actor, input.name, { operation: 'create' }) : undefined));
+      if (!created) throw new ApiError('conflict', `engine ${input.name} already exists`);
       return engineView((await stores.engines.get(input.name))!);
     },
 
@@ -123,9 +124,8 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
         await guardRootCredentialUse(actor, name, next.root_credentials_path);
       }
       const fields = await checked(next);
-      await stores.engines.update(fields);
+      await stores.audited((tx) => stores.engines.within(tx).update(fields), entry(actor, name, { operation: 'update' }));
       await targets.drop(name);
-      await audit(actor, name, { operation: 'update' });
       return engineView((await stores.engines.get(name))!);
     },
 
@@ -211,9 +211,8 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
           });
         }
       }
-      await stores.engines.delete(name);
+      await stores.audited((tx) => stores.engines.within(tx).delete(name), entry(actor, name, { operation: 'delete', force }));
       await targets.drop(name);
-      await audit(actor, name, { operation: 'delete', force });
     },
   };
 }

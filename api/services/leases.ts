@@ -16,6 +16,7 @@ import type { leaseWorkflowV2 } from '../../workflows/lease';
 import type { EngineService } from './engines';
 import type { Authorizer } from '../auth';
 import { refusal } from './refusal';
+import { TimedOut, withinDeadline } from './temporal-deadline';
 import type { RoleService } from './roles';
 
 const REVOKE_PARALLELISM = 16;
@@ -62,33 +63,6 @@ export interface LeaseServiceDeps {
 }
 
 export const DEFAULT_WAIT_MS = 30_000;
-class TimedOut extends Error {}
-
-/**
- * Runs a Temporal call with a deadline; a call still waiting then (no worker answering) throws TimedOut.
- * The call is also aborted, so it does not poll on in the background.
- */
-async function withinDeadline<T>(temporal: Client, waitMs: number, call: () => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new TimedOut());
-      try {
-        controller.abort();
-      } catch {
-        // the call is left to end by itself
-      }
-    }, waitMs);
-  });
-  const running = temporal.connection.withAbortSignal(controller.signal, call);
-  running.catch(() => {}); // settles after the deadline has answered
-  try {
-    return await Promise.race([running, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export function createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, passwords, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
   /**
@@ -224,7 +198,7 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       let result;
       try {
         result = await withinDeadline(temporal, waitMs, () =>
-          temporal.workflow.getHandle(leaseId).executeUpdate(renewUpdate, { args: [{ incrementSeconds }] }),
+          temporal.workflow.getHandle(leaseId).executeUpdate(renewUpdate, { args: [{ incrementSeconds, requestedBy: actor.identity_id }] }),
         );
         leaseMetrics.renewed(lease, 'success');
       } catch (error) {
@@ -236,7 +210,7 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         if (type === LeaseErrors.notActive || isGoneWorkflow(error)) throw new ApiError('conflict', `lease ${leaseId} is no longer active`);
         throw new ApiError('engine_unavailable', `renewal failed: ${failureMessage(error)}`);
       }
-      await audit(actor, 'dynamic_renew', lease, { expires_at: result.lease.expiresAt });
+      // The renewal's audit entry is committed with the lease's new expiry, by the activity that renews it.
       return { ...leaseView(result.lease), lease_duration: secondsUntil(result.lease.expiresAt), renewable: true, warnings: result.warnings };
     },
 

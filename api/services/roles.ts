@@ -88,6 +88,9 @@ async function tryAgainstDatabase(targets: TargetPools, role: RoleFields): Promi
   }
 }
 
+const roleEntry = (actor: Identity, engine: string, name: string, operation: 'create' | 'update' | 'delete') =>
+  ({ identity_id: actor.identity_id, action: 'role_write', path: rolePath(engine, name), result: 'success' as const, extra_data: { operation } });
+
 export function createRoleService(stores: Stores, engines: EngineService, targets: TargetPools, authorizer: Pick<Authorizer, 'allows'>) {
   async function mustGet(engine: string, name: string) {
     await engines.mustGet(engine);
@@ -118,12 +121,12 @@ export function createRoleService(stores: Stores, engines: EngineService, target
     const alreadyExists = () => new ApiError('conflict', `role ${input.name} already exists on engine ${engineName}; change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`);
     if (!existing && (await stores.roles.get(engineName, input.name))) throw alreadyExists();
     const warnings = [...checkDefinition(fields, engine.max_ttl), ...(await tryAgainstDatabase(targets, fields))];
-    if (existing) await stores.roles.update(fields);
-    else if (!(await stores.roles.create(fields))) throw alreadyExists();
-    await stores.audit.append({
-      identity_id: actor.identity_id, action: 'role_write', path: `dynamic/${engineName}/roles/${input.name}`, result: 'success',
-      extra_data: { operation: existing ? 'update' : 'create' },
-    });
+    const saved = await stores.audited(async (tx) => {
+      if (!existing) return stores.roles.within(tx).create(fields);
+      await stores.roles.within(tx).update(fields);
+      return true;
+    }, (done) => (done ? roleEntry(actor, engineName, input.name, existing ? 'update' : 'create') : undefined));
+    if (!saved) throw alreadyExists();
     return { ...roleView((await stores.roles.get(engineName, input.name))!), warnings };
   }
 
@@ -151,8 +154,7 @@ export function createRoleService(stores: Stores, engines: EngineService, target
     },
     async delete(actor: Identity, engine: string, name: string) {
       await mustGet(engine, name);
-      await stores.roles.delete(engine, name);
-      await stores.audit.append({ identity_id: actor.identity_id, action: 'role_write', path: `dynamic/${engine}/roles/${name}`, result: 'success', extra_data: { operation: 'delete' } });
+      await stores.audited((tx) => stores.roles.within(tx).delete(engine, name), roleEntry(actor, engine, name, 'delete'));
     },
   };
 }

@@ -57,8 +57,8 @@ export const MIN_INTERVAL_SECONDS = 60;
 
 export function createRotationService(deps: { stores: Stores; temporal: Client; taskQueue: string; authorizer: Authorizer }) {
   const { stores, temporal, taskQueue, authorizer } = deps;
-  const audit = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
-    stores.audit.append({ identity_id: actor.identity_id, action, path, result: 'success', extra_data: extra });
+  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
+    ({ identity_id: actor.identity_id, action, path, result: 'success' as const, extra_data: extra });
 
   async function mustPolicy(id: string) {
     const policy = await stores.rotation.policy(id);
@@ -83,9 +83,9 @@ export function createRotationService(deps: { stores: Stores; temporal: Client; 
       };
       const problem = secretPolicyProblem(fields);
       if (problem) throw new ApiError('invalid_request', problem);
-      const outcome = await stores.rotation.createSecretPolicy(fields);
+      const outcome = await stores.audited((tx) => stores.rotation.within(tx).createSecretPolicy(fields), (o) =>
+        (o === 'created' ? entry(actor, 'secret_policy_write', `secret-policies/${fields.id}`, { operation: 'create', id: fields.id }) : undefined));
       if (outcome !== 'created') throw conflict(outcome, 'secret policy', fields.id, fields.name);
-      await audit(actor, 'secret_policy_write', `secret-policies/${fields.id}`, { operation: 'create', id: fields.id });
       return secretPolicyView((await stores.rotation.secretPolicy(fields.id))!);
     },
 
@@ -110,9 +110,9 @@ export function createRotationService(deps: { stores: Stores; temporal: Client; 
         id: input.id ?? newId('rot'), name: input.name, interval_seconds: input.interval, grace_period_seconds: input.grace_period,
         auto_generate: input.auto_generate, secret_policy_id: input.secret_policy_id,
       };
-      const outcome = await stores.rotation.createPolicy(fields);
+      const outcome = await stores.audited((tx) => stores.rotation.within(tx).createPolicy(fields), (o) =>
+        (o === 'created' ? entry(actor, 'rotation_policy_write', `rotation/policies/${fields.id}`, { operation: 'create', id: fields.id }) : undefined));
       if (outcome !== 'created') throw conflict(outcome, 'rotation policy', fields.id, fields.name);
-      await audit(actor, 'rotation_policy_write', `rotation/policies/${fields.id}`, { operation: 'create', id: fields.id });
       return policyView((await stores.rotation.policy(fields.id))!, []);
     },
 
@@ -132,8 +132,8 @@ export function createRotationService(deps: { stores: Stores; temporal: Client; 
         throw new ApiError('invalid_request', `${secretPath} has neither a "password" field nor a single string field a rotation could replace`);
       }
       const scheduleId = await ensureRotationSchedule(temporal, taskQueue, secretPath, policy.interval_seconds, rotationWorkflowId(taskQueue, secretPath));
-      await stores.rotation.assign({ secret_path: secretPath, policy_id: policyId, schedule_id: scheduleId });
-      await audit(actor, 'rotation_policy_write', secretPath, { operation: 'assign', policy_id: policyId });
+      await stores.audited((tx) => stores.rotation.within(tx).assign({ secret_path: secretPath, policy_id: policyId, schedule_id: scheduleId }),
+        entry(actor, 'rotation_policy_write', secretPath, { operation: 'assign', policy_id: policyId }));
       return { policy_id: policyId, secret_path: secretPath, schedule_id: scheduleId, next_rotation_at: await nextRun(scheduleId) };
     },
 

@@ -3,8 +3,8 @@ import { ApiError, notFound } from '../../lib/errors';
 import type { Stores } from '../../store';
 
 export function createSecretService(stores: Stores) {
-  const audit = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) =>
-    stores.audit.append({ identity_id: actor.identity_id, action, path, result: 'success', extra_data: extra });
+  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) =>
+    ({ identity_id: actor.identity_id, action, path, result: 'success' as const, extra_data: extra });
 
   /** A root credential an engine uses is readable by the engine machinery and admins only. */
   async function guardRootCredential(actor: Identity, path: string) {
@@ -19,16 +19,14 @@ export function createSecretService(stores: Stores) {
   return {
     async put(actor: Identity, path: string, data: Record<string, unknown>, secretType: string) {
       await guardRootCredential(actor, path);
-      const written = await stores.secrets.put(path, data, secretType);
-      await audit(actor, 'secret_write', path, { version: written.version });
-      return written;
+      return stores.audited((tx) => stores.secrets.within(tx).put(path, data, secretType), (written) => entry(actor, 'secret_write', path, { version: written.version }));
     },
 
     async get(actor: Identity, path: string, version?: number) {
       await guardRootCredential(actor, path);
       const secret = await stores.secrets.get(path, version);
       if (!secret) throw notFound(`secret ${path}${version ? ` version ${version}` : ''}`);
-      await audit(actor, 'secret_read', path, { version: secret.version });
+      await stores.audit.append(entry(actor, 'secret_read', path, { version: secret.version }));
       return secret;
     },
 
@@ -42,8 +40,8 @@ export function createSecretService(stores: Stores) {
 
     async delete(actor: Identity, path: string) {
       await guardRootCredential(actor, path);
-      if (!(await stores.secrets.delete(path))) throw notFound(`secret ${path}`);
-      await audit(actor, 'secret_delete', path);
+      const deleted = await stores.audited((tx) => stores.secrets.within(tx).delete(path), (done) => (done ? entry(actor, 'secret_delete', path) : undefined));
+      if (!deleted) throw notFound(`secret ${path}`);
     },
   };
 }

@@ -17,7 +17,7 @@ const deliveryView = (d: DeliveryRecord) => ({
 });
 
 export interface WebhookServiceDeps {
-  stores: Pick<Stores, 'webhooks' | 'audit'>;
+  stores: Pick<Stores, 'webhooks' | 'audit' | 'audited'>;
   authorizer: Pick<Authorizer, 'allowsAll'>;
 }
 
@@ -27,8 +27,8 @@ export interface WebhookServiceDeps {
  * every secret, so it is an admin's.
  */
 export function createWebhookService({ stores, authorizer }: WebhookServiceDeps) {
-  const audit = (actor: Identity, id: string, operation: string) =>
-    stores.audit.append({ identity_id: actor.identity_id, action: 'webhook_write', path: `webhooks/${id}`, result: 'success', extra_data: { operation, webhook_id: id } });
+  const entry = (actor: Identity, id: string, operation: string) =>
+    ({ identity_id: actor.identity_id, action: 'webhook_write', path: `webhooks/${id}`, result: 'success' as const, extra_data: { operation, webhook_id: id } });
 
   const mayHold = (actor: Identity, pathPattern: string | null) =>
     isAdmin(actor) ? Promise.resolve(true) : pathPattern === null ? Promise.resolve(false) : authorizer.allowsAll(actor, 'rotate', pathPattern);
@@ -52,8 +52,8 @@ export function createWebhookService({ stores, authorizer }: WebhookServiceDeps)
       if (!(await mayHold(actor, pathPattern))) throw await refuse(actor, 'webhooks', pathPattern);
       const id = newId('wh');
       const signingSecret = `whsec_${randomBytes(32).toString('base64url')}`;
-      await stores.webhooks.create({ id, url: input.url, events: [...new Set(input.events)], path_pattern: pathPattern }, signingSecret);
-      await audit(actor, id, 'create');
+      await stores.audited((tx) => stores.webhooks.within(tx).create({ id, url: input.url, events: [...new Set(input.events)], path_pattern: pathPattern }, signingSecret),
+        entry(actor, id, 'create'));
       return { ...webhookView((await stores.webhooks.get(id))!), signing_secret: signingSecret };
     },
     async list(actor: Identity) {
@@ -64,8 +64,8 @@ export function createWebhookService({ stores, authorizer }: WebhookServiceDeps)
     get: async (actor: Identity, id: string) => webhookView(await mustHold(actor, id)),
     async delete(actor: Identity, id: string) {
       await mustHold(actor, id);
-      if (!(await stores.webhooks.delete(id))) throw notFound(`webhook ${id}`);
-      await audit(actor, id, 'delete');
+      const deleted = await stores.audited((tx) => stores.webhooks.within(tx).delete(id), (done) => (done ? entry(actor, id, 'delete') : undefined));
+      if (!deleted) throw notFound(`webhook ${id}`);
     },
     async deliveries(actor: Identity, id: string) {
       await mustHold(actor, id);

@@ -1,4 +1,5 @@
 import type { Db } from '../../store/db';
+import { Keyring } from '../../lib/keyring';
 import { AuditLog } from '../../store/audit';
 import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
 import { runLoad, stats } from '../lib/load';
@@ -20,11 +21,12 @@ export async function auditGroupCommitLever(ctx: ScenarioContext, db: Db, count:
     const cpu = cpuPerOp(before, cpuSnapshot(pids), run.ops);
     return { cpu: cpu.api + cpu.postgres, rate: stats(run).rate };
   };
+  const keys = Keyring.derive([Buffer.alloc(32, 7)], 'audit-chain');
   const batched = [] as { cpu: number; rate: number }[];
   const single = [] as { cpu: number; rate: number }[];
   for (let round = 0; round < 2; round++) {
-    single.push(await measure(new AuditLog(db, 1)));
-    batched.push(await measure(new AuditLog(db)));
+    single.push(await measure(new AuditLog(db, keys, 1)));
+    batched.push(await measure(new AuditLog(db, keys)));
   }
   const mean = (runs: { cpu: number; rate: number }[]) => ({
     cpu: runs.reduce((s, r) => s + r.cpu, 0) / runs.length,

@@ -219,7 +219,7 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const taskQueue = `${env.tag}-probe`;
   const targets = new TargetPools({ engines: scratch.stores.engines, secrets: scratch.stores.secrets });
   const product = createLeaseActivities({
-    targets, leases: scratch.stores.leases, roles: scratch.stores.roles, audit: scratch.stores.audit, storeId: 'store_bench_scratch', passwords: leasePasswordSeal(scratch.masterKeys),
+    targets, stores: scratch.stores, storeId: 'store_bench_scratch', passwords: leasePasswordSeal(scratch.masterKeys),
   });
   const workerConnection = await NativeConnection.connect({ address: env.config.temporalAddress });
   const worker = await Worker.create({

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unkeyedHash } from '../../store/audit';
 import { grant, mintToken } from '../support/auth';
 import { configureGuideEngine, issuedUsernames } from '../support/guide';
 import { createTargetDatabase, type TargetDatabase } from '../support/postgres';
@@ -148,6 +149,18 @@ describe('GET /v1/audit', () => {
   });
 });
 
+/** As a superuser who switches the table's triggers off: what an attacker with the database's keys can do. */
+async function tamper(sql: string, params: unknown[] = []) {
+  const client = await stack.stores.db.connect();
+  try {
+    await client.query("BEGIN; SET LOCAL session_replication_role = replica");
+    await client.query(sql, params);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
 describe('an audit write failure', () => {
   it('fails the request instead of skipping the record, and a secret read returns no value', async () => {
     await stack.stores.db.query(`
@@ -158,12 +171,49 @@ describe('an audit write failure', () => {
       expect(read.status).toBe(500);
       expect(read.body.error.code).toBe('internal');
       expect(JSON.stringify(read.body)).not.toContain('canary-secret-value-1');
-      expect((await stack.call('POST', '/v1/policies', { name: 'unaudited', rules: [{ path_pattern: 'a', permissions: ['read'] }] })).status).toBe(500);
       // A refused authentication stays refused; it may be one a window's aggregated entry counts, written later.
       expect([401, 500]).toContain((await stack.call('GET', '/v1/auth/whoami', undefined, 'svt_unaudited-failure')).status);
     } finally {
       await stack.stores.db.query('DROP TRIGGER audit_down ON audit_log; DROP FUNCTION audit_down();');
     }
+  });
+
+  it('leaves no change behind: a secret, policy, role, engine, token or webhook whose entry failed was never made', async () => {
+    const before = await countRows();
+    const mintedBefore = Number((await stack.stores.db.query('SELECT count(*) FROM tokens')).rows[0].count);
+    await stack.stores.db.query(`
+      CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store down'; END $$;
+      CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();`);
+    try {
+      const changes: Array<[string, string, unknown]> = [
+        ['PUT', '/v1/secrets/app/reporting/api-key', { data: { key: 'never-written' } }],
+        ['POST', '/v1/policies', { name: 'unaudited', rules: [{ path_pattern: 'a', permissions: ['read'] }] }],
+        ['POST', `/v1/dynamic/engines/${engine}/roles`, { ...target.guideRole, name: 'unaudited' }],
+        ['PATCH', `/v1/dynamic/engines/${engine}`, { default_ttl: '17m' }],
+        ['POST', '/v1/auth/tokens', { identity_id: 'svc:unaudited', scopes: ['secrets:read'] }],
+        ['POST', '/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['secret.rotated'] }],
+        ['DELETE', '/v1/secrets/app/reporting/api-key', undefined],
+      ];
+      for (const [method, url, body] of changes) expect((await stack.call(method, url, body)).status, `${method} ${url}`).toBe(500);
+    } finally {
+      await stack.stores.db.query('DROP TRIGGER audit_down ON audit_log; DROP FUNCTION audit_down();');
+    }
+    expect((await stack.call('GET', '/v1/secrets/app/reporting/api-key')).body.data.key).toBe('canary-secret-value-1');
+    expect((await stack.stores.db.query(`SELECT 1 FROM policies WHERE name = 'unaudited'`)).rowCount).toBe(0);
+    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/unaudited`)).status).toBe(404);
+    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.default_ttl).not.toBe(17 * 60);
+    expect(Number((await stack.stores.db.query('SELECT count(*) FROM tokens')).rows[0].count)).toBe(mintedBefore);
+    expect((await stack.stores.db.query('SELECT 1 FROM webhooks')).rowCount).toBe(0);
+    expect(await countRows()).toBe(before + 1); // the secret read just now
+  });
+});
+
+describe('entries with an idempotency key', () => {
+  it('are written once, however often and however concurrently they are appended', async () => {
+    const entry = { identity_id: 'system:dynamic-engines', action: 'test_once', path: 'once', result: 'success' as const, idempotency_key: 'lease_once:test_once' };
+    await Promise.all(Array.from({ length: 5 }, () => stack.stores.audit.append(entry)));
+    await stack.stores.audit.append(entry);
+    expect((await stack.stores.db.query(`SELECT 1 FROM audit_log WHERE action = 'test_once'`)).rowCount).toBe(1);
   });
 });
 
@@ -171,7 +221,7 @@ describe('chain verification', () => {
   const verify = async () => {
     const { status, body } = await stack.call('GET', '/v1/audit/verify');
     expect(status).toBe(200);
-    return body as { valid: boolean; checked: number; first_broken_id?: string; reason?: string };
+    return body as { valid: boolean; checked: number; first_broken_id?: string; reason?: string; checkpoint?: { last_id: string } | null };
   };
 
   it('holds for appends written together in batches, each entry once and in its own place in the chain', async () => {
@@ -192,21 +242,73 @@ describe('chain verification', () => {
     expect(result.checked).toBe(await countRows());
   });
 
+  it('is append-only for the product itself: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    for (const sql of [`UPDATE audit_log SET identity_id = 'someone-else'`, 'DELETE FROM audit_log', 'TRUNCATE audit_log']) {
+      await expect(stack.stores.db.query(sql), sql).rejects.toThrow(/append-only/);
+    }
+    expect((await verify()).valid).toBe(true);
+  });
+
   it('finds an edited row, holds again once the edit is undone, and finds an edit of extra_data', async () => {
     const { rows } = await stack.stores.db.query('SELECT id, identity_id FROM audit_log ORDER BY id LIMIT 1 OFFSET 5');
     const { id, identity_id } = rows[0];
-    await stack.stores.db.query(`UPDATE audit_log SET identity_id = 'someone-else' WHERE id = $1`, [id]);
+    await tamper(`UPDATE audit_log SET identity_id = 'someone-else' WHERE id = $1`, [id]);
     expect(await verify()).toMatchObject({ valid: false, first_broken_id: String(id), reason: 'entry content altered' });
-    await stack.stores.db.query('UPDATE audit_log SET identity_id = $2 WHERE id = $1', [id, identity_id]);
+    await tamper('UPDATE audit_log SET identity_id = $2 WHERE id = $1', [id, identity_id]);
     expect((await verify()).valid).toBe(true);
-    await stack.stores.db.query(`UPDATE audit_log SET extra_data = extra_data || '{"ttl": 1}' WHERE id = $1`, [id]);
+    await tamper(`UPDATE audit_log SET extra_data = extra_data || '{"ttl": 1}' WHERE id = $1`, [id]);
     expect(await verify()).toMatchObject({ valid: false, first_broken_id: String(id) });
+    await tamper(`UPDATE audit_log SET extra_data = extra_data - 'ttl' WHERE id = $1`, [id]);
+    expect((await verify()).valid).toBe(true);
   });
 
-  it('finds a deleted row at the entry after it', async () => {
-    const { rows } = await stack.stores.db.query('SELECT id FROM audit_log ORDER BY id LIMIT 2 OFFSET 2');
-    await stack.stores.db.query('DELETE FROM audit_log WHERE id = $1', [rows[0].id]);
-    const result = await verify();
-    expect(result).toMatchObject({ valid: false, first_broken_id: String(rows[1].id), reason: 'previous entry missing or altered' });
+  it('finds an entry and every hash after it rewritten by whoever lacks the key, keyed or posing as unkeyed', async () => {
+    const { rows } = await stack.stores.db.query<{ id: string }>('SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3');
+    const forgedId = rows[0]!.id;
+    // The forger recomputes every hash from the edited entry on, as an unkeyed chain would let them.
+    const forge = async (keyId: 'keep' | 'drop') => {
+      await tamper(`UPDATE audit_log SET identity_id = 'forger' WHERE id = $1`, [forgedId]);
+      const all = (await stack.stores.db.query('SELECT * FROM audit_log WHERE id >= $1 ORDER BY id', [forgedId])).rows;
+      let prev = (await stack.stores.db.query('SELECT hash FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT 1', [forgedId])).rows[0].hash as string;
+      for (const row of all) {
+        const hash = unkeyedHash(prev, { ...row, timestamp: row.timestamp.toISOString() });
+        await tamper(`UPDATE audit_log SET prev_hash = $2, hash = $3${keyId === 'drop' ? ', key_id = NULL' : ''} WHERE id = $1`, [row.id, prev, hash]);
+        prev = hash;
+      }
+    };
+    await forge('keep');
+    expect(await verify()).toMatchObject({ valid: false, first_broken_id: String(forgedId), reason: 'entry content altered' });
+    await forge('drop');
+    expect(await verify()).toMatchObject({ valid: false, first_broken_id: String(forgedId), reason: expect.stringMatching(/unkeyed entry after keyed ones/) });
+  });
+});
+
+describe('a cut-off tail', () => {
+  it('is seen against the checkpoint the API keeps in Temporal, which says what is missing', async () => {
+    // A log of its own: the file's other edits above left this one's chain broken on purpose.
+    const fresh = await startStack();
+    try {
+      for (let i = 0; i < 5; i++) await fresh.stores.audit.append({ identity_id: 'tail-test', action: 'test_tail', path: `tail-${i}`, result: 'success' });
+      const { rows } = await fresh.stores.db.query<{ id: string }>('SELECT id FROM audit_log ORDER BY id DESC LIMIT 2');
+      const [newest, second] = [rows[0]!.id, rows[1]!.id];
+      // The API's periodic checkpoint, taken now; the worker records it in the workflow's memo.
+      await fresh.checkpointAudit();
+      const checkpointed = await waitFor(async () => (await fresh.call('GET', '/v1/audit/verify')).body, (b) => b.checkpoint?.last_id === newest, 20_000);
+      expect(checkpointed).toMatchObject({ valid: true, checkpoint: { last_id: newest } });
+
+      const client = await fresh.stores.db.connect();
+      try {
+        await client.query('BEGIN; SET LOCAL session_replication_role = replica');
+        await client.query('DELETE FROM audit_log WHERE id >= $1', [second]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      const cut = (await fresh.call('GET', '/v1/audit/verify')).body;
+      expect(cut).toMatchObject({ valid: false, first_broken_id: second, checkpoint: { last_id: newest } });
+      expect(cut.reason).toMatch(new RegExp(`entries after id \\d+ are missing: the checkpoint of .* names entry ${newest}`));
+    } finally {
+      await fresh.stop();
+    }
   });
 });

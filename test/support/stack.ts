@@ -24,6 +24,8 @@ export interface Stack {
   temporal: Awaited<ReturnType<typeof connectClient>>;
   /** Calls the API as root (or with the given token). */
   call: Call;
+  /** Has the API checkpoint the audit chain's head into Temporal now. */
+  checkpointAudit(): Promise<void>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
   stop(): Promise<void>;
@@ -55,6 +57,7 @@ export async function startStack(options: { worker?: boolean; workerWaitMs?: num
   const stack: Stack = {
     baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), masterKeys, taskQueue, temporalAddress, temporal,
     call: apiCaller(baseUrl, rootToken),
+    checkpointAudit: () => app.auditCheckpoints.write(),
     async startWorker() {
       // The suite's webhook receivers listen on loopback.
       worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle, publicUrl: baseUrl, webhookAllowPrivate: parseReceiverAllowList('127.0.0.0/8') });
