@@ -14,7 +14,15 @@ export interface AuditEntry {
   id: string; timestamp: string; identity_id: string; action: string; path: string; result: string; extra_data: Record<string, unknown>;
 }
 export interface AuditPage { logs: AuditEntry[]; next_cursor: string | null }
-export interface AuditVerdict { valid: boolean; checked: number; first_broken_id?: string; reason?: string }
+export interface AuditVerdict {
+  valid: boolean;
+  checked: number;
+  first_broken_id?: string;
+  reason?: string;
+  /** The newest signed checkpoint the chain was compared with; null when there is none yet. */
+  checkpoint?: { last_id: string; hash: string; at: string } | null;
+  checkpoint_unavailable?: string;
+}
 export interface WhoAmI { identity_id: string; token_id: string; scopes: string[]; policies: string[] }
 export interface Secret { path: string; version: number; data: Record<string, unknown>; secret_type: string; created_at: string; state: string }
 export interface SecretWritten { path: string; version: number; created_at: string }

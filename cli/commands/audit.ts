@@ -8,7 +8,7 @@ const positiveInt = (value: string) => {
 };
 
 export function auditCommand(): Command {
-  const audit = new Command('audit').description('the hash-chained audit log');
+  const audit = new Command('audit').description('the chained, append-only audit log');
 
   audit.command('query')
     .description('audit entries, newest first')
@@ -29,13 +29,19 @@ export function auditCommand(): Command {
     });
 
   audit.command('verify')
-    .description('check the hash chain; exits 1 at the first broken link')
+    .description('check the chain and its newest checkpoint; exits 1 at the first broken link or a missing tail')
     .option('--json', "print the API's JSON unchanged")
     .action(async (opts: { json?: boolean }) => {
       const verdict = await clientFromEnv().verifyAudit();
       if (opts.json) printJson(verdict);
-      else if (verdict.valid) process.stdout.write(`audit chain intact: ${verdict.checked} entries checked\n`);
-      else printFields({ status: 'BROKEN', first_broken_id: verdict.first_broken_id, reason: verdict.reason, intact_before_it: verdict.checked });
+      else if (verdict.valid) {
+        const against = verdict.checkpoint
+          ? `, up to and past the checkpoint of ${verdict.checkpoint.at} (entry ${verdict.checkpoint.last_id})`
+          : verdict.checkpoint_unavailable ? ` (no checkpoint compared: ${verdict.checkpoint_unavailable})` : ' (no checkpoint yet)';
+        process.stdout.write(`audit chain intact: ${verdict.checked} entries checked${against}\n`);
+      } else {
+        printFields({ status: 'BROKEN', first_broken_id: verdict.first_broken_id, reason: verdict.reason, intact_before_it: verdict.checked });
+      }
       if (!verdict.valid) process.exitCode = 1;
     });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unkeyedHash } from '../../store/audit';
+import { tamperWithAudit } from '../support/audit';
 import { grant, mintToken } from '../support/auth';
 import { configureGuideEngine, issuedUsernames } from '../support/guide';
 import { createTargetDatabase, type TargetDatabase } from '../support/postgres';
@@ -149,17 +150,7 @@ describe('GET /v1/audit', () => {
   });
 });
 
-/** As a superuser who switches the table's triggers off: what an attacker with the database's keys can do. */
-async function tamper(sql: string, params: unknown[] = []) {
-  const client = await stack.stores.db.connect();
-  try {
-    await client.query("BEGIN; SET LOCAL session_replication_role = replica");
-    await client.query(sql, params);
-    await client.query('COMMIT');
-  } finally {
-    client.release();
-  }
-}
+const tamper = (sql: string, params: unknown[] = []) => tamperWithAudit(stack, sql, params);
 
 describe('an audit write failure', () => {
   it('fails the request instead of skipping the record, and a secret read returns no value', async () => {
@@ -296,14 +287,7 @@ describe('a cut-off tail', () => {
       const checkpointed = await waitFor(async () => (await fresh.call('GET', '/v1/audit/verify')).body, (b) => b.checkpoint?.last_id === newest, 20_000);
       expect(checkpointed).toMatchObject({ valid: true, checkpoint: { last_id: newest } });
 
-      const client = await fresh.stores.db.connect();
-      try {
-        await client.query('BEGIN; SET LOCAL session_replication_role = replica');
-        await client.query('DELETE FROM audit_log WHERE id >= $1', [second]);
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
+      await tamperWithAudit(fresh, 'DELETE FROM audit_log WHERE id >= $1', [second]);
       const cut = (await fresh.call('GET', '/v1/audit/verify')).body;
       expect(cut).toMatchObject({ valid: false, first_broken_id: second, checkpoint: { last_id: newest } });
       expect(cut.reason).toMatch(new RegExp(`entries after id \\d+ are missing: the checkpoint of .* names entry ${newest}`));

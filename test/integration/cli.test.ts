@@ -3,10 +3,12 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tamperWithAudit } from '../support/audit';
 import { grant, mintToken } from '../support/auth';
 import { issuedUsernames } from '../support/guide';
 import { createTargetDatabase, type TargetDatabase } from '../support/postgres';
 import { startStack, type Stack } from '../support/stack';
+import { waitFor } from '../support/wait';
 
 /** The guide's step 8, word for word. */
 const GUIDE_LEASES = `scaivault dynamic leases list --engine reporting-db --json \\
@@ -135,9 +137,11 @@ describe('the other commands', () => {
   });
 
   it("verify the audit chain, and exit non-zero at a tampered row", async () => {
-    expect(await ok('scaivault audit verify')).toMatch(/^audit chain intact: \d+ entries checked$/m);
+    expect(await ok('scaivault audit verify')).toMatch(/^audit chain intact: \d+ entries checked/m);
+    await stack.checkpointAudit();
+    await waitFor(async () => (await shell('scaivault audit verify')).stdout, (out) => /up to and past the checkpoint of \S+ \(entry \d+\)$/m.test(out), 20_000);
     const { rows } = await stack.stores.db.query('SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3');
-    await stack.stores.db.query(`UPDATE audit_log SET path = 'elsewhere' WHERE id = $1`, [rows[0].id]);
+    await tamperWithAudit(stack, `UPDATE audit_log SET path = 'elsewhere' WHERE id = $1`, [rows[0].id]);
     const broken = await shell('scaivault audit verify');
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(new RegExp(`^first_broken_id\\s+${rows[0].id}$`, 'm'));

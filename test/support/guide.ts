@@ -48,13 +48,13 @@ export interface GuideContext {
  * `assign` hands them to the file's own variables.
  */
 export function withGuideStack(
-  options: { withGrantOption?: boolean; tables?: number; worker?: boolean; workerWaitMs?: number; configure?: boolean; engineConfig?: Record<string, unknown> },
+  options: { withGrantOption?: boolean; tables?: number; worker?: boolean; workerWaitMs?: number; appRole?: string; configure?: boolean; engineConfig?: Record<string, unknown> },
   assign: (context: GuideContext) => void,
 ) {
   let context: Partial<GuideContext> = {};
   beforeAll(async () => {
     const [stack, target] = await Promise.all([
-      startStack({ worker: options.worker, workerWaitMs: options.workerWaitMs }),
+      startStack({ worker: options.worker, workerWaitMs: options.workerWaitMs, appRole: options.appRole }),
       createTargetDatabase({ withGrantOption: options.withGrantOption, tables: options.tables }),
     ]);
     context = { stack, target };

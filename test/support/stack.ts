@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -35,13 +37,14 @@ export interface Stack {
  * The product wired as `npm start` wires it, against the suite's Temporal dev server and a fresh store
  * database of its own, with its own task queue so test files never pick up each other's tasks.
  */
-export async function startStack(options: { worker?: boolean; workerWaitMs?: number } = {}): Promise<Stack> {
+export async function startStack(options: { worker?: boolean; workerWaitMs?: number; appRole?: string } = {}): Promise<Stack> {
   const temporalAddress = inject('temporalAddress');
   const storeName = uniqueName('sv_store');
-  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${storeName}`);
+  const ownerUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${storeName}`);
   const masterKeyBytes = randomBytes(32);
   const masterKeys = [masterKeyBytes];
-  await migrate(databaseUrl);
+  await migrate(ownerUrl);
+  const databaseUrl = options.appRole ? await leastPrivilegeUrl(ownerUrl, options.appRole) : ownerUrl;
   const stores = openStores(databaseUrl, masterKeys, 5);
   const rootToken = `test-root-${randomBytes(16).toString('hex')}`;
   await ensureRootToken(stores, '/nonexistent', rootToken);
@@ -78,9 +81,25 @@ export async function startStack(options: { worker?: boolean; workerWaitMs?: num
       const admin = new pg.Client({ connectionString: ADMIN_URL });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${storeName} WITH (FORCE)`);
+      if (options.appRole) await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(options.appRole)}`);
       await admin.end();
     },
   };
   if (options.worker !== false) await stack.startWorker();
   return stack;
+}
+
+/**
+ * The store as the README's least-privilege set-up leaves it: `appRole` logs in and holds what
+ * store/least-privilege.sql grants it, applied with psql as the owner; the URL the product then uses.
+ */
+async function leastPrivilegeUrl(ownerUrl: string, appRole: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE ROLE ${pg.escapeIdentifier(appRole)} LOGIN PASSWORD ${pg.escapeLiteral(randomBytes(12).toString('hex'))}`);
+  await admin.end();
+  execFileSync('psql', [ownerUrl, '-v', 'ON_ERROR_STOP=1', '-v', `app_role=${appRole}`, '-q', '-f', path.join(__dirname, '..', '..', 'store', 'least-privilege.sql')], { stdio: 'pipe' });
+  const url = new URL(ownerUrl);
+  url.username = appRole;
+  return url.toString();
 }
