@@ -65,6 +65,8 @@ export interface IssuedCredential {
 export interface RenewResult {
   lease: LeaseView;
   warnings: string[];
+  /** The TTL this renewal granted (absent in renewals answered before it was reported). */
+  grantedSeconds?: number;
 }
 
 export const isFinished = (state: LeaseState) => state === 'revoked' || state === 'expired';
@@ -84,5 +86,8 @@ export function plannedRenewal(nowMs: number, incrementSeconds: number, current:
   const max = Date.parse(current.maxExpiresAt);
   const wanted = truncateToSecond(nowMs + incrementSeconds * 1000);
   const expiresAt = Math.min(wanted, max);
-  return { expiresAtMs: expiresAt, capped: wanted > max, extends: expiresAt > Date.parse(current.expiresAt) };
+  const capped = wanted > max;
+  // The TTL granted, as Vault's lease_duration: the increment itself, or what is left to the max.
+  const grantedSeconds = capped ? Math.max(0, Math.round((expiresAt - nowMs) / 1000)) : incrementSeconds;
+  return { expiresAtMs: expiresAt, capped, extends: expiresAt > Date.parse(current.expiresAt), grantedSeconds };
 }

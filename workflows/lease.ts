@@ -146,7 +146,7 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
         const warnings = plan.capped
           ? [`the requested increment passes the lease's max TTL; the lease now ends at its max, ${progress.expiresAt}`]
           : [];
-        return { lease: view(), warnings };
+        return { lease: view(), warnings, grantedSeconds: plan.grantedSeconds };
       });
     },
     {

@@ -211,7 +211,7 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         throw new ApiError('engine_unavailable', `renewal failed: ${failureMessage(error)}`);
       }
       // The renewal's audit entry is committed with the lease's new expiry, by the activity that renews it.
-      return { ...leaseView(result.lease), lease_duration: secondsUntil(result.lease.expiresAt), renewable: true, warnings: result.warnings };
+      return { ...leaseView(result.lease), lease_duration: result.grantedSeconds ?? secondsUntil(result.lease.expiresAt), renewable: true, warnings: result.warnings };
     },
 
     /** Revokes and waits until the role is gone; `complete` is false when the first try failed and retries go on. */

@@ -48,6 +48,7 @@ describe('the guide, steps 2 to 5', () => {
     expect((await validUntil(body.data.username))?.toISOString()).toBe(body.expires_at);
     const renewed = await stack.call('POST', `/v1/dynamic/leases/${body.lease_id}/renew`, { increment: '3h' });
     expect(renewed.status).toBe(200);
+    expect(renewed.body.lease_duration).toBe(3 * 3600); // the TTL granted, wherever the clock's second falls
     expect(Date.parse(renewed.body.expires_at) - Date.now()).toBeGreaterThan(3 * 3600_000 - 10_000);
     expect(renewed.body.warnings).toEqual([]);
     expect((await validUntil(body.data.username))?.toISOString()).toBe(renewed.body.expires_at);
