@@ -88,7 +88,13 @@ export function sslFor(sslmode: string | null, ca?: string): PoolConfig['ssl'] {
 }
 
 /** A pg pool config for the filled-in URL, with libpq's sslmode semantics; `ca` verifies the server. */
-export function poolConfigFor(connectionUrl: string, ca?: string | null): PoolConfig {
+/** Seconds a statement on the target may run, and wait for a lock, before the database cancels it. */
+export interface StatementLimits {
+  statement_timeout: number;
+  lock_timeout: number;
+}
+
+export function poolConfigFor(connectionUrl: string, ca?: string | null, limits?: StatementLimits): PoolConfig {
   const url = new URL(connectionUrl);
   const sslmode = url.searchParams.get('sslmode');
   // A file parameter is refused when the URL is saved; one stored before that is dropped, never read.
@@ -102,6 +108,8 @@ export function poolConfigFor(connectionUrl: string, ca?: string | null): PoolCo
     password: parsed.password,
     application_name: 'scaivault',
     ssl: sslFor(sslmode, ca ?? undefined),
+    // Startup parameters: the server applies them to the session before any statement runs.
+    ...(limits ? { statement_timeout: limits.statement_timeout * 1000, lock_timeout: limits.lock_timeout * 1000 } : {}),
   };
 }
 

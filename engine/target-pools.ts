@@ -94,7 +94,7 @@ export class TargetPools {
     const engine = await this.deps.engines.get(engineName);
     if (!engine) throw new TargetError(`engine ${engineName} does not exist`);
     const { credential, version } = await readRootCredential(this.deps.secrets, engine, usePending);
-    const source = `${version}|${engine.connection_url}|${engine.ca_certificate ?? ''}`;
+    const source = `${version}|${engine.connection_url}|${engine.ca_certificate ?? ''}|${engine.statement_timeout}|${engine.lock_timeout}`;
     const current = this.entries.get(engineName);
     const ttlMs = engine.credentials_cache_ttl * 1000;
     if (current && current.source === source) {
@@ -102,7 +102,7 @@ export class TargetPools {
       return current;
     }
     const pool = new pg.Pool({
-      ...poolConfigFor(fillConnectionUrl(engine.connection_url, credential), engine.ca_certificate),
+      ...poolConfigFor(fillConnectionUrl(engine.connection_url, credential), engine.ca_certificate, engine),
       max: this.maxPerEngine,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 10_000,
@@ -124,10 +124,11 @@ export function describe(error: unknown): string {
 
 /** Opens one connection with the given URL and credential, runs `SELECT 1`, and reports the failure if any. */
 /** Where an engine connects: its URL template and the CA that verifies the server. */
-export type TargetAddress = Pick<EngineRecord, 'connection_url' | 'ca_certificate'>;
+export type TargetAddress = Pick<EngineRecord, 'connection_url' | 'ca_certificate'> & Partial<Pick<EngineRecord, 'statement_timeout' | 'lock_timeout'>>;
 
 export async function testConnection(target: TargetAddress, credential: RootCredential): Promise<string | undefined> {
-  const client = new pg.Client({ ...poolConfigFor(fillConnectionUrl(target.connection_url, credential), target.ca_certificate), connectionTimeoutMillis: 10_000 });
+  const limits = target.statement_timeout && target.lock_timeout ? { statement_timeout: target.statement_timeout, lock_timeout: target.lock_timeout } : undefined;
+  const client = new pg.Client({ ...poolConfigFor(fillConnectionUrl(target.connection_url, credential), target.ca_certificate, limits), connectionTimeoutMillis: 10_000 });
   client.on('error', () => {});
   try {
     await client.connect();

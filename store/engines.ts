@@ -8,6 +8,9 @@ export interface EngineRecord {
   ca_certificate: string | null;
   root_credentials_path: string;
   credentials_cache_ttl: number;
+  /** Seconds any statement on the target may run, and wait for a lock. */
+  statement_timeout: number;
+  lock_timeout: number;
   default_ttl: number;
   max_ttl: number;
   connection_status: 'healthy' | 'unhealthy';
@@ -33,10 +36,10 @@ export class EngineStore extends TableAccess {
   async create(e: EngineFields): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `INSERT INTO engines (name, plugin, connection_url, root_credentials_path, credentials_cache_ttl,
-         default_ttl, max_ttl, connection_status, last_error, ca_certificate)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (name) DO NOTHING`,
+         default_ttl, max_ttl, connection_status, last_error, ca_certificate, statement_timeout, lock_timeout)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (name) DO NOTHING`,
       [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
-        e.connection_status, e.last_error, e.ca_certificate],
+        e.connection_status, e.last_error, e.ca_certificate, e.statement_timeout, e.lock_timeout],
     );
     return rowCount === 1;
   }
@@ -44,10 +47,11 @@ export class EngineStore extends TableAccess {
   async update(e: EngineFields): Promise<void> {
     await this.db.query(
       `UPDATE engines SET plugin = $2, connection_url = $3, root_credentials_path = $4, credentials_cache_ttl = $5,
-         default_ttl = $6, max_ttl = $7, connection_status = $8, last_error = $9, ca_certificate = $10, updated_at = now()
+         default_ttl = $6, max_ttl = $7, connection_status = $8, last_error = $9, ca_certificate = $10,
+         statement_timeout = $11, lock_timeout = $12, updated_at = now()
        WHERE name = $1`,
       [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
-        e.connection_status, e.last_error, e.ca_certificate],
+        e.connection_status, e.last_error, e.ca_certificate, e.statement_timeout, e.lock_timeout],
     );
   }
 

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DEFAULT_CREDENTIALS_CACHE_TTL } from '../services/engines';
+import { DEFAULT_CREDENTIALS_CACHE_TTL, DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, MAX_STATEMENT_TIMEOUT } from '../services/engines';
 import { ENGINES_PATH, engineConfigPath } from '../../lib/access';
 import type { Permission } from '../../lib/access';
 import type { ApiServices } from '../services';
 import { durationSchema, nameSchema, secretPathSchema } from '../schemas';
 
+const limitSchema = durationSchema.pipe(z.number().min(1, 'must be at least 1s').max(MAX_STATEMENT_TIMEOUT, `must be at most ${MAX_STATEMENT_TIMEOUT}s, below the activities' 30 s`));
 const configSchema = z.object({
   plugin: z.literal('postgresql'),
   connection_url: z.string().min(1).max(2048),
@@ -13,6 +14,9 @@ const configSchema = z.object({
   ca_certificate: z.string().min(1).max(65_536).nullable().optional(),
   root_credentials_path: secretPathSchema,
   credentials_cache_ttl: durationSchema.optional(),
+  /** How long a statement on the database may run, and wait for a lock (1s to 25s, below the activities' 30 s). */
+  statement_timeout: limitSchema.optional(),
+  lock_timeout: limitSchema.optional(),
 });
 const engineBody = z.object({
   name: nameSchema,
@@ -36,6 +40,8 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
       ca_certificate: config.ca_certificate ?? null,
       root_credentials_path: config.root_credentials_path,
       credentials_cache_ttl: config.credentials_cache_ttl ?? DEFAULT_CREDENTIALS_CACHE_TTL,
+      statement_timeout: config.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT,
+      lock_timeout: config.lock_timeout ?? Math.min(DEFAULT_LOCK_TIMEOUT, config.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT),
     });
     return reply.status(201).send(engine);
   });

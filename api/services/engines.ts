@@ -18,11 +18,17 @@ export interface EngineInput {
   ca_certificate: string | null;
   root_credentials_path: string;
   credentials_cache_ttl: number;
+  statement_timeout: number;
+  lock_timeout: number;
   default_ttl: number;
   max_ttl: number;
 }
 
 export const DEFAULT_CREDENTIALS_CACHE_TTL = 30;
+/** Below the activities' 30 s, so the database cancels a statement before Temporal gives up on it. */
+export const DEFAULT_STATEMENT_TIMEOUT = 10;
+export const DEFAULT_LOCK_TIMEOUT = 5;
+export const MAX_STATEMENT_TIMEOUT = 25;
 /** A rotate-root still in progress after this long was interrupted: it takes seconds. */
 const ABANDONED_ROTATE_ROOT_MS = 5 * 60_000;
 
@@ -37,6 +43,8 @@ export function engineView(e: EngineRecord) {
       ...(e.ca_certificate ? { ca_certificate: e.ca_certificate } : {}),
       root_credentials_path: e.root_credentials_path,
       credentials_cache_ttl: e.credentials_cache_ttl,
+      statement_timeout: e.statement_timeout,
+      lock_timeout: e.lock_timeout,
     },
     default_ttl: e.default_ttl,
     max_ttl: e.max_ttl,
@@ -67,6 +75,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
   /** Validates the config and opens a test connection; a failure is 400 invalid_config in the database's words. */
   async function checked(input: EngineInput): Promise<EngineFields> {
     if (input.default_ttl > input.max_ttl) throw new ApiError('invalid_config', 'default_ttl must not exceed max_ttl');
+    if (input.lock_timeout > input.statement_timeout) throw new ApiError('invalid_config', 'lock_timeout must not exceed statement_timeout');
     const urlProblem = connectionUrlProblem(input.connection_url) ?? (input.ca_certificate ? caCertificateProblem(input.ca_certificate) : undefined);
     if (urlProblem) throw new ApiError('invalid_config', urlProblem);
     let credential;

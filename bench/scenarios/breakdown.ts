@@ -192,7 +192,7 @@ async function scratchStore(ctx: ScenarioContext) {
   await stores.secrets.put(rootPath, { username: env.target.admin, password: env.target.adminPassword }, 'json');
   await stores.engines.create({
     name: 'scratch', plugin: 'postgresql', connection_url: env.target.connectionUrl, root_credentials_path: rootPath, credentials_cache_ttl: 300,
-    default_ttl: 3600, max_ttl: 86400, connection_status: 'healthy', last_error: null, ca_certificate: null,
+    default_ttl: 3600, max_ttl: 86400, connection_status: 'healthy', last_error: null, ca_certificate: null, statement_timeout: 10, lock_timeout: 5,
   });
   const spec = (): LeaseSpec => ({
     leaseId: `lease_${randomBytes(12).toString('base64url')}`, engine: 'scratch', role: 'probe', username: `${env.rawPrefix}_p${randomName(10)}`,

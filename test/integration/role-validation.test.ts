@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { configureGuideEngine, withGuideStack } from '../support/guide';
 import { queryAs, type TargetDatabase } from '../support/postgres';
@@ -72,5 +73,47 @@ describe('a role definition is tried against the database before it is saved', (
       username_template: 'always_the_same',
     });
     expect(template.status).toBe(400);
+  });
+});
+
+describe('a statement that never ends', () => {
+  it("is cancelled by the database at the engine's statement_timeout: the dry run answers 400 in the database's words", async () => {
+    const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'quick' }, { statement_timeout: '1s', lock_timeout: '1s' });
+    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.config).toMatchObject({ statement_timeout: 1, lock_timeout: 1 });
+    const started = Date.now();
+    const slow = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
+      name: 'sleeper',
+      creation_statements: [guideTarget.guideRole.creation_statements[0], 'SELECT pg_sleep(600)'],
+      revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
+    });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(slow.status).toBe(400);
+    expect(slow.body.error).toMatchObject({ code: 'invalid_statements', details: { phase: 'creation', statement_index: 1, sqlstate: '57014' } });
+    expect(slow.body.error.message).toMatch(/statement timeout/);
+    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/sleeper`)).status).toBe(404);
+  });
+
+  it('waiting on a lock is cancelled at lock_timeout, and the limits stay below the activity timeout', async () => {
+    const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'locker' }, { statement_timeout: '5s', lock_timeout: '1s' });
+    const holder = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${guideTarget.name}` });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
+      const blocked = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
+        name: 'blocked',
+        creation_statements: [guideTarget.guideRole.creation_statements[0], 'SELECT count(*) FROM orders'],
+        revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
+      });
+      expect(blocked.status).toBe(400);
+      expect(blocked.body.error.details).toMatchObject({ sqlstate: '55P03' });
+      expect(blocked.body.error.message).toMatch(/lock timeout/);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    for (const config of [{ statement_timeout: '30s' }, { statement_timeout: '0s' }, { statement_timeout: '2s', lock_timeout: '3s' }]) {
+      const refused = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config });
+      expect(refused.status, JSON.stringify(config)).toBe(400);
+    }
   });
 });
