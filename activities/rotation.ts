@@ -131,7 +131,15 @@ export function createRotationActivities({ stores, publicUrl, deliveryTimeoutMs 
 
     async confirmRotation({ rotationId, confirmedBy }) {
       const row = await mustGet(rotationId);
+      if (row.state === 'failed') return { failed: row.last_error ?? 'failed' };
       if (row.state !== 'pending') return { previousVersion: row.previous_version ?? undefined };
+      if (!(await secrets.pending(row.secret_path))) {
+        // The secret was deleted (or its pending version retired) meanwhile: the rotation ends here, once.
+        const error = `${row.secret_path} has no pending version any more: the secret was deleted during the rotation`;
+        await step(row, (tx) => tx.rotation.update(rotationId, { state: 'failed', finished_at: new Date(), last_error: error }),
+          () => ({ identity: confirmedBy, action: 'rotation_confirm', result: 'failure', extra: { version: row.new_version, error } }));
+        return { failed: error };
+      }
       const grace = row.confirm_deadline && row.started_at ? row.confirm_deadline.getTime() - row.started_at.getTime() : 0;
       // The promotion and the rotation's record of it commit together: a retry finds the rotation confirmed.
       const { previousVersion } = await step(row, async (tx) => {

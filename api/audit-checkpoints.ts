@@ -4,7 +4,7 @@ import { auditCheckpointWorkflowId, type AuditCheckpoint } from '../lib/audit-ch
 import type { AuditLog } from '../store/audit';
 import { CHECKPOINT_MEMO, checkpointSignal } from '../workflows/audit-messages';
 import type { auditCheckpointWorkflow } from '../workflows/audit-checkpoints';
-import { withinDeadline } from './services/temporal-deadline';
+import { withinDeadline } from './services/temporal-calls';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
 /** A checkpoint that cannot reach Temporal in this long is skipped; the next one carries the head further. */

@@ -127,7 +127,7 @@ export async function buildServer(setup: ApiSetup) {
   app.decorate('auditCheckpoints', checkpoints);
   await app.register(auditRoutes(createAuditService(setup.stores, checkpoints)));
   await app.register(rotationRoutes(
-    createRotationService({ stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer }),
+    createRotationService({ stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer, waitMs: setup.workerWaitMs }),
     createWebhookService({ stores: setup.stores, authorizer }),
   ));
   await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys), { passUnsealed: true }), sessions: codecSessions, audit: setup.stores.audit }));

@@ -140,6 +140,20 @@ export class RotationStore extends TableAccess {
     );
   }
 
+  /**
+   * The secret is gone: its rotation in progress fails with `error`, and it leaves its policy's schedule.
+   * Returns the workflow ids of the rotations it ended, so they can be told.
+   */
+  async forgetSecret(path: string, error: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ workflow_id: string }>(
+      `UPDATE rotations SET state = 'failed', finished_at = now(), last_error = $2 WHERE secret_path = $1 AND state IN ('pending', 'confirmed')
+       RETURNING workflow_id`,
+      [path, error],
+    );
+    await this.db.query('DELETE FROM rotation_assignments WHERE secret_path = $1', [path]);
+    return rows.map((r) => r.workflow_id);
+  }
+
   async get(rotationId: string): Promise<RotationRecord | undefined> {
     return (await this.db.query<RotationRecord>('SELECT * FROM rotations WHERE rotation_id = $1', [rotationId])).rows[0];
   }

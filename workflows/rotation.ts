@@ -1,6 +1,6 @@
-import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { RotationErrors, type RotationActivities, type RotationView, type RotationWorkflowInput, type DeliveryTask } from '../lib/rotation-activities';
-import { confirmUpdate, rotationQuery, startedUpdate } from './rotation-messages';
+import { confirmUpdate, rotationQuery, secretDeletedSignal, startedUpdate } from './rotation-messages';
 
 /** The product's own store: retried until it answers. */
 const store = proxyActivities<RotationActivities>({
@@ -23,8 +23,10 @@ export async function rotationWorkflow(input: RotationWorkflowInput): Promise<Ro
   const rotationId = `rtn_${uuid4().replace(/-/g, '')}`;
   let view: RotationView = { rotationId, secretPath: input.secretPath, state: 'starting' };
   let confirmedBy: string | undefined;
+  let secretDeleted = false;
 
   setHandler(rotationQuery, () => view);
+  setHandler(secretDeletedSignal, () => void (secretDeleted = true));
 
   setHandler(startedUpdate, async () => {
     await condition(() => view.state !== 'starting');
@@ -58,18 +60,25 @@ export async function rotationWorkflow(input: RotationWorkflowInput): Promise<Ro
   const tasks = await store.prepareDeliveries({ rotationId, secretPath: input.secretPath, version: begun.newVersion });
   const deliveries = Promise.all(tasks.map(deliver));
 
-  await condition(() => confirmedBy !== undefined, graceMs);
-  if (confirmedBy === undefined) {
+  await condition(() => confirmedBy !== undefined || secretDeleted, graceMs);
+  if (secretDeleted && confirmedBy === undefined) {
+    view = { ...view, state: 'failed', error: 'the secret was deleted' };
+  } else if (confirmedBy === undefined) {
     await store.expireRotation({ rotationId });
     view = { ...view, state: 'expired' };
   } else {
-    const { previousVersion } = await store.confirmRotation({ rotationId, confirmedBy });
-    view = { ...view, state: 'confirmed', previousVersion };
-    await sleep(graceMs);
-    await store.completeRotation({ rotationId });
-    view = { ...view, state: 'completed' };
+    const { previousVersion, failed } = await store.confirmRotation({ rotationId, confirmedBy });
+    if (failed !== undefined) {
+      view = { ...view, state: 'failed', error: failed };
+    } else {
+      view = { ...view, state: 'confirmed', previousVersion };
+      await condition(() => secretDeleted, graceMs);
+      await store.completeRotation({ rotationId });
+      view = { ...view, state: 'completed' };
+    }
   }
-  await deliveries;
+  // Deliveries of an event about a deleted secret are left to fail: nobody can act on it.
+  if (!secretDeleted) await deliveries;
   return finish(view);
 
   async function finish(final: RotationView): Promise<RotationView> {

@@ -7,6 +7,7 @@ import { createEngineService } from './engines';
 import { createLeaseService, type LeaseService } from './leases';
 import { createRoleService } from './roles';
 import { createSecretService } from './secrets';
+import { secretDeletedSignal } from '../../workflows/rotation-messages';
 
 export function createServices(stores: Stores, temporal: Client, taskQueue: string, authorizer: Authorizer, passwords: LeasePasswordSeal, options: { workerWaitMs?: number } = {}) {
   let leases: LeaseService | undefined;
@@ -14,7 +15,8 @@ export function createServices(stores: Stores, temporal: Client, taskQueue: stri
   const engines = createEngineService(stores, targets, authorizer, () => leases!);
   const roles = createRoleService(stores, engines, targets, authorizer);
   leases = createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, passwords, waitMs: options.workerWaitMs });
-  return { secrets: createSecretService(stores), engines, roles, leases, close: () => targets.close() };
+  const secretDeleted = (workflowId: string) => temporal.workflow.getHandle(workflowId).signal(secretDeletedSignal);
+  return { secrets: createSecretService(stores, secretDeleted), engines, roles, leases, close: () => targets.close() };
 }
 
 export type ApiServices = ReturnType<typeof createServices>;

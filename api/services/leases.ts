@@ -1,5 +1,5 @@
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { credsPath, isAdmin, type Identity, type Permission } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { fillConnectionUrl } from '../../engine/connection-url';
@@ -16,7 +16,7 @@ import type { leaseWorkflowV2 } from '../../workflows/lease';
 import type { EngineService } from './engines';
 import type { Authorizer } from '../auth';
 import { refusal } from './refusal';
-import { TimedOut, withinDeadline } from './temporal-deadline';
+import { DEFAULT_WAIT_MS, failureMessage, failureType, TimedOut, withinDeadline } from './temporal-calls';
 import type { RoleService } from './roles';
 
 const REVOKE_PARALLELISM = 16;
@@ -41,11 +41,6 @@ export type LeaseJson = ReturnType<typeof leaseView>;
 
 const secondsUntil = (iso: string) => Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
 
-function failureType(error: unknown): string | undefined {
-  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
-  return undefined;
-}
-const failureMessage = (error: unknown) => (error instanceof WorkflowUpdateFailedError && error.cause ? error.cause.message : String(error));
 const isGoneWorkflow = (error: unknown) =>
   error instanceof WorkflowNotFoundError || (error instanceof Error && /workflow execution already completed|not found/i.test(error.message));
 
@@ -62,7 +57,6 @@ export interface LeaseServiceDeps {
   waitMs?: number;
 }
 
-export const DEFAULT_WAIT_MS = 30_000;
 
 export function createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, passwords, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
   /**

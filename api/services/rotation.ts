@@ -1,5 +1,4 @@
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { newId } from '../../lib/random';
@@ -11,6 +10,7 @@ import type { RotationPolicyRecord, RotationRecord, SecretPolicyRecord } from '.
 import type { rotationWorkflow } from '../../workflows/rotation';
 import { confirmUpdate, startedUpdate } from '../../workflows/rotation-messages';
 import type { Authorizer } from '../auth';
+import { DEFAULT_WAIT_MS, failureMessage, failureType, TimedOut, withinDeadline } from './temporal-calls';
 
 export interface SecretPolicyInput {
   id?: string;
@@ -48,15 +48,12 @@ export const rotationView = (r: RotationRecord) => ({
   grace_ends_at: iso(r.grace_ends_at), finished_at: iso(r.finished_at), last_error: r.last_error,
 });
 
-const failureType = (error: unknown) =>
-  error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure ? error.cause.type : undefined;
-const failureMessage = (error: unknown) => (error instanceof WorkflowUpdateFailedError && error.cause ? error.cause.message : String(error));
 
 /** Minimum interval between scheduled rotations: a typo like "7s" for "7d" must not churn a root credential. */
 export const MIN_INTERVAL_SECONDS = 60;
 
-export function createRotationService(deps: { stores: Stores; temporal: Client; taskQueue: string; authorizer: Authorizer }) {
-  const { stores, temporal, taskQueue, authorizer } = deps;
+export function createRotationService(deps: { stores: Stores; temporal: Client; taskQueue: string; authorizer: Authorizer; waitMs?: number }) {
+  const { stores, temporal, taskQueue, authorizer, waitMs = DEFAULT_WAIT_MS } = deps;
   const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
     ({ identity_id: actor.identity_id, action, path, result: 'success' as const, extra_data: extra });
 
@@ -152,8 +149,11 @@ export function createRotationService(deps: { stores: Stores; temporal: Client; 
       });
       let view: RotationView;
       try {
-        view = await temporal.workflow.executeUpdateWithStart(startedUpdate, { startWorkflowOperation: start });
+        view = await withinDeadline(temporal, waitMs, () => temporal.workflow.executeUpdateWithStart(startedUpdate, { startWorkflowOperation: start }));
       } catch (error) {
+        if (error instanceof TimedOut) {
+          throw new ApiError('engine_unavailable', `no worker began the rotation within ${Math.round(waitMs / 1000)}s; it begins once one runs (GET /v1/rotation/secrets/${secretPath} shows it)`);
+        }
         const type = failureType(error);
         if (type === RotationErrors.busy || /already started|already running/i.test(String(error))) {
           throw new ApiError('conflict', `a rotation of ${secretPath} is in progress`);
@@ -171,8 +171,9 @@ export function createRotationService(deps: { stores: Stores; temporal: Client; 
         throw new ApiError('conflict', `rotation ${rotationId} is ${row.state}, not awaiting confirmation`);
       }
       try {
-        await temporal.workflow.getHandle(row.workflow_id).executeUpdate(confirmUpdate, { args: [{ identityId: actor.identity_id }] });
+        await withinDeadline(temporal, waitMs, () => temporal.workflow.getHandle(row.workflow_id).executeUpdate(confirmUpdate, { args: [{ identityId: actor.identity_id }] }));
       } catch (error) {
+        if (error instanceof TimedOut) throw new ApiError('engine_unavailable', `no worker took the confirmation within ${Math.round(waitMs / 1000)}s; try again`);
         if (failureType(error) === RotationErrors.notPending) throw new ApiError('conflict', failureMessage(error));
         throw error;
       }

@@ -2,7 +2,10 @@ import { ENGINE_IDENTITY, isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import type { Stores } from '../../store';
 
-export function createSecretService(stores: Stores) {
+/** Tells a rotation workflow its secret was deleted (the store already ended the rotation). */
+export type RotationNotice = (workflowId: string) => Promise<void>;
+
+export function createSecretService(stores: Stores, secretDeleted: RotationNotice) {
   const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) =>
     ({ identity_id: actor.identity_id, action, path, result: 'success' as const, extra_data: extra });
 
@@ -40,8 +43,13 @@ export function createSecretService(stores: Stores) {
 
     async delete(actor: Identity, path: string) {
       await guardRootCredential(actor, path);
-      const deleted = await stores.audited((tx) => stores.secrets.within(tx).delete(path), (done) => (done ? entry(actor, 'secret_delete', path) : undefined));
+      const deleted = await stores.audited(async (tx) => {
+        if (!(await stores.secrets.within(tx).delete(path))) return undefined;
+        return stores.rotation.within(tx).forgetSecret(path, 'the secret was deleted');
+      }, (ended) => (ended ? entry(actor, 'secret_delete', path) : undefined));
       if (!deleted) throw notFound(`secret ${path}`);
+      // After the commit; a workflow not told waits out its grace period, then finds the rotation failed.
+      await Promise.all(deleted.map((workflowId) => secretDeleted(workflowId).catch(() => {})));
     },
   };
 }

@@ -266,6 +266,33 @@ describe('an unconfirmed rotation', () => {
   }, 60_000);
 });
 
+describe('a secret deleted mid-rotation', () => {
+  it('ends its rotation as failed, leaves no rotation wedged, and the path rotates again once re-created', async () => {
+    const path = 'app/deleted-mid-rotation/db';
+    const put = () => stack.call('PUT', `/v1/secrets/${path}`, { data: { username: 'svc', password: 'first-password' }, secret_type: 'json' });
+    expect((await put()).status).toBe(200);
+    expect((await stack.call('POST', '/v1/rotation/policies', {
+      id: 'rot_deleted', name: 'deleted-mid-rotation', interval: '1h', grace_period: '1h', auto_generate: true, secret_policy_id: 'sp_db_passwords',
+    })).status).toBe(201);
+    const assign = () => stack.call('POST', '/v1/rotation/policies/rot_deleted/secrets', { secret_path: path });
+    expect((await assign()).status).toBe(200);
+    const started = await stack.call('POST', `/v1/rotation/secrets/${path}/rotate`);
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+
+    expect((await stack.call('DELETE', `/v1/secrets/${path}`)).status).toBe(204);
+    const [row] = (await stack.stores.db.query('SELECT state, last_error FROM rotations WHERE rotation_id = $1', [started.body.rotation_id])).rows;
+    expect(row).toEqual({ state: 'failed', last_error: 'the secret was deleted' });
+    expect((await stack.call('POST', `/v1/rotation/rotations/${started.body.rotation_id}/confirm`)).status).toBe(409);
+    expect((await stack.call('POST', `/v1/rotation/secrets/${path}/rotate`)).status).toBe(400); // no longer assigned
+
+    expect((await put()).status).toBe(200);
+    expect((await assign()).status).toBe(200);
+    const again = await stack.call('POST', `/v1/rotation/secrets/${path}/rotate`);
+    expect(again.status, JSON.stringify(again.body)).toBe(202);
+    expect((await stack.call('POST', `/v1/rotation/rotations/${again.body.rotation_id}/confirm`)).status).toBe(200);
+  }, 60_000);
+});
+
 describe('rotate-root', () => {
   it('changes the engine root password in the database and the store, answers the engine without the password, and minting goes on', async () => {
     const before = await stack.call('GET', `/v1/secrets/${rootPath}`);
