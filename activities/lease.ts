@@ -9,14 +9,14 @@ import { generatePassword } from '../lib/random';
 import { scramVerifier } from '../lib/scram';
 import { formatExpiration } from '../lib/templates';
 import { createRole, dropRole, inTransaction, leaseMarker, StatementError } from '../engine/statements';
-import type { TargetPools } from '../engine/target-pools';
+import { EngineGone, type TargetPools } from '../engine/target-pools';
 import type { Stores } from '../store';
 import type { AuditEntry } from '../store/audit';
 import { activityEventKey } from './audit-key';
 
 export interface LeaseActivityDeps {
   targets: TargetPools;
-  stores: Pick<Stores, 'leases' | 'roles' | 'audited'>;
+  stores: Pick<Stores, 'leases' | 'roles' | 'engines' | 'audited' | 'atomically'>;
   /** This store's id, written into each role's marker so the reconciler knows its own roles. */
   storeId: string;
   /** Seals the issued password for its trip through Temporal (the codec endpoint cannot open it). */
@@ -73,8 +73,15 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
       const verifier = await scramVerifier(password);
       const values = { name: spec.username, password: verifier, expiration: formatExpiration(new Date(progress.expiresAt)) };
       const marker = leaseMarker({ leaseId: spec.leaseId, engine: spec.engine, storeId, issuedAt: progress.issuedAt });
-      await targets.withClient(spec.engine, (client) => createRole(client, spec.statements.creation, values, marker)).catch(rethrow);
-      await leases.upsert(spec, progress);
+      // The engine is held live from the check to the lease's record: a deletion waits for this issue and
+      // then revokes its lease, or comes first and this issue refuses.
+      await stores.atomically(async (tx) => {
+        if (!(await stores.engines.within(tx).holdLive(spec.engine))) {
+          throw ApplicationFailure.nonRetryable(`engine ${spec.engine} was deleted`, ActivityErrors.engineGone);
+        }
+        await targets.withClient(spec.engine, (client) => createRole(client, spec.statements.creation, values, marker)).catch(rethrow);
+        await leases.within(tx).upsert(spec, progress);
+      });
       return { password: passwords.seal(password, spec.leaseId) };
     },
 
@@ -94,7 +101,17 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
     revokeCredential: ({ spec }) => revoke(spec),
 
     async revokeAndRecord({ spec, progress, record }) {
-      const outcome = await revoke(spec);
+      let outcome;
+      try {
+        outcome = await revoke(spec);
+      } catch (error) {
+        if (!(error instanceof EngineGone)) throw error;
+        // Nothing can reach the database any more: a final outcome, recorded once, not retried forever.
+        const lastError = `engine ${spec.engine} was deleted; its database could not be reached to drop ${spec.username}`;
+        const next: LeaseProgress = { ...ended(progress, Date.now()), lastError };
+        if (record) await recordState(spec, next, { action: endingAudit(progress, lastError)!.action, result: 'failure', error: lastError });
+        return { roleGone: false, engineGone: true, progress: next };
+      }
       if (outcome.roleGone) {
         const next: LeaseProgress = { ...ended(progress, Date.now()), lastError: undefined };
         if (record) await recordState(spec, next, endingAudit(progress));

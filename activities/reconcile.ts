@@ -16,7 +16,7 @@ export interface ReconcileDeps {
 
 export function createReconcileActivities({ targets, stores, storeId, graceSeconds = 600 }: ReconcileDeps): ReconcileActivities {
   return {
-    listEngines: async () => (await stores.engines.list()).map((e) => e.name),
+    listEngines: async () => (await stores.engines.listForRevocation()).map((e) => e.name),
 
     async reconcileEngine({ engine }) {
       const report = { engine, dropped: [] as string[], failed: [] as { username: string; error: string }[] };

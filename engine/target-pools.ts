@@ -91,8 +91,9 @@ export class TargetPools {
   }
 
   private async load(engineName: string, usePending: boolean): Promise<Entry> {
-    const engine = await this.deps.engines.get(engineName);
-    if (!engine) throw new TargetError(`engine ${engineName} does not exist`);
+    // A deleted engine's tombstone still connects: its leases are revoked through it.
+    const engine = await this.deps.engines.getForRevocation(engineName);
+    if (!engine) throw new EngineGone(engineName);
     const { credential, version } = await readRootCredential(this.deps.secrets, engine, usePending);
     const source = `${version}|${engine.connection_url}|${engine.ca_certificate ?? ''}|${engine.statement_timeout}|${engine.lock_timeout}`;
     const current = this.entries.get(engineName);
@@ -112,6 +113,14 @@ export class TargetPools {
     this.entries.set(engineName, entry);
     if (current) void current.pool.end().catch(() => {});
     return entry;
+  }
+}
+
+/** The engine's row is gone altogether: nothing can reach its database any more. */
+export class EngineGone extends TargetError {
+  constructor(readonly engine: string) {
+    super(`engine ${engine} does not exist`);
+    this.name = 'EngineGone';
   }
 }
 

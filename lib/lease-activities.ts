@@ -21,6 +21,8 @@ export interface LeaseActivities {
 
 export interface RevocationOutcome {
   roleGone: boolean;
+  /** The engine is gone altogether: the lease ended without reaching its database (final; not retried). */
+  engineGone?: boolean;
   /** The lease's progress as recorded (unchanged when nothing was recorded). */
   progress: LeaseProgress;
 }
@@ -41,4 +43,5 @@ export interface LeaseAuditEvent {
 /** Non-retryable failure types raised by the activities. */
 export const ActivityErrors = {
   statementFailed: 'StatementFailed',
+  engineGone: 'EngineGone',
 } as const;

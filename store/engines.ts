@@ -14,22 +14,61 @@ export interface EngineRecord {
   default_ttl: number;
   max_ttl: number;
   connection_status: 'healthy' | 'unhealthy';
+  /** Set once the engine is deleted: its leases are being revoked, and it issues nothing. */
+  deleted_at: Date | null;
   last_error: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
-export type EngineFields = Omit<EngineRecord, 'created_at' | 'updated_at'>;
+export type EngineFields = Omit<EngineRecord, 'created_at' | 'updated_at' | 'deleted_at'>;
 
 export class EngineStore extends TableAccess {
 
+  /** A live engine (not deleted). */
   async get(name: string): Promise<EngineRecord | undefined> {
+    const { rows } = await this.db.query<EngineRecord>('SELECT * FROM engines WHERE name = $1 AND deleted_at IS NULL', [name]);
+    return rows[0];
+  }
+
+  /** The engine, live or deleted while its leases are revoked: where revocations connect. */
+  async getForRevocation(name: string): Promise<EngineRecord | undefined> {
     const { rows } = await this.db.query<EngineRecord>('SELECT * FROM engines WHERE name = $1', [name]);
     return rows[0];
   }
 
+  /**
+   * Whether the engine is live, holding it so until the caller's transaction ends: a deletion waits for
+   * issues under way, and an issue that comes after it finds the engine gone.
+   */
+  async holdLive(name: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('SELECT 1 FROM engines WHERE name = $1 AND deleted_at IS NULL FOR SHARE', [name]);
+    return rowCount === 1;
+  }
+
   async list(): Promise<EngineRecord[]> {
+    return (await this.db.query<EngineRecord>('SELECT * FROM engines WHERE deleted_at IS NULL ORDER BY name')).rows;
+  }
+
+  /** Every engine with roles in a database, deleted ones included (the reconciler still sweeps them). */
+  async listForRevocation(): Promise<EngineRecord[]> {
     return (await this.db.query<EngineRecord>('SELECT * FROM engines ORDER BY name')).rows;
+  }
+
+  /** Marks the engine deleted; false when it was not live. */
+  async tombstone(name: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('UPDATE engines SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL', [name]);
+    return rowCount === 1;
+  }
+
+  /** A deleted engine's tombstone, once no lease of it is unfinished; false while one is. */
+  async purgeTombstone(name: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `DELETE FROM engines e WHERE name = $1 AND deleted_at IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.engine = e.name AND l.state NOT IN ('revoked', 'expired'))`,
+      [name],
+    );
+    return rowCount === 1;
   }
 
   /** Inserts; false when the name is taken. */
@@ -62,7 +101,4 @@ export class EngineStore extends TableAccess {
     );
   }
 
-  async delete(name: string): Promise<void> {
-    await this.db.query('DELETE FROM engines WHERE name = $1', [name]);
-  }
 }

@@ -29,6 +29,8 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
     identities: new IdentityStore(db),
     policies: new PolicyStore(db),
     audit,
+    /** Runs `work` in one transaction of the store: data-access objects join it through `within(tx)`. */
+    atomically: <T>(work: (tx: Tx) => Promise<T>) => inTransaction(db, work),
     /**
      * Runs a change and writes its audit entry in the same transaction: both commit, or neither does.
      * `entry` may depend on the change's result, and be undefined when nothing changed.

@@ -237,7 +237,7 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
       }
       if (outcome.progress.state !== progress.state) upsertSearchAttributes(leaseSearchAttributes(spec, outcome.progress));
       progress = outcome.progress;
-      if (outcome.roleGone) break;
+      if (outcome.roleGone || outcome.engineGone) break;
       if (forceRequested) {
         await record({ ...ended(progress, Date.now()), forced: true }, endingAudit(progress));
         break;

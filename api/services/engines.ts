@@ -120,6 +120,12 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
     async create(actor: Identity, input: EngineInput) {
       await guardRootCredentialUse(actor, input.name, input.root_credentials_path);
       if (await stores.engines.get(input.name)) throw new ApiError('conflict', `engine ${input.name} already exists`);
+      // A deleted engine of that name whose leases are all revoked gives way; one still revoking does not.
+      const tombstone = await stores.engines.getForRevocation(input.name);
+      if (tombstone && !(await stores.engines.purgeTombstone(input.name))) {
+        throw new ApiError('conflict', `engine ${input.name} was deleted and its leases are still being revoked; DELETE it again or wait`);
+      }
+      if (tombstone) await targets.drop(input.name);
       const fields = await checked(input);
       const created = await stores.audited((tx) => stores.engines.within(tx).create(fields), (done) => (done ? entry(actor, input.name, { operation: 'create' }) : undefined));
       if (!created) throw new ApiError('conflict', `engine ${input.name} already exists`);
@@ -205,22 +211,30 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
     },
 
 
-    /** Refuses while leases are live unless forced; forcing revokes them first, so no role is stranded. */
+    /**
+     * Refuses while leases are live unless forced. The engine is first marked deleted: from then on it
+     * issues nothing (an issue under way finishes first), so no lease slips past the revocation that
+     * follows. Its tombstone goes once every lease of it is revoked; until then a retry of the delete
+     * revokes what is left.
+     */
     async delete(actor: Identity, name: string, force: boolean) {
-      await mustGet(name);
+      const engine = await stores.engines.getForRevocation(name);
+      if (!engine) throw notFound(`engine ${name}`);
       const live = await stores.leases.unfinished({ engine: name });
-      if (live.length && !force) {
+      if (live.length && !force && !engine.deleted_at) {
         throw new ApiError('conflict', `engine ${name} has ${live.length} active lease(s); revoke them or pass ?force=true`);
       }
-      if (live.length) {
-        const result = await leases().revokeMany(actor, live.map((l) => l.lease_id));
+      await stores.audited((tx) => stores.engines.within(tx).tombstone(name), (marked) => (marked ? entry(actor, name, { operation: 'delete', force }) : undefined));
+      const remaining = await stores.leases.unfinished({ engine: name });
+      if (remaining.length) {
+        const result = await leases().revokeMany(actor, remaining.map((l) => l.lease_id));
         if (result.pending.length) {
-          throw new ApiError('conflict', `${result.pending.length} lease(s) could not be revoked yet; the engine is kept until they are`, {
+          throw new ApiError('conflict', `${result.pending.length} lease(s) could not be revoked yet; the engine issues nothing and is removed once they are`, {
             pending: result.pending,
           });
         }
       }
-      await stores.audited((tx) => stores.engines.within(tx).delete(name), entry(actor, name, { operation: 'delete', force }));
+      await stores.engines.purgeTombstone(name);
       await targets.drop(name);
     },
   };
