@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { ScaiVaultError } from '../client';
 import { UsageError } from './env';
 
@@ -41,3 +42,9 @@ export function describeError(error: unknown): string {
   }
   return `Error: ${error instanceof Error ? error.message : String(error)}`;
 }
+
+/** A commander option parser for a whole number of at least 1. */
+export const positiveInt = (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return Number(value);
+};

@@ -75,8 +75,22 @@ export class ScaiVaultClient {
 
   whoami = () => this.request<WhoAmI>('GET', '/v1/auth/whoami');
 
-  listLeases = (filter: { engine?: string; role?: string; state?: string }) =>
-    this.request<{ data: Lease[] }>('GET', '/v1/dynamic/leases', { query: filter });
+  /** One page of leases, newest first; pass `next_cursor` back as `cursor` for the next. */
+  listLeases = (filter: { engine?: string; role?: string; state?: string; limit?: number; cursor?: string }) =>
+    this.request<{ data: Lease[]; next_cursor: string | null }>('GET', '/v1/dynamic/leases', { query: filter });
+
+  /** Every lease the filter matches, following the pages. */
+  async allLeases(filter: { engine?: string; role?: string; state?: string; pageSize?: number }): Promise<Lease[]> {
+    const { pageSize, ...query } = filter;
+    const leases: Lease[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listLeases({ ...query, limit: pageSize, cursor });
+      leases.push(...page.data);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return leases;
+  }
 
   renewLease = (leaseId: string, increment?: string) =>
     this.request<Lease & { lease_duration: number; warnings: string[] }>('POST', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}/renew`, {

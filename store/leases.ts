@@ -49,13 +49,22 @@ export class LeaseStore extends TableAccess {
     return rows[0];
   }
 
-  async list(filter: LeaseFilter, limit = 10_000): Promise<LeaseRecord[]> {
+  /**
+   * One page, newest first (issue time, then lease id), after the lease whose sort key is `after`:
+   * `[issued_at as ISO, lease_id]`.
+   */
+  async page(filter: LeaseFilter, limit: number, after?: [string, string]): Promise<LeaseRecord[]> {
     const where: string[] = [];
     const values: unknown[] = [];
     for (const [column, value] of Object.entries(filter)) {
       if (value === undefined) continue;
       values.push(value);
       where.push(`${column} = $${values.length}`);
+    }
+    if (after) {
+      values.push(after[0], after[1]);
+      const [at, id] = [`$${values.length - 1}::timestamptz`, `$${values.length}`];
+      where.push(`(issued_at < ${at} OR (issued_at = ${at} AND lease_id > ${id}))`);
     }
     values.push(limit);
     const { rows } = await this.db.query<LeaseRecord>(

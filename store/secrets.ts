@@ -114,10 +114,13 @@ export class SecretStore extends TableAccess {
     return rows.map((r) => ({ version: r.version, state: r.state, secret_type: r.secret_type, created_at: r.created_at.toISOString() }));
   }
 
-  async list(prefix: string): Promise<string[]> {
+  /** Paths under `prefix`, in byte order, after `after`: at most `limit`. */
+  async list(prefix: string, limit: number, after?: string): Promise<string[]> {
     const { rows } = await this.db.query<{ path: string }>(
-      `SELECT DISTINCT path FROM secrets WHERE deleted_at IS NULL AND starts_with(path, $1) ORDER BY path`,
-      [prefix],
+      `SELECT DISTINCT path COLLATE "C" AS path FROM secrets
+       WHERE deleted_at IS NULL AND starts_with(path, $1) AND ($2::text IS NULL OR path COLLATE "C" > $2)
+       ORDER BY 1 LIMIT $3`,
+      [prefix, after ?? null, limit],
     );
     return rows.map((r) => r.path);
   }

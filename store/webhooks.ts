@@ -87,11 +87,17 @@ export class WebhookStore extends TableAccess {
     await this.db.query(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND status <> 'delivered'`, [id]);
   }
 
-  async deliveries(webhookId: string, limit = 100): Promise<DeliveryRecord[]> {
-    const { rows } = await this.db.query<DeliveryRecord>(
-      'SELECT * FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY created_at DESC, id LIMIT $2',
-      [webhookId, limit],
+  /**
+   * Newest first, after the delivery whose sort key is `after`: `[created_at as the database writes it
+   * (microseconds kept), id]`, which each record carries as `sort_key`.
+   */
+  async deliveries(webhookId: string, limit: number, after?: [string, string]): Promise<Array<DeliveryRecord & { sort_key: [string, string] }>> {
+    const { rows } = await this.db.query<DeliveryRecord & { created_key: string }>(
+      `SELECT *, created_at::text AS created_key FROM webhook_deliveries
+       WHERE webhook_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz OR (created_at = $2::timestamptz AND id > $3))
+       ORDER BY created_at DESC, id LIMIT $4`,
+      [webhookId, after?.[0] ?? null, after?.[1] ?? null, limit],
     );
-    return rows;
+    return rows.map(({ created_key, ...row }) => ({ ...row, sort_key: [created_key, row.id] as [string, string] }));
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { DEFAULT_CREDENTIALS_CACHE_TTL, DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, MAX_STATEMENT_TIMEOUT } from '../services/engines';
 import { ENGINES_PATH, engineConfigPath } from '../../lib/access';
 import type { Permission } from '../../lib/access';
@@ -46,7 +47,8 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     return reply.status(201).send(engine);
   });
 
-  app.get('/v1/dynamic/engines', { config: manage('list', () => ENGINES_PATH) }, async () => ({ data: await services.engines.list() }));
+  app.get('/v1/dynamic/engines', { schema: { querystring: pageQuerySchema }, config: manage('list', () => ENGINES_PATH) }, async (request) =>
+    pageOf(await services.engines.list(), (e) => e.name, request.query));
 
   app.get('/v1/dynamic/engines/:name', { schema: { params: engineParams }, config: manage('read', (n) => engineConfigPath(n!)) }, async (request) =>
     services.engines.get(request.params.name));

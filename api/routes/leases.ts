@@ -6,6 +6,7 @@ import { ApiError } from '../../lib/errors';
 import { LEASE_STATES, type LeaseState } from '../../lib/lease';
 import type { Resource } from '../auth';
 import type { ApiServices } from '../services';
+import { pageQuerySchema } from '../../lib/pagination';
 import { durationSchema, nameSchema } from '../schemas';
 
 const leaseParams = z.object({ lease_id: z.string().regex(/^lease_[A-Za-z0-9_-]{1,64}$/, 'is not a lease id') });
@@ -19,7 +20,7 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
 
   app.get('/v1/dynamic/leases', {
     schema: {
-      querystring: z.object({
+      querystring: pageQuerySchema.extend({
         engine: nameSchema.optional(),
         role: nameSchema.optional(),
         state: z.enum(LEASE_STATES as [LeaseState, ...LeaseState[]]).optional(),
@@ -27,7 +28,10 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
     },
     // Filtered lease by lease: each is listed to whom its creds path grants `list`.
     config: { access: { scope: 'dynamic:manage' } },
-  }, async (request) => ({ data: await services.leases.list(request.identity, request.query) }));
+  }, async (request) => {
+    const { limit, cursor, ...filter } = request.query;
+    return services.leases.list(request.identity, filter, { limit, cursor });
+  });
 
   app.get('/v1/dynamic/leases/:lease_id', { schema: { params: leaseParams }, config: { access: { scope: 'dynamic:manage', permission: 'read', path: leaseResource } } },
     async (request) => services.leases.get(request.params.lease_id));

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { PERMISSIONS } from '../../lib/access';
 import { patternProblem } from '../../lib/path-pattern';
 import type { PolicyService } from '../services/policies';
@@ -27,7 +28,8 @@ export const policyRoutes = (policies: PolicyService): FastifyPluginAsyncZod => 
   app.post('/v1/policies', { schema: { body: policyBody }, config: manage }, async (request, reply) =>
     reply.status(201).send(await policies.create(request.identity, request.body)));
 
-  app.get('/v1/policies', { config: manage }, async () => ({ data: await policies.list() }));
+  app.get('/v1/policies', { schema: { querystring: pageQuerySchema }, config: manage }, async (request) =>
+    pageOf(await policies.list(), (p) => p.name, request.query));
 
   app.get('/v1/policies/:id', { schema: { params }, config: manage }, async (request) => policies.get(request.params.id));
 

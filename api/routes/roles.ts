@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { rolePath, type Permission } from '../../lib/access';
 import type { ApiServices } from '../services';
 import { durationSchema, nameSchema, statementsSchema } from '../schemas';
@@ -28,8 +29,8 @@ export const roleRoutes = (services: ApiServices): FastifyPluginAsyncZod => asyn
   app.post('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams, body: roleBody }, config: manage('write') }, async (request) =>
     services.roles.create(request.identity, request.params.engine, request.body));
 
-  app.get('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams }, config: manage('list') }, async (request) =>
-    ({ data: await services.roles.list(request.params.engine) }));
+  app.get('/v1/dynamic/engines/:engine/roles', { schema: { params: engineParams, querystring: pageQuerySchema }, config: manage('list') }, async (request) =>
+    pageOf(await services.roles.list(request.params.engine), (r) => r.name, request.query));
 
   app.get('/v1/dynamic/engines/:engine/roles/:name', { schema: { params: roleParams }, config: manage('read') }, async (request) =>
     services.roles.get(request.params.engine, request.params.name));

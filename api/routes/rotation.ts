@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { patternProblem } from '../../lib/path-pattern';
 import type { RotationService } from '../services/rotation';
 import type { WebhookService } from '../services/webhooks';
@@ -45,14 +46,16 @@ const ROTATE_SUFFIX = '/rotate';
 export const rotationRoutes = (rotation: RotationService, webhooks: WebhookService): FastifyPluginAsyncZod => async (app) => {
   app.post('/v1/secret-policies', { schema: { body: secretPolicyBody }, config: manage }, async (request, reply) =>
     reply.status(201).send(await rotation.createSecretPolicy(request.identity, request.body)));
-  app.get('/v1/secret-policies', { config: manage }, async () => ({ data: await rotation.listSecretPolicies() }));
+  app.get('/v1/secret-policies', { schema: { querystring: pageQuerySchema }, config: manage }, async (request) =>
+    pageOf(await rotation.listSecretPolicies(), (p) => p.name, request.query));
   app.get('/v1/secret-policies/:id', { schema: { params: z.object({ id: idParam('sp') }) }, config: manage }, async (request) =>
     rotation.getSecretPolicy(request.params.id));
 
   const policyParams = z.object({ id: idParam('rot') });
   app.post('/v1/rotation/policies', { schema: { body: rotationPolicyBody }, config: manage }, async (request, reply) =>
     reply.status(201).send(await rotation.createPolicy(request.identity, request.body)));
-  app.get('/v1/rotation/policies', { config: manage }, async () => ({ data: await rotation.listPolicies() }));
+  app.get('/v1/rotation/policies', { schema: { querystring: pageQuerySchema }, config: manage }, async (request) =>
+    pageOf(await rotation.listPolicies(), (p) => p.name, request.query));
   app.get('/v1/rotation/policies/:id', { schema: { params: policyParams }, config: manage }, async (request) => rotation.getPolicy(request.params.id));
   app.post('/v1/rotation/policies/:id/secrets', {
     schema: { params: policyParams, body: z.object({ secret_path: secretPathSchema }) },
@@ -84,12 +87,13 @@ export const rotationRoutes = (rotation: RotationService, webhooks: WebhookServi
   // Each webhook is checked against its path_pattern in the service.
   app.post('/v1/webhooks', { schema: { body: webhookBody }, config: manage }, async (request, reply) =>
     reply.status(201).send(await webhooks.create(request.identity, request.body)));
-  app.get('/v1/webhooks', { config: manage }, async (request) => ({ data: await webhooks.list(request.identity) }));
+  app.get('/v1/webhooks', { schema: { querystring: pageQuerySchema }, config: manage }, async (request) =>
+    pageOf(await webhooks.list(request.identity), (w) => w.id, request.query));
   app.get('/v1/webhooks/:id', { schema: { params: webhookParams }, config: manage }, async (request) => webhooks.get(request.identity, request.params.id));
   app.delete('/v1/webhooks/:id', { schema: { params: webhookParams }, config: manage }, async (request, reply) => {
     await webhooks.delete(request.identity, request.params.id);
     return reply.status(204).send();
   });
-  app.get('/v1/webhooks/:id/deliveries', { schema: { params: webhookParams }, config: manage }, async (request) =>
-    ({ data: await webhooks.deliveries(request.identity, request.params.id) }));
+  app.get('/v1/webhooks/:id/deliveries', { schema: { params: webhookParams, querystring: pageQuerySchema }, config: manage }, async (request) =>
+    webhooks.deliveries(request.identity, request.params.id, request.query));
 };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiServices } from '../services';
+import { pageQuerySchema } from '../../lib/pagination';
 import { secretPathSchema } from '../schemas';
 
 const pathParams = z.object({ '*': secretPathSchema });
@@ -11,9 +12,13 @@ const writablePathParams = z.object({
 
 export const secretRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
   app.get('/v1/secrets', {
-    schema: { querystring: z.object({ prefix: z.string().max(512).default('') }) },
+    schema: { querystring: pageQuerySchema.extend({ prefix: z.string().max(512).default('') }) },
     config: { access: { scope: 'secrets:read', permission: 'list', path: (r) => (r.query as { prefix?: string }).prefix ?? '' } },
-  }, async (request) => ({ data: { paths: await services.secrets.list(request.query.prefix) } }));
+  }, async (request) => {
+    const { prefix, ...page } = request.query;
+    const { paths, next_cursor } = await services.secrets.list(prefix, page);
+    return { data: { paths }, next_cursor };
+  });
 
   app.get('/v1/secrets/*', {
     schema: { params: pathParams, querystring: z.object({ version: z.coerce.number().int().positive().optional() }) },

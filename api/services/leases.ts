@@ -16,6 +16,7 @@ import type { leaseWorkflowV2 } from '../../workflows/lease';
 import type { EngineService } from './engines';
 import type { Authorizer } from '../auth';
 import { refusal } from './refusal';
+import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../../lib/pagination';
 import { DEFAULT_WAIT_MS, failureMessage, failureType, TimedOut, withinDeadline } from './temporal-calls';
 import type { RoleService } from './roles';
 
@@ -175,12 +176,26 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       };
     },
 
-    /** The leases whose creds path the actor may `list`, whatever the engine. */
-    async list(actor: Identity, filter: { engine?: string; role?: string; state?: LeaseState }) {
+    /**
+     * A page of the leases whose creds path the actor may `list`, whatever the engine, newest first. Leases
+     * the actor may not see are skipped, so a page is full unless it is the last.
+     */
+    async list(actor: Identity, filter: { engine?: string; role?: string; state?: LeaseState }, { limit, cursor }: PageQuery): Promise<Page<LeaseJson>> {
       const visible = permittedOn(actor, 'list');
-      const rows = await stores.leases.list(filter);
-      const shown = await Promise.all(rows.map(visible));
-      return rows.filter((_, i) => shown[i]).map(leaseView);
+      const keyOf = (l: LeaseRecord): [string, string] => [l.issued_at.toISOString(), l.lease_id];
+      let after = cursor === undefined ? undefined : (decodeCursor(cursor, ['string', 'string']) as [string, string]);
+      const shown: LeaseRecord[] = [];
+      for (;;) {
+        const rows = await stores.leases.page(filter, limit + 1, after);
+        const seen = await Promise.all(rows.map(visible));
+        for (const [i, row] of rows.entries()) {
+          if (!seen[i]) continue;
+          if (shown.length === limit) return { data: shown.map(leaseView), next_cursor: encodeCursor(keyOf(shown[shown.length - 1]!)) };
+          shown.push(row);
+        }
+        if (rows.length <= limit) return { data: shown.map(leaseView), next_cursor: null };
+        after = keyOf(rows[rows.length - 1]!);
+      }
     },
 
     get: async (leaseId: string) => leaseView(await mustGet(leaseId)),

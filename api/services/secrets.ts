@@ -1,6 +1,7 @@
 import { ENGINE_IDENTITY, isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import type { Stores } from '../../store';
+import { decodeCursor, pageFromRows, type PageQuery } from '../../lib/pagination';
 
 /** Tells a rotation workflow its secret was deleted (the store already ended the rotation). */
 export type RotationNotice = (workflowId: string) => Promise<void>;
@@ -39,7 +40,12 @@ export function createSecretService(stores: Stores, secretDeleted: RotationNotic
       return { path, versions };
     },
 
-    list: (prefix: string) => stores.secrets.list(prefix),
+    /** A page of the paths under `prefix`, in byte order. */
+    async list(prefix: string, { limit, cursor }: PageQuery) {
+      const after = cursor === undefined ? undefined : (decodeCursor(cursor, ['string'])[0] as string);
+      const page = pageFromRows(await stores.secrets.list(prefix, limit + 1, after), limit, (path) => [path]);
+      return { paths: page.data, next_cursor: page.next_cursor };
+    },
 
     async delete(actor: Identity, path: string) {
       await guardRootCredential(actor, path);

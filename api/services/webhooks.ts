@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isAdmin, type Identity } from '../../lib/access';
 import { notFound } from '../../lib/errors';
 import { newId } from '../../lib/random';
+import { decodeCursor, pageFromRows, type PageQuery } from '../../lib/pagination';
 import type { Stores } from '../../store';
 import type { DeliveryRecord, WebhookRecord } from '../../store/webhooks';
 import type { Authorizer } from '../auth';
@@ -67,9 +68,12 @@ export function createWebhookService({ stores, authorizer }: WebhookServiceDeps)
       const deleted = await stores.audited((tx) => stores.webhooks.within(tx).delete(id), (done) => (done ? entry(actor, id, 'delete') : undefined));
       if (!deleted) throw notFound(`webhook ${id}`);
     },
-    async deliveries(actor: Identity, id: string) {
+    /** A page of the webhook's deliveries, newest first. */
+    async deliveries(actor: Identity, id: string, { limit, cursor }: PageQuery) {
       await mustHold(actor, id);
-      return (await stores.webhooks.deliveries(id)).map(deliveryView);
+      const after = cursor === undefined ? undefined : (decodeCursor(cursor, ['string', 'string']) as [string, string]);
+      const page = pageFromRows(await stores.webhooks.deliveries(id, limit + 1, after), limit, (d) => d.sort_key);
+      return { ...page, data: page.data.map(deliveryView) };
     },
   };
 }

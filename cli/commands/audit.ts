@@ -1,11 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { clientFromEnv } from '../env';
-import { printFields, printJson, printTable } from '../output';
-
-const positiveInt = (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive whole number');
-  return Number(value);
-};
+import { positiveInt, printFields, printJson, printTable } from '../output';
 
 export function auditCommand(): Command {
   const audit = new Command('audit').description('the chained, append-only audit log');

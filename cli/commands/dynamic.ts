@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { clientFromEnv, UsageError } from '../env';
-import { printFields, printJson, printTable, printWarnings } from '../output';
+import { positiveInt, printFields, printJson, printTable, printWarnings } from '../output';
 
 const LEASE_COLUMNS = ['lease_id', 'role', 'state', 'username', 'identity_id', 'expires_at'];
 
@@ -13,11 +13,12 @@ export function dynamicCommand(): Command {
     .requiredOption('--engine <name>', 'engine name')
     .option('--role <role>', 'only this role')
     .option('--state <state>', 'active, revoking, revoked, expired, revocation_failed, or all', 'active')
-    .option('--json', "print the API's JSON unchanged")
-    .action(async (opts: { engine: string; role?: string; state: string; json?: boolean }) => {
-      const result = await clientFromEnv().listLeases({ engine: opts.engine, role: opts.role, state: opts.state === 'all' ? undefined : opts.state });
-      if (opts.json) printJson(result);
-      else printTable(result.data as unknown as Array<Record<string, unknown>>, LEASE_COLUMNS);
+    .option('--page-size <n>', 'leases fetched per request (every page is fetched)', positiveInt)
+    .option('--json', 'print the leases as the API gives them, every page in one "data" list')
+    .action(async (opts: { engine: string; role?: string; state: string; pageSize?: number; json?: boolean }) => {
+      const leases = await clientFromEnv().allLeases({ engine: opts.engine, role: opts.role, state: opts.state === 'all' ? undefined : opts.state, pageSize: opts.pageSize });
+      if (opts.json) printJson({ data: leases });
+      else printTable(leases as unknown as Array<Record<string, unknown>>, LEASE_COLUMNS);
     });
 
   leases.command('renew <lease_id>')

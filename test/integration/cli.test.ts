@@ -116,6 +116,10 @@ describe('the other commands', () => {
     for (const leaseId of issued.readonly!.slice(0, 2)) expect(leases).toMatch(new RegExp(`^${leaseId}\\s+readonly\\s+active\\s+v_readonly_`, 'm'));
     expect(leases).not.toContain(issued.readonly![2]);
     expect(await ok('scaivault dynamic leases list --engine reporting-db --state all')).toContain(issued.readonly![2]);
+    // Every page is fetched: one lease per request lists the same leases.
+    const paged = JSON.parse(await ok('scaivault dynamic leases list --engine reporting-db --state all --page-size 1 --json')).data.map((l: { lease_id: string }) => l.lease_id);
+    expect(paged).toHaveLength(4);
+    expect([...paged].sort()).toEqual([...issued.readonly!, ...issued.writer!].sort());
     const audit = await ok('scaivault audit query --action dynamic_generate --limit 2');
     expect(audit.split('\n')[0]).toMatch(/^TIMESTAMP\s+IDENTITY_ID\s+ACTION\s+PATH\s+RESULT\s+LEASE_ID$/);
     expect(audit).toMatch(/^more: --cursor \d+$/m);

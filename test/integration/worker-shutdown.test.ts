@@ -90,12 +90,12 @@ describe('a worker stopped with SIGTERM', () => {
     expect(slotsUsed[0]! + slotsUsed[1]!).toBe(1);
     expect(first.exitCode).toBeNull();
     expect(await waitingAtGate()).toBe(1);
-    expect((await stack.stores.leases.list({ engine, role: 'gated' })).length).toBe(0);
+    expect((await stack.stores.leases.page({ engine, role: 'gated' }, 100)).length).toBe(0);
 
     // Let the activity finish: it completes on the stopping worker, which then exits cleanly.
     await gate.open();
     expect(await exited(first), first.output()).toBe(0);
-    const [recorded] = await stack.stores.leases.list({ engine, role: 'gated' });
+    const [recorded] = await stack.stores.leases.page({ engine, role: 'gated' }, 100);
     expect(recorded?.state).toBe('active');
     expect(await roleExists(recorded!.username)).toBe(true); // the role and its lease row, both: nothing half-done
 
