@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createLeaseActivities } from '../activities/lease';
 import { createReconcileActivities } from '../activities/reconcile';
 import { createRotationActivities } from '../activities/rotation';
+import { createRootRotationActivities } from '../activities/root-rotation';
 import { TargetPools } from '../engine/target-pools';
 import { DEFAULT_WORKER_TUNING, loadConfig, type WorkerTuning } from '../lib/config';
 import type { ReceiverAllowList } from '../lib/receiver-address';
@@ -86,6 +87,7 @@ export async function createWorker(setup: WorkerSetup) {
     activities: {
       ...createLeaseActivities({ targets, stores, storeId: id, passwords: leasePasswordSeal(setup.masterKeys) }),
       ...createReconcileActivities({ targets, stores, storeId: id }),
+      ...createRootRotationActivities({ stores, targets }),
       ...createRotationActivities({
         stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl, receiverAllow: setup.webhookAllowPrivate ?? loadConfig().webhookAllowPrivate,
       }),

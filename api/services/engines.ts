@@ -1,14 +1,15 @@
 import { hasScope, isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
-import { randomBytes } from 'node:crypto';
-import { caCertificateProblem, connectionUrlProblem, scrub } from '../../engine/connection-url';
-import { describe, readRootCredential, testConnection, TargetError, type TargetPools } from '../../engine/target-pools';
-import { generatePassword } from '../../lib/random';
-import { scramVerifier } from '../../lib/scram';
+import { caCertificateProblem, connectionUrlProblem } from '../../engine/connection-url';
+import { readRootCredential, testConnection, TargetError, type TargetPools } from '../../engine/target-pools';
 import type { Stores } from '../../store';
 import type { EngineFields, EngineRecord } from '../../store/engines';
 import type { Authorizer } from '../auth';
 import type { LeaseService } from './leases';
+import type { Client } from '@temporalio/client';
+import { rootRotationWorkflowId, type RootRotationOutcome } from '../../lib/root-rotation-activities';
+import type { rootRotationWorkflow } from '../../workflows/root-rotation';
+import { TimedOut, withinDeadline } from './temporal-calls';
 import { refusal } from './refusal';
 
 export interface EngineInput {
@@ -29,8 +30,6 @@ export const DEFAULT_CREDENTIALS_CACHE_TTL = 30;
 export const DEFAULT_STATEMENT_TIMEOUT = 10;
 export const DEFAULT_LOCK_TIMEOUT = 5;
 export const MAX_STATEMENT_TIMEOUT = 25;
-/** A rotate-root still in progress after this long was interrupted: it takes seconds. */
-const ABANDONED_ROTATE_ROOT_MS = 5 * 60_000;
 
 /** The engine as the API shows it: never the root password. */
 export function engineView(e: EngineRecord) {
@@ -55,10 +54,16 @@ export function engineView(e: EngineRecord) {
   };
 }
 
-export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, leases: () => LeaseService) {
+/** How the engine service reaches its workflows. */
+export interface EngineTemporal {
+  client: Client;
+  taskQueue: string;
+  waitMs: number;
+}
+
+export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, temporal: EngineTemporal, leases: () => LeaseService) {
   const entry = (actor: Identity, name: string, extra: Record<string, unknown>) =>
     ({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success' as const, extra_data: extra });
-  const audit = (actor: Identity, name: string, extra: Record<string, unknown>) => stores.audit.append(entry(actor, name, extra));
 
   /**
    * Where the engine connects, and with which secret, decides where the root password is sent: whoever
@@ -88,24 +93,6 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
     const failure = await testConnection(input, credential);
     if (failure) throw new ApiError('invalid_config', `test connection failed: ${failure}`);
     return { ...input, plugin: 'postgresql', connection_status: 'healthy', last_error: null };
-  }
-
-  /**
-   * A rotate-root that crashed left its rotation in progress, maybe with the database already on the
-   * pending value. Whichever credential the database takes stays; the other is retired.
-   */
-  async function settleAbandonedRotateRoot(engine: EngineRecord) {
-    const stale = await stores.rotation.inProgress(engine.root_credentials_path);
-    if (stale?.trigger !== 'rotate_root' || Date.now() - stale.started_at.getTime() < ABANDONED_ROTATE_ROOT_MS) return;
-    const pending = await stores.secrets.pending(engine.root_credentials_path);
-    if (pending && pending.version === stale.new_version) {
-      const current = await readRootCredential(stores.secrets, engine);
-      const currentWorks = (await testConnection(engine, current.credential)) === undefined;
-      const pendingWorks = !currentWorks && (await testConnection(engine, pending.data as { username: string; password: string })) === undefined;
-      if (pendingWorks) await stores.secrets.promote(engine.root_credentials_path, pending.version, true);
-      else await stores.secrets.retire(engine.root_credentials_path, pending.version);
-    }
-    await stores.rotation.update(stale.rotation_id, { state: 'failed', finished_at: new Date(), last_error: 'abandoned mid-way (the process stopped); settled by the next rotate-root' });
   }
 
   async function mustGet(name: string) {
@@ -160,56 +147,35 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
     list: async () => (await stores.engines.list()).map(engineView),
 
     /**
-     * The engine changes its own root password and stores it, in an order that leaves a working
-     * credential in the store whatever step a crash interrupts: the new value is written as `pending`
-     * (the current one still works), then `ALTER ROLE` runs (the engine's pools fall back to the
-     * pending value when the current one is refused), then the pending value is promoted and the old
-     * one retired. The database is sent a SCRAM verifier, never the password.
+     * The engine changes its own root password, as a workflow (workflows/root-rotation.ts) that carries
+     * on through crashes; this call waits for it as long as lease calls wait for a worker. A second call
+     * while one runs joins it.
      */
     async rotateRoot(actor: Identity, name: string) {
       const engine = await mustGet(name);
-      const path = engine.root_credentials_path;
-      const current = await stores.secrets.get(path);
       try {
         await readRootCredential(stores.secrets, engine);
       } catch (error) {
         if (error instanceof TargetError) throw new ApiError('invalid_config', error.message);
         throw error;
       }
-      await settleAbandonedRotateRoot(engine);
-      const rotationId = `rtn_${randomBytes(16).toString('hex')}`;
-      const row = await stores.rotation.begin({
-        rotation_id: rotationId, secret_path: path, policy_id: null, workflow_id: `rotate-root:${name}`, trigger: 'rotate_root', requested_by: actor.identity_id,
-      });
-      if (row === 'busy') throw new ApiError('conflict', `a rotation of ${path} is in progress`);
-      const password = generatePassword();
-      const pending = await stores.secrets.put(path, { ...current!.data, password }, current!.secret_type, 'pending');
-      await stores.rotation.update(rotationId, { new_version: pending.version, previous_version: current!.version });
-      const verifier = await scramVerifier(password);
-      let failure: string | undefined;
+      let outcome: RootRotationOutcome;
       try {
-        await targets.withClient(name, (client) => client.query(`ALTER ROLE CURRENT_USER PASSWORD ${client.escapeLiteral(verifier)}`));
+        outcome = await withinDeadline(temporal.client, temporal.waitMs, () => temporal.client.workflow.execute<typeof rootRotationWorkflow>('rootRotationWorkflow', {
+          workflowId: rootRotationWorkflowId(temporal.taskQueue, name), taskQueue: temporal.taskQueue,
+          args: [{ engine: name, requestedBy: actor.identity_id }], workflowIdConflictPolicy: 'USE_EXISTING',
+        }));
       } catch (error) {
-        // The statement may have committed before its answer was lost: the pending value decides.
-        const changed = (await testConnection(engine, { username: current!.data.username as string, password })) === undefined;
-        if (!changed) failure = scrub(describe(error), password, verifier);
+        if (error instanceof TimedOut) {
+          throw new ApiError('engine_unavailable', `no worker finished the rotation within ${Math.round(temporal.waitMs / 1000)}s; it completes once one runs (GET /v1/rotation/secrets/${engine.root_credentials_path})`);
+        }
+        throw error;
       }
-      if (failure) {
-        await stores.secrets.retire(path, pending.version);
-        await stores.rotation.update(rotationId, { state: 'failed', finished_at: new Date(), last_error: failure });
-        await stores.audit.append({
-          identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'failure',
-          extra_data: { operation: 'rotate_root', rotation_id: rotationId, error: failure },
-        });
-        throw new ApiError('engine_unavailable', `the database refused the new root password: ${failure}`);
-      }
-      await stores.secrets.promote(path, pending.version, true);
-      await stores.rotation.update(rotationId, { state: 'completed', finished_at: new Date(), confirmed_at: new Date(), confirmed_by: actor.identity_id });
+      if (outcome.state === 'busy') throw new ApiError('conflict', `a rotation of ${engine.root_credentials_path} is in progress`, { rotation_id: outcome.rotationId });
+      if (outcome.state === 'failed') throw new ApiError('engine_unavailable', `the database refused the new root password: ${outcome.error}`);
       await targets.drop(name);
-      await audit(actor, name, { operation: 'rotate_root', rotation_id: rotationId, version: pending.version, retired_version: current!.version });
       return engineView((await stores.engines.get(name))!);
     },
-
 
     /**
      * Refuses while leases are live unless forced. The engine is first marked deleted: from then on it

@@ -1,15 +1,17 @@
 import type { Payload } from '@temporalio/common';
+import pg from 'pg';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncryptionCodec } from '../../lib/payload-codec';
 import { rotationWorkflowId } from '../../lib/rotation-activities';
+import { rootRotationWorkflowId } from '../../lib/root-rotation-activities';
 import { scramVerifier } from '../../lib/scram';
 import { payloadKeyring } from '../../store';
 import { grant, mintToken } from '../support/auth';
 import { withGuideStack } from '../support/guide';
-import { adminQuery, type TargetDatabase } from '../support/postgres';
+import { ADMIN_URL, adminQuery, type TargetDatabase } from '../support/postgres';
 import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -316,23 +318,64 @@ describe('rotate-root', () => {
     expect((await stack.call('POST', '/v1/dynamic/engines/no-such-engine/rotate-root')).status).toBe(404);
   });
 
-  it('settles a rotate-root interrupted after writing its pending version, and refuses while a rotation is in progress', async () => {
+  it('carries on a rotate-root whose process stopped after writing its pending version, and refuses other rotations meanwhile', async () => {
     const before = await stack.call('GET', `/v1/secrets/${rootPath}`);
     // As a crash leaves it: a pending version and its rotation still in progress, ALTER ROLE never run.
     const pending = await stack.stores.secrets.put(rootPath, { ...before.body.data, password: 'never-set-password-0123456789ab' }, 'json', 'pending');
     await stack.stores.db.query(
-      `INSERT INTO rotations (rotation_id, secret_path, workflow_id, trigger, state, requested_by, new_version, started_at)
-       VALUES ('rtn_crashed', $1, 'rotate-root', 'rotate_root', 'pending', 'root', $2, now() - interval '1 hour')`,
-      [rootPath, pending.version],
+      `INSERT INTO rotations (rotation_id, secret_path, workflow_id, trigger, state, requested_by, new_version, previous_version, started_at)
+       VALUES ('rtn_crashed', $1, 'rotate-root', 'rotate_root', 'pending', 'root', $2, $3, now() - interval '1 hour')`,
+      [rootPath, pending.version, before.body.version],
     );
     expect((await stack.call('POST', `/v1/rotation/secrets/${rootPath}/rotate`)).status).toBe(409);
     const rotated = await stack.call('POST', `/v1/dynamic/engines/${engine}/rotate-root`);
     expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
-    expect((await stack.stores.rotation.get('rtn_crashed'))).toMatchObject({ state: 'failed', last_error: expect.stringContaining('abandoned') });
-    expect((await stack.call('GET', `/v1/secrets/${rootPath}?version=${pending.version}`)).status).toBe(404);
+    expect((await stack.stores.rotation.get('rtn_crashed'))).toMatchObject({ state: 'completed', new_version: pending.version, previous_version: before.body.version });
     const after = await stack.call('GET', `/v1/secrets/${rootPath}`);
-    expect(after.body.version).toBe(pending.version + 1);
+    expect(after.body).toMatchObject({ version: pending.version, data: { password: 'never-set-password-0123456789ab' } });
     expect(await holdsPassword(target.admin, after.body.data.password)).toBe(true);
+    expect((await stack.call('GET', `/v1/secrets/${rootPath}?version=${before.body.version}`)).status).toBe(404);
+    expect((await mint()).status).toBe(200);
+  });
+
+  it('is a workflow: asked while no worker runs, it finishes once one does, and its history holds no password', async () => {
+    const before = await stack.call('GET', `/v1/secrets/${rootPath}`);
+    await stack.stopWorker();
+    let rotated: Promise<{ status: number; body: any }> | undefined;
+    try {
+      rotated = stack.call('POST', `/v1/dynamic/engines/${engine}/rotate-root`);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      await stack.startWorker();
+    }
+    expect((await rotated!).status).toBe(200);
+    const after = await stack.call('GET', `/v1/secrets/${rootPath}`);
+    expect(after.body.version).toBe(before.body.version + 1);
+    expect(await holdsPassword(target.admin, after.body.data.password)).toBe(true);
+    const history = await decodedHistory(rootRotationWorkflowId(stack.taskQueue, engine));
+    expect(history).not.toContain(after.body.data.password);
+    expect((await mint()).status).toBe(200);
+  });
+
+  it('refused by the database: 503 in its words, the pending value retired, the current one kept', async () => {
+    const before = await stack.call('GET', `/v1/secrets/${rootPath}`);
+    // Another session holds the root role's row: ALTER ROLE waits, and the engine's lock_timeout ends the wait.
+    expect((await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config: { lock_timeout: '1s' } })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_500)); // the worker's pools re-read the engine after credentials_cache_ttl
+    const holder = new pg.Client({ connectionString: ADMIN_URL });
+    await holder.connect();
+    try {
+      await holder.query(`BEGIN; ALTER ROLE ${target.admin} CONNECTION LIMIT -1`);
+      const refused = await stack.call('POST', `/v1/dynamic/engines/${engine}/rotate-root`);
+      expect(refused.status, JSON.stringify(refused.body)).toBe(503);
+      expect(refused.body.error.message).toMatch(/lock timeout/);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect((await stack.call('GET', `/v1/secrets/${rootPath}`)).body.version).toBe(before.body.version);
+    expect(await holdsPassword(target.admin, before.body.data.password)).toBe(true);
+    expect((await rotationStatus(rootPath)).body.last_rotation).toMatchObject({ trigger: 'rotate_root', state: 'failed' });
     expect((await mint()).status).toBe(200);
   });
 });
