@@ -17,14 +17,17 @@ import { payloadKeyring } from '../../store';
 
 /**
  * Fault injection against the product as it runs in production: API and worker as their own processes,
- * a Temporal dev server that persists its state, the real Postgres. While mints, renews and revokes run,
- * the worker is SIGKILLed and restarted, Postgres is restarted and Temporal is restarted. Afterwards every
- * lease the API acknowledged must be active with a role that logs in, or finished with its role gone; no
- * role of this product's prefix may exist without a live lease; no lease may be lost.
+ * a Temporal dev server that persists its state, the real Postgres. While mints, renews, revokes, secret
+ * reads and writes and rotations run, the worker is SIGKILLed (also in the middle of a rotation and of a
+ * renew storm), Postgres is restarted (also under audit-heavy load) and Temporal is restarted. Afterwards,
+ * and after the reconciler has run: every lease the API acknowledged is active with a role that logs in,
+ * or finished with its role gone; no role of this product's prefix exists without a live lease; no lease
+ * is lost; every rotation has ended and the secret has one current version; no event is audited twice;
+ * and the audit chain verifies.
  *
  * It restarts the shared Postgres, so it runs alone, after every other test file (vitest.config.mts).
  */
-const LOAD_SECONDS = 40;
+const LOAD_SECONDS = 60;
 const SETTLE_TIMEOUT_MS = 75_000;
 
 let dataDir: string;
@@ -40,6 +43,8 @@ let call: (method: string, path: string, body?: unknown) => Promise<{ status: nu
 const CALL_TIMEOUT_MS = 45_000;
 let engine: string;
 let role: string;
+/** A secret the load rotates (and confirms, or lets expire) while the faults strike. */
+const ROTATED = 'app/faults/db';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const startTemporal = () => startDevServer({ port: temporalPort, headless: true, dbFile: path.join(dataDir, 'temporal.db') });
@@ -87,6 +92,9 @@ beforeAll(async () => {
     ['POST', `/v1/dynamic/engines/${engine}/roles`, { name: role, default_ttl: '10m', max_ttl: '1h',
       creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${group}`],
       revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'] }],
+    ['PUT', `/v1/secrets/${ROTATED}`, { data: { username: 'svc', password: 'first-value' }, secret_type: 'json' }],
+    ['POST', '/v1/rotation/policies', { id: 'rot_faults', name: 'faults', interval: '1h', grace_period: '3s', auto_generate: true, secret_policy_id: 'sp_db_passwords' }],
+    ['POST', '/v1/rotation/policies/rot_faults/secrets', { secret_path: ROTATED }],
   ];
   for (const [method, p, body] of setup) {
     const { status, body: answer } = await call(method, p, body);
@@ -144,11 +152,27 @@ describe('fault injection', () => {
       if (status === 204) lease.revoked = true;
     };
 
+    /** A rotation now; confirmed a moment later, or (one in three) left to expire. */
+    const rotate = async () => {
+      const { status, body } = await call('POST', `/v1/rotation/secrets/${ROTATED}/rotate`).catch(failedCall);
+      count(`rotate ${status}`);
+      if (status !== 202 || Math.random() < 0.33) return;
+      await sleep(Math.random() * 1000);
+      const confirmed = await call('POST', `/v1/rotation/rotations/${body.rotation_id}/confirm`).catch(failedCall);
+      count(`confirm ${confirmed.status}`);
+    };
+    /** Secret reads and writes: an audit entry each. */
+    const touchSecret = async () => {
+      const write = Math.random() < 0.3;
+      const { status } = await (write ? call('PUT', `/v1/secrets/app/faults/s${Math.floor(Math.random() * 5)}`, { data: { at: Date.now() } }) : call('GET', `/v1/secrets/${ROTATED}`)).catch(failedCall);
+      count(`secret ${write ? 'write' : 'read'} ${status}`);
+    };
+
     let running = true;
     const loadLoop = async () => {
       while (running) {
         const r = Math.random();
-        await (r < 0.5 ? mint() : r < 0.75 ? renew() : revoke());
+        await (r < 0.4 ? mint() : r < 0.6 ? renew() : r < 0.75 ? revoke() : r < 0.9 ? touchSecret() : rotate());
         await sleep(20);
       }
     };
@@ -174,7 +198,36 @@ describe('fault injection', () => {
         temporal = await startTemporal();
       }],
     ];
-    const schedule = [...faults, ...faults].sort(() => Math.random() - 0.5);
+    const pointed: [string, () => Promise<void>][] = [
+      ['worker SIGKILL mid-rotation', async () => {
+        const rotating = rotate();
+        await sleep(Math.random() * 300);
+        await stopProcess(worker, 'SIGKILL');
+        await sleep(500 + Math.random() * 1500);
+        worker = await startWorkerProcess(config);
+        await rotating;
+      }],
+      ['worker SIGKILL mid-renew-storm', async () => {
+        const lease = leases.find((l) => !l.revoked);
+        const storm = lease ? Array.from({ length: 25 }, async () => {
+          const { status } = await call('POST', `/v1/dynamic/leases/${lease.leaseId}/renew`, { increment: '20m' }).catch(failedCall);
+          count(`storm renew ${status}`);
+        }) : [];
+        await sleep(30 + Math.random() * 100);
+        await stopProcess(worker, 'SIGKILL');
+        await sleep(500 + Math.random() * 1500);
+        worker = await startWorkerProcess(config);
+        await Promise.all(storm);
+      }],
+      ['Postgres restart under audit-heavy load', async () => {
+        const burst = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? mint() : touchSecret()));
+        await sleep(30);
+        execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'restart'], { stdio: 'ignore', timeout: 60_000 });
+        await postgresReady();
+        await Promise.all(burst);
+      }],
+    ];
+    const schedule = [...faults, ...pointed, ...faults].sort(() => Math.random() - 0.5);
     const injected: string[] = [];
     let survived = 0;
     const loops = [loadLoop(), loadLoop(), loadLoop()];
@@ -203,7 +256,7 @@ describe('fault injection', () => {
       `acknowledged leases: ${leases.length}; responses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`;
     console.log(summary);
     expect(survived, summary).toBe(injected.length);
-    expect(injected.length).toBeGreaterThanOrEqual(3);
+    expect(injected.length).toBeGreaterThanOrEqual(6);
 
     // Settle: every acknowledged lease reaches a state that can be checked (active or finished), its role
     // exists exactly when it is active, and every role with this role's prefix belongs to a live lease.
@@ -211,9 +264,11 @@ describe('fault injection', () => {
     const temporalClient = new Client({ connection: temporalConnection, dataConverter: dataConverter(payloadKeyring([Buffer.from(config.masterKey, 'base64')])) });
     let problems: string[] = [];
     try {
+      // The reconciler's sweep, run now rather than on its ten-minute schedule.
+      await temporalClient.workflow.execute('reconcileWorkflow', { taskQueue: config.taskQueue, workflowId: `reconcile-faults-${Date.now()}`, workflowExecutionTimeout: '2m' });
       const settleBy = Date.now() + SETTLE_TIMEOUT_MS;
       do {
-        problems = await invariantViolations(leases, temporalClient);
+        problems = [...(await invariantViolations(leases, temporalClient)), ...(await evidenceViolations())];
         if (problems.length === 0) break;
         await sleep(1000);
       } while (Date.now() < settleBy);
@@ -222,7 +277,7 @@ describe('fault injection', () => {
     }
     expect(problems, `${summary}\n${problems.slice(0, 20).join('\n')}`).toEqual([]);
     console.log(`invariant holds for ${leases.length} acknowledged leases after ${injected.length} faults`);
-  }, 240_000);
+  }, 420_000);
 });
 
 /** Which of the product's processes exited by itself (not killed by the test), with its last output. */
@@ -270,6 +325,29 @@ async function invariantViolations(leases: Acknowledged[], temporalClient: Clien
   }
   const live = new Set(rows.filter((r) => r.state === 'active').map((r) => r.username));
   for (const name of roles) if (!live.has(name)) problems.push(`stranded: role ${name} exists without a live lease`);
+  return problems;
+}
+
+/** What breaks the rotation and audit invariants: a rotation that never ends, two current versions, an event audited twice, a broken chain. */
+async function evidenceViolations(): Promise<string[]> {
+  const problems: string[] = [];
+  const store = new pg.Client({ connectionString: config.databaseUrl });
+  await store.connect();
+  try {
+    const unfinished = (await store.query(`SELECT rotation_id, state FROM rotations WHERE state IN ('pending', 'confirmed')`)).rows;
+    for (const r of unfinished) problems.push(`rotation ${r.rotation_id} is still ${r.state}`);
+    const current = Number((await store.query(`SELECT count(*) FROM secrets WHERE path = $1 AND state = 'current' AND deleted_at IS NULL`, [ROTATED])).rows[0].count);
+    if (current !== 1) problems.push(`${ROTATED} has ${current} current versions`);
+    const twice = (await store.query(`
+      SELECT action, coalesce(extra_data->>'rotation_id', extra_data->>'lease_id') AS subject, count(*)::int AS n FROM audit_log
+      WHERE result = 'success' AND action IN ('dynamic_generate', 'dynamic_expire', 'rotation_start', 'rotation_confirm', 'rotation_expire', 'rotation_complete')
+      GROUP BY 1, 2 HAVING count(*) > 1`)).rows;
+    for (const r of twice) problems.push(`audited ${r.n} times: ${r.action} of ${r.subject}`);
+  } finally {
+    await store.end();
+  }
+  const verdict = await call('GET', '/v1/audit/verify').catch(failedCall);
+  if (verdict.status !== 200 || !verdict.body?.valid) problems.push(`audit verify: ${verdict.status} ${JSON.stringify(verdict.body)}`);
   return problems;
 }
 
