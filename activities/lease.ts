@@ -75,13 +75,15 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
       const marker = leaseMarker({ leaseId: spec.leaseId, engine: spec.engine, storeId, issuedAt: progress.issuedAt });
       // The engine is held live from the check to the lease's record: a deletion waits for this issue and
       // then revokes its lease, or comes first and this issue refuses.
-      await stores.atomically(async (tx) => {
+      // The store transaction opens once the target connection is in hand: it then needs no other store
+      // connection, so issues waiting for target connections never hold the store's pool between them.
+      await targets.withClient(spec.engine, (client) => stores.atomically(async (tx) => {
         if (!(await stores.engines.within(tx).holdLive(spec.engine))) {
           throw ApplicationFailure.nonRetryable(`engine ${spec.engine} was deleted`, ActivityErrors.engineGone);
         }
-        await targets.withClient(spec.engine, (client) => createRole(client, spec.statements.creation, values, marker)).catch(rethrow);
+        await createRole(client, spec.statements.creation, values, marker).catch(rethrow);
         await leases.within(tx).upsert(spec, progress);
-      });
+      }));
       return { password: passwords.seal(password, spec.leaseId) };
     },
 

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { agentCommand } from './commands/agent';
 import { auditCommand } from './commands/audit';
 import { authCommand } from './commands/auth';
 import { dynamicCommand } from './commands/dynamic';
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .description('ScaiVault from the command line. Reads SCAIVAULT_ADDR (default http://127.0.0.1:8200) and SCAIVAULT_TOKEN.')
     .showHelpAfterError()
     .addCommand(dynamicCommand())
+    .addCommand(agentCommand())
     .addCommand(auditCommand())
     .addCommand(authCommand())
     .addCommand(secretsCommand());

@@ -40,7 +40,8 @@ type Query = Record<string, string | number | undefined>;
 export class ScaiVaultClient {
   private readonly address: string;
 
-  constructor(address: string, private readonly token: string) {
+  /** `token` may be a function, read at each call: a token file mounted from a Secret changes under a running agent. */
+  constructor(address: string, private readonly token: string | (() => string)) {
     this.address = address.replace(/\/+$/, '');
   }
 
@@ -52,7 +53,7 @@ export class ScaiVaultClient {
     try {
       response = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { authorization: `Bearer ${typeof this.token === 'function' ? this.token() : this.token}`, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
       });
     } catch (error) {
@@ -97,10 +98,13 @@ export class ScaiVaultClient {
       body: increment === undefined ? {} : { increment },
     });
 
-  /** Undefined when the role is gone (204); the lease with a warning when revocation is still being retried (202). */
-  revokeLease = (leaseId: string, force = false) =>
+  /**
+   * Undefined when the role is gone (204); the lease with a warning when revocation is still being retried
+   * (202). With `wait: false` it answers (202) once the revocation is durably requested.
+   */
+  revokeLease = (leaseId: string, options: { force?: boolean; wait?: boolean } = {}) =>
     this.request<(Lease & { warnings?: string[] }) | undefined>('DELETE', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}`, {
-      query: { force: force ? 'true' : undefined },
+      query: { force: options.force ? 'true' : undefined, wait: options.wait === false ? 'false' : undefined },
     });
 
   generateCredentials = (engine: string, role: string, body: { ttl?: string }) =>

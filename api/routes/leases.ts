@@ -42,11 +42,19 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
   }, async (request) => services.leases.renew(request.identity, request.params.lease_id, request.body.increment));
 
   app.delete('/v1/dynamic/leases/:lease_id', {
-    schema: { params: leaseParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
+    schema: {
+      params: leaseParams,
+      querystring: z.object({ force: z.enum(['true', 'false']).default('false'), wait: z.enum(['true', 'false']).default('true') }),
+    },
     config: { access: { scope: 'dynamic:generate', permission: 'revoke', path: leaseResource } },
   }, async (request, reply) => {
     if (request.query.force === 'true' && !hasScope(request.identity, 'dynamic:manage')) {
       throw new ApiError('forbidden', 'forcing a revocation (the role may remain) needs the dynamic:manage scope');
+    }
+    if (request.query.wait === 'false') {
+      if (request.query.force === 'true') throw new ApiError('invalid_request', 'force and wait=false do not combine: a forced revocation answers once it ended');
+      const { lease, requested } = await services.leases.requestRevocation(request.identity, request.params.lease_id);
+      return requested ? reply.status(202).send(lease) : reply.status(204).send();
     }
     const { lease, complete } = await services.leases.revoke(request.identity, request.params.lease_id, request.query.force === 'true');
     if (complete) return reply.status(204).send();

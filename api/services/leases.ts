@@ -234,6 +234,22 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       return { lease: view, complete: isFinished(view.state) };
     },
 
+    /**
+     * Asks for the revocation and answers at once: the request is durable (a signal the workflow takes
+     * whenever a worker runs), the role is gone moments later. For shutdown hooks, which cannot wait.
+     */
+    async requestRevocation(actor: Identity, leaseId: string) {
+      const lease = await mustGet(leaseId);
+      if (isFinished(lease.state)) return { lease: leaseView(lease), requested: false };
+      await withinDeadline(temporal, waitMs, () => temporal.workflow.getHandle(leaseId).signal(abandonSignal)).catch((error) => {
+        if (error instanceof TimedOut) throw new ApiError('engine_unavailable', 'Temporal did not take the revocation request in time; try again');
+        if (isGoneWorkflow(error)) return; // the workflow ended meanwhile: nothing left to revoke
+        throw error;
+      });
+      await audit(actor, 'dynamic_revoke', lease, { outcome: 'requested' });
+      return { lease: { ...leaseView(lease), state: 'revoking' as const }, requested: true };
+    },
+
     /** Revokes many leases with bounded parallelism; reports those whose role is not gone yet. */
     async revokeMany(actor: Identity, leaseIds: string[]) {
       const revoked: string[] = [];

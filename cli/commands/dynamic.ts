@@ -35,11 +35,14 @@ export function dynamicCommand(): Command {
   leases.command('revoke <lease_id>')
     .description('revoke a lease now; its database user is dropped')
     .option('--force', 'end the lease even if revocation statements fail')
+    .option('--no-wait', 'answer once the revocation is durably requested; the user is dropped moments later')
     .option('--json', "print the API's JSON unchanged")
-    .action(async (leaseId: string, opts: { force?: boolean; json?: boolean }) => {
-      const pending = await clientFromEnv().revokeLease(leaseId, opts.force);
+    .action(async (leaseId: string, opts: { force?: boolean; wait: boolean; json?: boolean }) => {
+      if (opts.force && !opts.wait) throw new UsageError('--force and --no-wait do not combine');
+      const pending = await clientFromEnv().revokeLease(leaseId, { force: opts.force, wait: opts.wait });
       if (opts.json) return printJson(pending ?? {});
       if (!pending) return void process.stdout.write(`revoked ${leaseId}\n`);
+      if (!opts.wait) return void process.stdout.write(`revocation of ${leaseId} requested; its user is dropped shortly\n`);
       printWarnings(pending.warnings);
       process.stdout.write(`revocation of ${leaseId} is being retried (state ${pending.state})\n`);
     });
