@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { TrustProxy } from '../lib/config';
@@ -25,7 +28,7 @@ import { policyRoutes } from './routes/policies';
 import { roleRoutes } from './routes/roles';
 import { rotationRoutes } from './routes/rotation';
 import { secretRoutes } from './routes/secrets';
-import { sysRoutes } from './routes/sys';
+import { openApiRoute, sysRoutes } from './routes/sys';
 import { createServices } from './services';
 import { createAuditService } from './services/audit';
 import { createAuthService } from './services/auth';
@@ -60,6 +63,7 @@ export interface ApiSetup {
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 /**
  * One line per request, at debug: writing two info lines per request was about a fifth of the API's busy
@@ -104,6 +108,17 @@ export async function buildServer(setup: ApiSetup) {
     reply.header('cache-control', 'no-store');
   });
 
+  // Before the routes: the OpenAPI document is collected from each route's zod schemas as it is added.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'ScaiVault dynamic credentials', version: PACKAGE_VERSION, description: 'Short-lived Postgres credentials under Temporal-backed leases.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a ScaiVault token (svt_...)' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
   const codecSessions = new CodecSessions(setup.masterKeys);
   // Before the auth hook: CORS preflights are answered first, and a codec session cookie becomes a bearer header.
   await registerCodecBrowserAccess(app, codecSessions, setup.codecUiOrigins ?? []);
@@ -112,6 +127,7 @@ export async function buildServer(setup: ApiSetup) {
   registerAuth(app, setup.stores, authorizer, liveTokens.find, setup.authFailureLimit);
   const services = createServices(setup.stores, setup.temporal, setup.taskQueue, authorizer, leasePasswordSeal(setup.masterKeys), { workerWaitMs: setup.workerWaitMs });
   await app.register(sysRoutes(setup.stores, setup.temporal));
+  await app.register(openApiRoute);
   await app.register(secretRoutes(services));
   await app.register(engineRoutes(services));
   await app.register(roleRoutes(services));

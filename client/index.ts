@@ -1,31 +1,26 @@
 /** A small typed client for the ScaiVault HTTP API; the CLI is built on it. */
+import type { z } from 'zod';
+import type * as responses from '../api/responses';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:8200';
 
-export interface Lease {
-  lease_id: string; engine: string; role: string; username: string; state: string; issued_at: string; expires_at: string;
-  max_expires_at: string; revoked_at: string | null; identity_id: string; metadata: Record<string, string>; last_error: string | null;
-}
-export interface Credentials {
-  lease_id: string; lease_duration: number; renewable: boolean; expires_at: string;
-  data: { username: string; password: string; connection_url: string }; warnings?: string[];
-}
-export interface AuditEntry {
-  id: string; timestamp: string; identity_id: string; action: string; path: string; result: string; extra_data: Record<string, unknown>;
-}
-export interface AuditPage { logs: AuditEntry[]; next_cursor: string | null }
-export interface AuditVerdict {
-  valid: boolean;
-  checked: number;
-  first_broken_id?: string;
-  reason?: string;
-  /** The newest signed checkpoint the chain was compared with; null when there is none yet. */
-  checkpoint?: { last_id: string; hash: string; at: string } | null;
-  checkpoint_unavailable?: string;
-}
-export interface WhoAmI { identity_id: string; token_id: string; scopes: string[]; policies: string[] }
-export interface Secret { path: string; version: number; data: Record<string, unknown>; secret_type: string; created_at: string; state: string }
-export interface SecretWritten { path: string; version: number; created_at: string }
+/**
+ * The API's answers, inferred from the very zod schemas its routes declare (api/responses.ts, which the
+ * OpenAPI document at /v1/sys/openapi.json is made from): never written twice. Type-only: nothing of
+ * the server is loaded at run time.
+ */
+type Answer<K extends keyof typeof responses> = z.infer<(typeof responses)[K]>;
+export type Lease = Answer<'leaseResponse'>;
+export type LeasePage = Answer<'leasePage'>;
+export type RenewedLease = Answer<'renewedLease'>;
+export type RevokingLease = Answer<'revokingLease'>;
+export type Credentials = Answer<'credentials'>;
+export type AuditEntry = Answer<'auditEntry'>;
+export type AuditPage = Answer<'auditPage'>;
+export type AuditVerdict = Answer<'auditVerdict'>;
+export type WhoAmI = Answer<'whoami'>;
+export type Secret = Answer<'secretResponse'>;
+export type SecretWritten = Answer<'secretWritten'>;
 
 /** The API's error, in its own words; `code` is `unreachable` when no answer came. */
 export class ScaiVaultError extends Error {
@@ -78,7 +73,7 @@ export class ScaiVaultClient {
 
   /** One page of leases, newest first; pass `next_cursor` back as `cursor` for the next. */
   listLeases = (filter: { engine?: string; role?: string; state?: string; limit?: number; cursor?: string }) =>
-    this.request<{ data: Lease[]; next_cursor: string | null }>('GET', '/v1/dynamic/leases', { query: filter });
+    this.request<LeasePage>('GET', '/v1/dynamic/leases', { query: filter });
 
   /** Every lease the filter matches, following the pages. */
   async allLeases(filter: { engine?: string; role?: string; state?: string; pageSize?: number }): Promise<Lease[]> {
@@ -94,7 +89,7 @@ export class ScaiVaultClient {
   }
 
   renewLease = (leaseId: string, increment?: string) =>
-    this.request<Lease & { lease_duration: number; warnings: string[] }>('POST', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}/renew`, {
+    this.request<RenewedLease>('POST', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}/renew`, {
       body: increment === undefined ? {} : { increment },
     });
 
@@ -103,7 +98,7 @@ export class ScaiVaultClient {
    * (202). With `wait: false` it answers (202) once the revocation is durably requested.
    */
   revokeLease = (leaseId: string, options: { force?: boolean; wait?: boolean } = {}) =>
-    this.request<(Lease & { warnings?: string[] }) | undefined>('DELETE', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}`, {
+    this.request<RevokingLease | undefined>('DELETE', `/v1/dynamic/leases/${encodeURIComponent(leaseId)}`, {
       query: { force: options.force ? 'true' : undefined, wait: options.wait === false ? 'false' : undefined },
     });
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { answers, auditPage, auditVerdict } from '../responses';
 import { parseDuration } from '../../lib/duration';
 import { MAX_AUDIT_PAGE, type AuditService } from '../services/audit';
 import { identitySchema } from './policies';
@@ -25,7 +26,7 @@ const querySchema = z.object({
 export const auditRoutes = (audit: AuditService): FastifyPluginAsyncZod => async (app) => {
   const read = { access: { scope: 'audit:read' as const } };
 
-  app.get('/v1/audit', { schema: { querystring: querySchema }, config: read }, async (request) => audit.query(request.query));
+  app.get('/v1/audit', { schema: { querystring: querySchema, response: answers({ 200: auditPage }) }, config: read }, async (request) => audit.query(request.query));
 
-  app.get('/v1/audit/verify', { config: read }, async () => audit.verify());
+  app.get('/v1/audit/verify', { schema: { response: answers({ 200: auditVerdict }) }, config: read }, async () => audit.verify());
 };

@@ -2,6 +2,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { answers } from '../responses';
 import { ApiError } from '../../lib/errors';
 import type { AuditLog } from '../../store/audit';
 import { CODEC_BASE_PATH, CODEC_SESSION_COOKIE, CODEC_SESSION_SECONDS, type CodecSessions } from '../codec-session';
@@ -16,6 +17,8 @@ const payloadsBody = z.object({
   payloads: z.array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() })).max(10_000).default([]),
 });
 type JsonPayload = z.infer<typeof payloadsBody>['payloads'][number];
+const payloadsResponse = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()), data: z.string() })) });
+const codecSession = z.object({ identity_id: z.string(), expires_at: z.iso.datetime({ offset: true }) });
 
 const fromJson = ({ metadata, data }: JsonPayload): Payload => ({
   metadata: Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
@@ -77,7 +80,7 @@ export interface CodecRouteDeps {
  * A decode can show an issued password (the issue update's result), so each one is audited.
  */
 export const codecRoutes = ({ codec, sessions, audit }: CodecRouteDeps): FastifyPluginAsyncZod => async (app) => {
-  const codecRoute = { schema: { body: payloadsBody }, bodyLimit: CODEC_BODY_LIMIT, config: { access: { scope: 'admin' as const }, codecSession: true } };
+  const codecRoute = { schema: { body: payloadsBody, response: answers({ 200: payloadsResponse }) }, bodyLimit: CODEC_BODY_LIMIT, config: { access: { scope: 'admin' as const }, codecSession: true } };
   const namespaceOf = (header: unknown) => (typeof header === 'string' ? header.slice(0, 256) : null);
 
   app.post(`${CODEC_BASE_PATH}/decode`, codecRoute, async (request) => {
@@ -105,7 +108,7 @@ export const codecRoutes = ({ codec, sessions, audit }: CodecRouteDeps): Fastify
     reply.type('text/html; charset=utf-8').header('content-security-policy', SIGN_IN_CSP).header('x-frame-options', 'DENY').send(SIGN_IN_PAGE));
 
   /** Sign-in: the admin token comes as a bearer header (so the auth hook checks, audits and rate-limits it), the cookie goes back. */
-  app.post(`${CODEC_BASE_PATH}/session`, { config: { access: { scope: 'admin' } } }, async (request, reply) => {
+  app.post(`${CODEC_BASE_PATH}/session`, { schema: { response: answers({ 200: codecSession }) }, config: { access: { scope: 'admin' } } }, async (request, reply) => {
     const token = request.headers.authorization!.replace(/^Bearer\s+/i, '').trim();
     const { value, expiresAt } = sessions.seal(token);
     await audit.append({

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { answers, credentials } from '../responses';
 import { credsPath } from '../../lib/access';
 import type { ApiServices } from '../services';
 import { durationSchema, metadataSchema, nameSchema } from '../schemas';
@@ -8,7 +9,7 @@ const params = z.object({ engine: nameSchema, role: nameSchema });
 
 export const credsRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
   app.post('/v1/dynamic/engines/:engine/creds/:role', {
-    schema: { params, body: z.object({ ttl: durationSchema.optional(), metadata: metadataSchema.optional() }).default({}) },
+    schema: { params, body: z.object({ ttl: durationSchema.optional(), metadata: metadataSchema.optional() }).default({}), response: answers({ 200: credentials }) },
     config: {
       access: {
         scope: 'dynamic:generate',

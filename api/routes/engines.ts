@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { answers, enginePage, engineResponse, noContent } from '../responses';
 import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { DEFAULT_CREDENTIALS_CACHE_TTL, DEFAULT_LOCK_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, MAX_STATEMENT_TIMEOUT } from '../services/engines';
 import { ENGINES_PATH, engineConfigPath } from '../../lib/access';
@@ -33,7 +34,7 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     access: { scope: 'dynamic:manage' as const, permission, path: (r: { params: unknown }) => path((r.params as { name?: string }).name) },
   });
 
-  app.post('/v1/dynamic/engines', { schema: { body: engineBody }, config: manage('write', () => ENGINES_PATH) }, async (request, reply) => {
+  app.post('/v1/dynamic/engines', { schema: { body: engineBody, response: answers({ 201: engineResponse }) }, config: manage('write', () => ENGINES_PATH) }, async (request, reply) => {
     const { name, config, default_ttl, max_ttl } = request.body;
     const engine = await services.engines.create(request.identity, {
       name, default_ttl, max_ttl,
@@ -47,14 +48,14 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     return reply.status(201).send(engine);
   });
 
-  app.get('/v1/dynamic/engines', { schema: { querystring: pageQuerySchema }, config: manage('list', () => ENGINES_PATH) }, async (request) =>
+  app.get('/v1/dynamic/engines', { schema: { querystring: pageQuerySchema, response: answers({ 200: enginePage }) }, config: manage('list', () => ENGINES_PATH) }, async (request) =>
     pageOf(await services.engines.list(), (e) => e.name, request.query));
 
-  app.get('/v1/dynamic/engines/:name', { schema: { params: engineParams }, config: manage('read', (n) => engineConfigPath(n!)) }, async (request) =>
+  app.get('/v1/dynamic/engines/:name', { schema: { params: engineParams, response: answers({ 200: engineResponse }) }, config: manage('read', (n) => engineConfigPath(n!)) }, async (request) =>
     services.engines.get(request.params.name));
 
   app.patch('/v1/dynamic/engines/:name', {
-    schema: { params: engineParams, body: engineBody.omit({ name: true }).extend({ config: configSchema.partial() }).partial() },
+    schema: { params: engineParams, body: engineBody.omit({ name: true }).extend({ config: configSchema.partial() }).partial(), response: answers({ 200: engineResponse }) },
     config: manage('write', (n) => engineConfigPath(n!)),
   }, async (request) => {
     const { config = {}, default_ttl, max_ttl } = request.body;
@@ -62,14 +63,14 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     return services.engines.update(request.identity, request.params.name, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
   });
 
-  app.post('/v1/dynamic/engines/:name/rotate-root', { schema: { params: engineParams }, config: manage('rotate', (n) => engineConfigPath(n!)) }, async (request) =>
+  app.post('/v1/dynamic/engines/:name/rotate-root', { schema: { params: engineParams, response: answers({ 200: engineResponse }) }, config: manage('rotate', (n) => engineConfigPath(n!)) }, async (request) =>
     services.engines.rotateRoot(request.identity, request.params.name));
 
   app.delete('/v1/dynamic/engines/:name', {
-    schema: { params: engineParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }) },
+    schema: { params: engineParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }), response: answers({ 204: noContent }) },
     config: manage('delete', (n) => engineConfigPath(n!)),
   }, async (request, reply) => {
     await services.engines.delete(request.identity, request.params.name, request.query.force === 'true');
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 };

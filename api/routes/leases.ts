@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { answers, leasePage, leaseResponse, noContent, renewedLease, revokedPrefix, revokingLease } from '../responses';
 import { credsPath, hasScope } from '../../lib/access';
 import { ApiError } from '../../lib/errors';
 import { LEASE_STATES, type LeaseState } from '../../lib/lease';
@@ -20,6 +21,7 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
 
   app.get('/v1/dynamic/leases', {
     schema: {
+      response: answers({ 200: leasePage }),
       querystring: pageQuerySchema.extend({
         engine: nameSchema.optional(),
         role: nameSchema.optional(),
@@ -33,11 +35,11 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
     return services.leases.list(request.identity, filter, { limit, cursor });
   });
 
-  app.get('/v1/dynamic/leases/:lease_id', { schema: { params: leaseParams }, config: { access: { scope: 'dynamic:manage', permission: 'read', path: leaseResource } } },
+  app.get('/v1/dynamic/leases/:lease_id', { schema: { params: leaseParams, response: answers({ 200: leaseResponse }) }, config: { access: { scope: 'dynamic:manage', permission: 'read', path: leaseResource } } },
     async (request) => services.leases.get(request.params.lease_id));
 
   app.post('/v1/dynamic/leases/:lease_id/renew', {
-    schema: { params: leaseParams, body: z.object({ increment: durationSchema.optional() }).default({}) },
+    schema: { params: leaseParams, body: z.object({ increment: durationSchema.optional() }).default({}), response: answers({ 200: renewedLease }) },
     config: { access: { scope: 'dynamic:generate', permission: 'renew', path: leaseResource } },
   }, async (request) => services.leases.renew(request.identity, request.params.lease_id, request.body.increment));
 
@@ -45,6 +47,7 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
     schema: {
       params: leaseParams,
       querystring: z.object({ force: z.enum(['true', 'false']).default('false'), wait: z.enum(['true', 'false']).default('true') }),
+      response: answers({ 202: revokingLease, 204: noContent }),
     },
     config: { access: { scope: 'dynamic:generate', permission: 'revoke', path: leaseResource } },
   }, async (request, reply) => {
@@ -54,16 +57,16 @@ export const leaseRoutes = (services: ApiServices): FastifyPluginAsyncZod => asy
     if (request.query.wait === 'false') {
       if (request.query.force === 'true') throw new ApiError('invalid_request', 'force and wait=false do not combine: a forced revocation answers once it ended');
       const { lease, requested } = await services.leases.requestRevocation(request.identity, request.params.lease_id);
-      return requested ? reply.status(202).send(lease) : reply.status(204).send();
+      return requested ? reply.status(202).send(lease) : reply.status(204).send(null);
     }
     const { lease, complete } = await services.leases.revoke(request.identity, request.params.lease_id, request.query.force === 'true');
-    if (complete) return reply.status(204).send();
+    if (complete) return reply.status(204).send(null);
     // Accepted: the workflow keeps retrying until the role is gone; the lease says why it is not yet.
     return reply.status(202).send({ ...lease, warnings: [`revocation is not complete yet and is being retried: ${lease.last_error ?? lease.state}`] });
   });
 
   app.post('/v1/dynamic/leases/revoke-prefix', {
-    schema: { body: z.object({ engine: nameSchema, role: nameSchema.optional() }) },
+    schema: { body: z.object({ engine: nameSchema, role: nameSchema.optional() }), response: answers({ 200: revokedPrefix }) },
     // Checked in the service against each live lease's creds path.
     config: { access: { scope: 'dynamic:manage' } },
   }, async (request) => services.leases.revokePrefix(request.identity, request.body.engine, request.body.role));

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { answers, assignment, createdWebhook, deliveryPage, noContent, rotationPolicyPage, rotationPolicyResponse, rotationResponse, rotationStatus, secretPolicyPage, secretPolicyResponse, webhookPage, webhookResponse } from '../responses';
 import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { patternProblem } from '../../lib/path-pattern';
 import type { RotationService } from '../services/rotation';
@@ -44,31 +45,31 @@ const wildcard = (params: unknown) => String((params as Record<string, string>)[
 const ROTATE_SUFFIX = '/rotate';
 
 export const rotationRoutes = (rotation: RotationService, webhooks: WebhookService): FastifyPluginAsyncZod => async (app) => {
-  app.post('/v1/secret-policies', { schema: { body: secretPolicyBody }, config: manage }, async (request, reply) =>
+  app.post('/v1/secret-policies', { schema: { body: secretPolicyBody, response: answers({ 201: secretPolicyResponse }) }, config: manage }, async (request, reply) =>
     reply.status(201).send(await rotation.createSecretPolicy(request.identity, request.body)));
-  app.get('/v1/secret-policies', { schema: { querystring: pageQuerySchema }, config: manage }, async (request) =>
+  app.get('/v1/secret-policies', { schema: { querystring: pageQuerySchema, response: answers({ 200: secretPolicyPage }) }, config: manage }, async (request) =>
     pageOf(await rotation.listSecretPolicies(), (p) => p.name, request.query));
-  app.get('/v1/secret-policies/:id', { schema: { params: z.object({ id: idParam('sp') }) }, config: manage }, async (request) =>
+  app.get('/v1/secret-policies/:id', { schema: { params: z.object({ id: idParam('sp') }), response: answers({ 200: secretPolicyResponse }) }, config: manage }, async (request) =>
     rotation.getSecretPolicy(request.params.id));
 
   const policyParams = z.object({ id: idParam('rot') });
-  app.post('/v1/rotation/policies', { schema: { body: rotationPolicyBody }, config: manage }, async (request, reply) =>
+  app.post('/v1/rotation/policies', { schema: { body: rotationPolicyBody, response: answers({ 201: rotationPolicyResponse }) }, config: manage }, async (request, reply) =>
     reply.status(201).send(await rotation.createPolicy(request.identity, request.body)));
-  app.get('/v1/rotation/policies', { schema: { querystring: pageQuerySchema }, config: manage }, async (request) =>
+  app.get('/v1/rotation/policies', { schema: { querystring: pageQuerySchema, response: answers({ 200: rotationPolicyPage }) }, config: manage }, async (request) =>
     pageOf(await rotation.listPolicies(), (p) => p.name, request.query));
-  app.get('/v1/rotation/policies/:id', { schema: { params: policyParams }, config: manage }, async (request) => rotation.getPolicy(request.params.id));
+  app.get('/v1/rotation/policies/:id', { schema: { params: policyParams, response: answers({ 200: rotationPolicyResponse }) }, config: manage }, async (request) => rotation.getPolicy(request.params.id));
   app.post('/v1/rotation/policies/:id/secrets', {
-    schema: { params: policyParams, body: z.object({ secret_path: secretPathSchema }) },
+    schema: { params: policyParams, body: z.object({ secret_path: secretPathSchema }), response: answers({ 200: assignment }) },
     config: manage, // the body's secret is checked for `rotate` in the service
   }, async (request) => rotation.assign(request.identity, request.params.id, request.body.secret_path));
 
   app.get('/v1/rotation/secrets/*', {
-    schema: { params: z.object({ '*': secretPathSchema }) },
+    schema: { params: z.object({ '*': secretPathSchema }), response: answers({ 200: rotationStatus }) },
     config: { access: { scope: 'rotation:manage', permission: 'read', path: (r) => wildcard(r.params) } },
   }, async (request) => rotation.status(request.params['*']));
 
   app.post('/v1/rotation/secrets/*', {
-    schema: { params: z.object({ '*': secretPathSchema }) },
+    schema: { params: z.object({ '*': secretPathSchema }), response: answers({ 202: rotationResponse }) },
     config: { access: { scope: 'rotation:manage', permission: 'rotate', path: (r) => wildcard(r.params).replace(/\/rotate$/, '') } },
   }, async (request, reply) => {
     const path = request.params['*'];
@@ -80,20 +81,20 @@ export const rotationRoutes = (rotation: RotationService, webhooks: WebhookServi
   const byRotation = (permission: 'rotate' | 'read') => ({
     access: { scope: 'rotation:manage' as const, permission, path: (r: { params: unknown }) => rotation.rotationPath(String((r.params as { rotation_id?: string }).rotation_id)) },
   });
-  app.post('/v1/rotation/rotations/:rotation_id/confirm', { schema: { params: rotationParams }, config: byRotation('rotate') }, async (request) =>
+  app.post('/v1/rotation/rotations/:rotation_id/confirm', { schema: { params: rotationParams, response: answers({ 200: rotationResponse }) }, config: byRotation('rotate') }, async (request) =>
     rotation.confirm(request.identity, request.params.rotation_id));
 
   const webhookParams = z.object({ id: idParam('wh') });
   // Each webhook is checked against its path_pattern in the service.
-  app.post('/v1/webhooks', { schema: { body: webhookBody }, config: manage }, async (request, reply) =>
+  app.post('/v1/webhooks', { schema: { body: webhookBody, response: answers({ 201: createdWebhook }) }, config: manage }, async (request, reply) =>
     reply.status(201).send(await webhooks.create(request.identity, request.body)));
-  app.get('/v1/webhooks', { schema: { querystring: pageQuerySchema }, config: manage }, async (request) =>
+  app.get('/v1/webhooks', { schema: { querystring: pageQuerySchema, response: answers({ 200: webhookPage }) }, config: manage }, async (request) =>
     pageOf(await webhooks.list(request.identity), (w) => w.id, request.query));
-  app.get('/v1/webhooks/:id', { schema: { params: webhookParams }, config: manage }, async (request) => webhooks.get(request.identity, request.params.id));
-  app.delete('/v1/webhooks/:id', { schema: { params: webhookParams }, config: manage }, async (request, reply) => {
+  app.get('/v1/webhooks/:id', { schema: { params: webhookParams, response: answers({ 200: webhookResponse }) }, config: manage }, async (request) => webhooks.get(request.identity, request.params.id));
+  app.delete('/v1/webhooks/:id', { schema: { params: webhookParams, response: answers({ 204: noContent }) }, config: manage }, async (request, reply) => {
     await webhooks.delete(request.identity, request.params.id);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
-  app.get('/v1/webhooks/:id/deliveries', { schema: { params: webhookParams, querystring: pageQuerySchema }, config: manage }, async (request) =>
+  app.get('/v1/webhooks/:id/deliveries', { schema: { params: webhookParams, querystring: pageQuerySchema, response: answers({ 200: deliveryPage }) }, config: manage }, async (request) =>
     webhooks.deliveries(request.identity, request.params.id, request.query));
 };

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { answers, noContent, secretPaths, secretResponse, secretVersions, secretWritten } from '../responses';
 import type { ApiServices } from '../services';
 import { pageQuerySchema } from '../../lib/pagination';
 import { secretPathSchema } from '../schemas';
@@ -12,7 +13,7 @@ const writablePathParams = z.object({
 
 export const secretRoutes = (services: ApiServices): FastifyPluginAsyncZod => async (app) => {
   app.get('/v1/secrets', {
-    schema: { querystring: pageQuerySchema.extend({ prefix: z.string().max(512).default('') }) },
+    schema: { querystring: pageQuerySchema.extend({ prefix: z.string().max(512).default('') }), response: answers({ 200: secretPaths }) },
     config: { access: { scope: 'secrets:read', permission: 'list', path: (r) => (r.query as { prefix?: string }).prefix ?? '' } },
   }, async (request) => {
     const { prefix, ...page } = request.query;
@@ -21,7 +22,11 @@ export const secretRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
   });
 
   app.get('/v1/secrets/*', {
-    schema: { params: pathParams, querystring: z.object({ version: z.coerce.number().int().positive().optional() }) },
+    schema: {
+      params: pathParams, querystring: z.object({ version: z.coerce.number().int().positive().optional() }),
+      // `<path>/versions` answers the versions listing instead.
+      response: answers({ 200: z.union([secretResponse, secretVersions]) }),
+    },
     config: { access: { scope: 'secrets:read', permission: 'read', path: (r) => secretPath(r.params) } },
   }, async (request) => {
     const path = request.params['*'];
@@ -33,16 +38,17 @@ export const secretRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     schema: {
       params: writablePathParams,
       body: z.object({ data: z.record(z.string(), z.unknown()), secret_type: z.string().min(1).max(64).default('json') }),
+      response: answers({ 200: secretWritten }),
     },
     config: { access: { scope: 'secrets:write', permission: 'write', path: (r) => wildcard(r.params) } },
   }, async (request) => services.secrets.put(request.identity, request.params['*'], request.body.data, request.body.secret_type));
 
   app.delete('/v1/secrets/*', {
-    schema: { params: writablePathParams },
+    schema: { params: writablePathParams, response: answers({ 204: noContent }) },
     config: { access: { scope: 'secrets:write', permission: 'delete', path: (r) => wildcard(r.params) } },
   }, async (request, reply) => {
     await services.secrets.delete(request.identity, request.params['*']);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 };
 
