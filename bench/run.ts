@@ -9,11 +9,12 @@ import { expiryScenario, stormLever } from './scenarios/expiry';
 import { checkoutRevision } from './lib/checkout';
 import { chosenLevers, codeLever, LEVERS, leverScenario } from './scenarios/levers';
 import { mintScenario } from './scenarios/mint';
+import { revokeScenario } from './scenarios/revoke';
 import { scaleScenario } from './scenarios/scale';
 import { workflowCodeScenario } from './scenarios/workflow-code';
 
 /**
- * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]`:
+ * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,revoke,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]`:
  * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
  * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
@@ -59,6 +60,7 @@ async function main() {
     if (wanted('levers')) await leverScenario(ctx, sizes.lever, chosenLevers(baseline ? [codeLever(baseline), ...LEVERS] : LEVERS));
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
+    if (wanted('revoke')) await revokeScenario(ctx, quick ? 40 : 200);
     // The mint rate paces an expiry storm's minting; without the mint scenario, the cpu scenario's, or this
     // machine's typical rate (slower only makes the storm's expiry second come later).
     const measuredRate = (name: string) => (figures.find((f) => f.name === name)?.data as { api?: { rate?: number }; load?: { rate?: number } } | undefined);
