@@ -132,6 +132,10 @@ describe('the other commands', () => {
     expect(await ok(`scaivault dynamic leases renew ${creds.lease_id} --increment 2h`, admin)).toMatch(/^expires_at\s+\S+Z$/m);
     expect(await ok(`scaivault dynamic leases revoke ${creds.lease_id}`, admin)).toBe(`revoked ${creds.lease_id}\n`);
     expect((await stack.call('GET', `/v1/dynamic/leases/${creds.lease_id}`)).body.state).toBe('revoked');
+    // The shutdown-hook form answers once the revocation is requested; the lease ends moments later.
+    const other = JSON.parse(await ok('scaivault dynamic creds reporting-db readonly --json', admin));
+    expect(await ok(`scaivault dynamic leases revoke ${other.lease_id} --no-wait`, admin)).toBe(`revocation of ${other.lease_id} requested; its user is dropped shortly\n`);
+    await waitFor(async () => (await stack.call('GET', `/v1/dynamic/leases/${other.lease_id}`)).body.state, (state) => state === 'revoked', 10_000);
 
     expect(await ok("scaivault secrets put app/cli/config user=reporter 'dsn=postgres://x?a=b'", admin)).toMatch(/^version\s+1$/m);
     const got = await ok('scaivault secrets get app/cli/config', admin);
