@@ -188,7 +188,12 @@ describe('fault injection', () => {
         // A burst just before, so many store and target transactions hold connections when the server goes.
         const burst = Array.from({ length: 12 }, () => mint());
         await sleep(40);
-        execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'restart'], { stdio: 'ignore', timeout: 60_000 });
+        execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'stop', '-m', 'fast'], { stdio: 'ignore', timeout: 60_000 });
+        // While it is down the API is alive but not ready.
+        const probe = async (route: string) => (await call('GET', route).catch(failedCall));
+        const [ready, alive] = [await probe('/v1/sys/ready'), await probe('/v1/sys/health')];
+        probes.push(`ready ${ready.status} ${ready.body?.database}; health ${alive.status} ${alive.body?.database}`);
+        execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', pgCluster(), 'main', 'start'], { stdio: 'ignore', timeout: 60_000 });
         await postgresReady();
         await Promise.all(burst);
       }],
@@ -229,6 +234,8 @@ describe('fault injection', () => {
     ];
     const schedule = [...faults, ...pointed, ...faults].sort(() => Math.random() - 0.5);
     const injected: string[] = [];
+    /** What /v1/sys/ready and /v1/sys/health said while Postgres was down. */
+    const probes: string[] = [];
     let survived = 0;
     const loops = [loadLoop(), loadLoop(), loadLoop()];
     const deadline = Date.now() + LOAD_SECONDS * 1000;
@@ -257,6 +264,7 @@ describe('fault injection', () => {
     console.log(summary);
     expect(survived, summary).toBe(injected.length);
     expect(injected.length).toBeGreaterThanOrEqual(6);
+    if (injected.includes('Postgres restart')) expect(probes[0]).toBe('ready 503 unavailable; health 200 unavailable');
 
     // Settle: every acknowledged lease reaches a state that can be checked (active or finished), its role
     // exists exactly when it is active, and every role with this role's prefix belongs to a live lease.

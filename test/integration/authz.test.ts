@@ -242,7 +242,8 @@ describe('the authorization table', () => {
     // GET + HEAD each; the sign-in page is static HTML whose form posts the token as a bearer header; the
     // OpenAPI document describes the routes, as Vault's is public.
     expect(routes.filter((r) => 'public' in r.access).map((r) => r.url)).toEqual([
-      '/v1/sys/health', '/v1/sys/health', '/v1/sys/openapi.json', '/v1/sys/openapi.json', '/v1/sys/codec/session', '/v1/sys/codec/session',
+      '/v1/sys/health', '/v1/sys/health', '/v1/sys/ready', '/v1/sys/ready', '/v1/sys/openapi.json', '/v1/sys/openapi.json',
+      '/v1/sys/codec/session', '/v1/sys/codec/session',
     ]);
     expect(routes.length).toBeGreaterThan(30);
   });
