@@ -60,6 +60,8 @@ export interface ApiSetup {
   trustProxy?: TrustProxy;
   /** How often the audit chain's head is checkpointed into Temporal (default 60 s; also at shutdown). */
   auditCheckpointMs?: number;
+  /** Serve HTTPS with this certificate and key (PEM): cookies are then `Secure` and answers carry HSTS. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -79,6 +81,8 @@ class QuietRequestLog extends LogController {
 
 export async function buildServer(setup: ApiSetup) {
   const app = Fastify({
+    // (Typed as the HTTP server: fastify's https server answers the same interface the routes use.)
+    ...((setup.https ? { https: setup.https } : {}) as object),
     loggerInstance: (setup.logger ?? pino(loggerOptions(setup.logLevel ?? 'info'))) as FastifyBaseLogger,
     logController: new QuietRequestLog(),
     bodyLimit: BODY_LIMIT_BYTES,
@@ -101,6 +105,10 @@ export async function buildServer(setup: ApiSetup) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  if (setup.https) {
+    // Browsers remember to come back over HTTPS only (the codec session cookie is Secure on HTTPS too).
+    app.addHook('onSend', async (_request, reply) => void reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains'));
+  }
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   app.addHook('preValidation', async (request) => refuseNulCharacters(request));
   app.addHook('onSend', async (request, reply) => {

@@ -33,6 +33,13 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: int(8233),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('scaivault'),
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  TEMPORAL_TLS_CA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  SCAIVAULT_TLS_CERT: z.string().optional(),
+  SCAIVAULT_TLS_KEY: z.string().optional(),
   SCAIVAULT_DEV_ROOT_TOKEN: z.string().min(16).optional(),
   SCAIVAULT_MASTER_KEY: z.string().optional(),
   SCAIVAULT_LOG_LEVEL: z.string().default('info'),
@@ -51,6 +58,12 @@ const envSchema = z.object({
   SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS: int(DEFAULT_WORKER_TUNING.localActivitySlots),
   SCAIVAULT_WORKER_STICKY_TIMEOUT: int(DEFAULT_WORKER_TUNING.stickyTimeoutSeconds),
 });
+
+/** Where the Temporal connection's TLS material lives; read by lib/temporal.ts when connecting. */
+export interface TemporalTransportConfig {
+  tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
+  apiKey?: string;
+}
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/scaivault';
 
@@ -82,6 +95,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // An empty variable means unset, as shells and compose files often leave them.
   const e = envSchema.parse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   const dataDir = path.resolve(e.SCAIVAULT_DATA_DIR);
+  if (!e.SCAIVAULT_TLS_CERT !== !e.SCAIVAULT_TLS_KEY) throw new Error('SCAIVAULT_TLS_CERT and SCAIVAULT_TLS_KEY go together: set both (HTTPS) or neither (HTTP)');
+  if (!e.TEMPORAL_TLS_CERT !== !e.TEMPORAL_TLS_KEY) throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (mTLS) or neither');
   return {
     host: e.SCAIVAULT_HOST,
     port: e.SCAIVAULT_PORT,
@@ -94,7 +109,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       uiPort: e.TEMPORAL_UI_PORT,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      /**
+       * How the API and the worker reach Temporal: TLS (a CA, a server name, and for mTLS a client
+       * certificate and key, as PEM files) and/or an API key (Temporal Cloud); plaintext when none is set.
+       */
+      transport: {
+        tls: e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME
+          ? { certFile: e.TEMPORAL_TLS_CERT, keyFile: e.TEMPORAL_TLS_KEY, caFile: e.TEMPORAL_TLS_CA, serverName: e.TEMPORAL_TLS_SERVER_NAME }
+          : undefined,
+        apiKey: e.TEMPORAL_API_KEY,
+      } satisfies TemporalTransportConfig,
     },
+    /** The API serves HTTPS with this certificate and key (PEM files), HTTP when unset. */
+    tls: e.SCAIVAULT_TLS_CERT || e.SCAIVAULT_TLS_KEY ? { certFile: e.SCAIVAULT_TLS_CERT ?? '', keyFile: e.SCAIVAULT_TLS_KEY ?? '' } : undefined,
     devRootToken: e.SCAIVAULT_DEV_ROOT_TOKEN,
     /**
      * Which proxies' X-Forwarded-For the API believes for a caller's address (the failed-authentication limit

@@ -1,6 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
+import type { TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import type { TemporalTransportConfig } from './config';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EncryptionCodec, type EncryptionCodecOptions } from './payload-codec';
 import type { Keyring } from './keyring';
@@ -17,8 +20,20 @@ export function dataConverter(keyring: Keyring, codecOptions: EncryptionCodecOpt
   };
 }
 
-export async function connectClient(address: string, namespace: string, keyring: Keyring): Promise<Client> {
-  const connection = await Connection.connect({ address });
+/** The connection options a transport configuration stands for (files read now); plaintext when empty. */
+export function temporalTransport(config: TemporalTransportConfig = {}): { tls?: TLSConfig; apiKey?: string } {
+  const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
+  const tls = config.tls && {
+    serverNameOverride: config.tls.serverName,
+    serverRootCACertificate: read(config.tls.caFile),
+    clientCertPair: config.tls.certFile && config.tls.keyFile ? { crt: read(config.tls.certFile)!, key: read(config.tls.keyFile)! } : undefined,
+  };
+  // An API key (Temporal Cloud) implies TLS, with the system's roots when no CA is given.
+  return { ...(tls || config.apiKey ? { tls: tls ?? {} } : {}), ...(config.apiKey ? { apiKey: config.apiKey } : {}) };
+}
+
+export async function connectClient(address: string, namespace: string, keyring: Keyring, transport?: TemporalTransportConfig): Promise<Client> {
+  const connection = await Connection.connect({ address, ...temporalTransport(transport) });
   return new Client({ connection, namespace, dataConverter: dataConverter(keyring) });
 }
 

@@ -5,9 +5,9 @@ import { createReconcileActivities } from '../activities/reconcile';
 import { createRotationActivities } from '../activities/rotation';
 import { createRootRotationActivities } from '../activities/root-rotation';
 import { TargetPools } from '../engine/target-pools';
-import { DEFAULT_WORKER_TUNING, loadConfig, type WorkerTuning } from '../lib/config';
+import { DEFAULT_WORKER_TUNING, loadConfig, type TemporalTransportConfig, type WorkerTuning } from '../lib/config';
 import type { ReceiverAllowList } from '../lib/receiver-address';
-import { dataConverter } from '../lib/temporal';
+import { dataConverter, temporalTransport } from '../lib/temporal';
 import { leasePasswordSeal, payloadKeyring, type Stores } from '../store';
 import { storeId } from '../store/bootstrap';
 
@@ -17,6 +17,8 @@ export interface WorkerSetup {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** TLS and API key for the Temporal connection; plaintext when unset. */
+  transport?: TemporalTransportConfig;
   /** A prebuilt bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** The API's public base URL for webhook confirm URLs; SCAIVAULT_PUBLIC_URL (or its default) when unset. */
@@ -78,7 +80,7 @@ export async function createWorker(setup: WorkerSetup) {
   installRuntime();
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
   const id = await storeId(stores);
-  const connection = await NativeConnection.connect({ address: setup.address });
+  const connection = await NativeConnection.connect({ address: setup.address, ...temporalTransport(setup.transport) });
   const worker = await Worker.create({
     connection,
     namespace: setup.namespace,
