@@ -1,6 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DATABASE_URL, loadConfig } from '../../lib/config';
+import { temporalTransport } from '../../lib/temporal';
 
 describe('configuration', () => {
   it('uses the documented defaults', () => {
@@ -24,5 +27,20 @@ describe('configuration', () => {
 
   it('refuses a non-numeric port', () => {
     expect(() => loadConfig({ SCAIVAULT_PORT: 'eighty' })).toThrow();
+  });
+});
+
+describe('the Temporal transport', () => {
+  it('is plaintext by default, TLS with the files named, and an API key implies TLS', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sv-transport-'));
+    for (const name of ['ca.pem', 'c.pem', 'c.key']) writeFileSync(`${dir}/${name}`, `-----${name}-----`);
+    expect(temporalTransport(loadConfig({}).temporal.transport)).toEqual({});
+    const mtls = temporalTransport(loadConfig({ TEMPORAL_TLS_CA: `${dir}/ca.pem`, TEMPORAL_TLS_CERT: `${dir}/c.pem`, TEMPORAL_TLS_KEY: `${dir}/c.key`, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' }).temporal.transport);
+    expect(mtls.tls?.serverNameOverride).toBe('temporal.internal');
+    expect(String(mtls.tls?.serverRootCACertificate)).toBe('-----ca.pem-----');
+    expect(String(mtls.tls?.clientCertPair?.crt)).toBe('-----c.pem-----');
+    expect(temporalTransport(loadConfig({ TEMPORAL_API_KEY: 'cloud-key' }).temporal.transport)).toEqual({ tls: {}, apiKey: 'cloud-key' });
+    expect(() => loadConfig({ TEMPORAL_TLS_CERT: `${dir}/c.pem` })).toThrow(/go together/);
+    expect(() => loadConfig({ SCAIVAULT_TLS_KEY: `${dir}/c.key` })).toThrow(/go together/);
   });
 });
