@@ -56,11 +56,11 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
 
   async function recordState(spec: LeaseSpec, progress: LeaseProgress, event?: LeaseAuditEvent) {
     await recordWith(spec, progress, event && {
-      identity_id: event.action === 'dynamic_expire' ? ENGINE_IDENTITY : spec.identityId,
+      identity_id: event.identityId ?? (event.action === 'dynamic_expire' ? ENGINE_IDENTITY : spec.identityId),
       action: event.action,
       path: credsPath(spec),
       result: event.result,
-      extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}) },
+      extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}), ...(event.identityId ? { outcome: 'revoked', requested: 'without waiting' } : {}) },
       idempotency_key: activityEventKey(event.action),
     });
     if (event?.action === 'dynamic_expire' && event.result === 'success') leaseMetrics.expired(spec);
@@ -102,7 +102,7 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
 
     revokeCredential: ({ spec }) => revoke(spec),
 
-    async revokeAndRecord({ spec, progress, record }) {
+    async revokeAndRecord({ spec, progress, record, requestedBy }) {
       let outcome;
       try {
         outcome = await revoke(spec);
@@ -116,7 +116,8 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
       }
       if (outcome.roleGone) {
         const next: LeaseProgress = { ...ended(progress, Date.now()), lastError: undefined };
-        if (record) await recordState(spec, next, endingAudit(progress));
+        const asked: LeaseAuditEvent | undefined = requestedBy ? { action: 'dynamic_revoke', result: 'success', identityId: requestedBy } : undefined;
+        if (record) await recordState(spec, next, endingAudit(progress) ?? asked);
         return { roleGone: true, progress: next };
       }
       const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';

@@ -95,6 +95,8 @@ export async function buildServer(setup: ApiSetup) {
     frameworkErrors: (error, request, reply) => sendError(reply, request, 'invalid_request', error.message.replace(/^FST_\w+: /, '')),
     // Errors found before a request exists (headers too large, a broken request line).
     clientErrorHandler: rejectMalformedRequest,
+    // A request that arrives while the server stops is refused in the contract's shape (below), not fastify's.
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
   // Many HTTP clients send `Content-Type: application/json` on every call, a body-less DELETE too: an empty
   // body is no body (the route's schema still decides whether one is needed); anything else is parsed as fastify does.
@@ -109,6 +111,14 @@ export async function buildServer(setup: ApiSetup) {
     // Browsers remember to come back over HTTPS only (the codec session cookie is Secure on HTTPS too).
     app.addHook('onSend', async (_request, reply) => void reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains'));
   }
+  // Stopping: requests already taken finish; a new one (on a kept-alive connection) is told to go elsewhere.
+  let stopping = false;
+  app.addHook('preClose', async () => void (stopping = true));
+  app.addHook('onRequest', async (request, reply) => {
+    if (!stopping) return;
+    reply.header('connection', 'close');
+    return sendError(reply, request, 'engine_unavailable', 'this API instance is stopping; send the request again (to another instance)');
+  });
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   app.addHook('preValidation', async (request) => refuseNulCharacters(request));
   app.addHook('onSend', async (request, reply) => {

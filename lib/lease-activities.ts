@@ -14,7 +14,7 @@ export interface LeaseActivities {
    * `revocation_failed` with the database's words when it is not (once per new error). Nothing is recorded
    * for a lease whose issue failed (`record: false`).
    */
-  revokeAndRecord(input: { spec: LeaseSpec; progress: LeaseProgress; record: boolean }): Promise<RevocationOutcome>;
+  revokeAndRecord(input: { spec: LeaseSpec; progress: LeaseProgress; record: boolean; requestedBy?: string }): Promise<RevocationOutcome>;
   /** Writes the lease's state to the store, with an audit entry when the workflow itself acted. */
   recordLeaseState(input: { spec: LeaseSpec; progress: LeaseProgress; audit?: LeaseAuditEvent }): Promise<void>;
 }
@@ -38,6 +38,8 @@ export interface LeaseAuditEvent {
   action: 'dynamic_expire' | 'dynamic_revoke';
   result: 'success' | 'failure';
   error?: string;
+  /** Who acted, when not the lease's creator (a revocation asked for without waiting). */
+  identityId?: string;
 }
 
 /** Non-retryable failure types raised by the activities. */

@@ -12,7 +12,7 @@ export const leaseQuery = defineQuery<LeaseView>('lease');
  * Revoke with no one waiting for the answer. A signal is recorded even while no worker runs, so a caller
  * that gave up waiting (an issue or revoke that timed out) still gets its lease revoked once one does.
  */
-export const abandonSignal = defineSignal('abandon');
+export const abandonSignal = defineSignal<[request?: { requestedBy?: string }]>('abandon');
 
 /** Failure types the API maps to contract errors. */
 export const LeaseErrors = {

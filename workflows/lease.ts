@@ -109,7 +109,12 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
     updatesThisRun >= MAX_UPDATES_PER_RUN;
 
   setHandler(leaseQuery, view);
-  setHandler(abandonSignal, () => void (revokeRequested = true));
+  /** Who asked for the revocation without waiting for it: its audit entry is written with the lease's end. */
+  let revokeRequestedBy: string | undefined;
+  setHandler(abandonSignal, (request) => {
+    revokeRequested = true;
+    revokeRequestedBy ??= request?.requestedBy;
+  });
 
   setHandler(issueUpdate, async () => {
     await condition(() => credential !== undefined || issueFailure !== undefined);
@@ -226,7 +231,7 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
     for (let attempt = 1; ; attempt++) {
       let outcome: RevocationOutcome;
       try {
-        outcome = await revoking.revokeAndRecord({ spec, progress, record: !issueFailure });
+        outcome = await revoking.revokeAndRecord({ spec, progress, record: !issueFailure, requestedBy: revokeRequestedBy });
       } catch (error) {
         // The store or the database did not answer: record that through the store's own retries.
         const lastError = causeMessage(error);

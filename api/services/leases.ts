@@ -241,12 +241,12 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
     async requestRevocation(actor: Identity, leaseId: string) {
       const lease = await mustGet(leaseId);
       if (isFinished(lease.state)) return { lease: leaseView(lease), requested: false };
-      await withinDeadline(temporal, waitMs, () => temporal.workflow.getHandle(leaseId).signal(abandonSignal)).catch((error) => {
+      // The revocation's audit entry is written by the workflow, with the lease's end, for `requestedBy`.
+      await withinDeadline(temporal, waitMs, () => temporal.workflow.getHandle(leaseId).signal(abandonSignal, { requestedBy: actor.identity_id })).catch((error) => {
         if (error instanceof TimedOut) throw new ApiError('engine_unavailable', 'Temporal did not take the revocation request in time; try again');
         if (isGoneWorkflow(error)) return; // the workflow ended meanwhile: nothing left to revoke
         throw error;
       });
-      await audit(actor, 'dynamic_revoke', lease, { outcome: 'requested' });
       return { lease: { ...leaseView(lease), state: 'revoking' as const }, requested: true };
     },
 

@@ -87,6 +87,9 @@ describe('a revocation that does not wait', () => {
     expect(answer.body).toMatchObject({ lease_id: minted.body.lease_id, state: 'revoking' });
     await waitFor(() => roleExists(minted.body.data.username), (exists) => !exists, 10_000);
     expect((await c.stack.call('GET', `/v1/dynamic/leases/${minted.body.lease_id}`)).body.state).toBe('revoked');
+    // Audited once, by the workflow with the lease's end, for the identity that asked.
+    const entries = (await c.stack.call('GET', '/v1/audit?action=dynamic_revoke&limit=100')).body.logs.filter((e: any) => e.extra_data.lease_id === minted.body.lease_id);
+    expect(entries).toEqual([expect.objectContaining({ identity_id: 'root', result: 'success', extra_data: expect.objectContaining({ outcome: 'revoked' }) })]);
     expect((await c.stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}?wait=false`)).status).toBe(204);
     expect((await c.stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}?wait=false&force=true`)).status).toBe(400);
   });
