@@ -1,7 +1,8 @@
-import type { SearchAttributeKey, SearchAttributePair, SearchAttributeType } from '@temporalio/common/lib/search-attributes';
+import type { SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import type { LeaseProgress, LeaseSpec } from './lease';
 
-const key = <T extends SearchAttributeType>(name: string, type: T): SearchAttributeKey<T> => ({ name, type });
+/** A typed search attribute key, as `defineSearchAttributeKey` makes one (a plain object: the workflow sandbox imports it). */
+const key = <T extends SearchAttributeType>(name: string, type: T) => ({ name, type });
 
 /**
  * What operators filter leases by in the Temporal Web UI, e.g.

@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { TemporalTransportConfig } from './config';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { temporal } from '@temporalio/proto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EncryptionCodec, type EncryptionCodecOptions } from './payload-codec';
@@ -37,6 +37,11 @@ export async function connectClient(address: string, namespace: string, keyring:
   return new Client({ connection, namespace, dataConverter: dataConverter(keyring) });
 }
 
+const INDEXED_VALUE_TYPES = {
+  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  DATETIME: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+} as const;
+
 /**
  * Registers the lease search attributes in the namespace if they are missing (an external server;
  * the dev stack registers them at start). A workflow that upserts an unknown attribute would stall.
@@ -47,6 +52,6 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   if (missing.length === 0) return;
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map(({ name, type }) => [name, encodeSearchAttributeIndexedValueType(type)!])),
+    searchAttributes: Object.fromEntries(missing.map(({ name, type }) => [name, INDEXED_VALUE_TYPES[type]])),
   });
 }

@@ -35,12 +35,20 @@ export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts'
  * `127.0.0.1:9464`), Temporal's worker metrics (task latencies, slots, pollers, sticky cache) served for
  * Prometheus at `http://<addr>/metrics`. Installed once per process, before the first worker.
  */
+let runtimeInstalled = false;
+
 export function installRuntime(level: LogLevel = 'WARN', metricsAddress = process.env.SCAIVAULT_TEMPORAL_METRICS_ADDR) {
-  if (Runtime._instance) return;
-  Runtime.install({
-    logger: new DefaultLogger(level),
-    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
-  });
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level),
+      ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
+    });
+  } catch (error) {
+    // A worker or connection made earlier in this process installed the SDK's default runtime: keep it.
+    if (!/already/i.test((error as Error).message)) throw error;
+  }
 }
 
 const REFUSAL_AUDIT_WINDOW_MS = 60_000;
