@@ -30,11 +30,6 @@ import { rotationRoutes } from './routes/rotation';
 import { secretRoutes } from './routes/secrets';
 import { openApiRoute, sysRoutes } from './routes/sys';
 import { createServices } from './services';
-import { createAuditService } from './services/audit';
-import { createAuthService } from './services/auth';
-import { createPolicyService } from './services/policies';
-import { createRotationService } from './services/rotation';
-import { createWebhookService } from './services/webhooks';
 import { auditCheckpoints } from './audit-checkpoints';
 import { storeId } from '../store/bootstrap';
 
@@ -143,7 +138,16 @@ export async function buildServer(setup: ApiSetup) {
   const authorizer = setup.authorizer ?? policyAuthorizer(setup.stores.policies);
   const liveTokens = new LiveTokens((hash) => setup.stores.identities.findLiveToken(hash), setup.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS);
   registerAuth(app, setup.stores, authorizer, liveTokens.find, setup.authFailureLimit);
-  const services = createServices(setup.stores, setup.temporal, setup.taskQueue, authorizer, leasePasswordSeal(setup.masterKeys), { workerWaitMs: setup.workerWaitMs });
+  const checkpoints = auditCheckpoints({
+    audit: setup.stores.audit, temporal: setup.temporal, taskQueue: setup.taskQueue, storeId: await storeId(setup.stores), log: app.log,
+    intervalMs: setup.auditCheckpointMs,
+  });
+  app.addHook('onClose', checkpoints.close);
+  app.decorate('auditCheckpoints', checkpoints);
+  const services = createServices({
+    stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer, passwords: leasePasswordSeal(setup.masterKeys),
+    liveTokens, checkpoints, workerWaitMs: setup.workerWaitMs,
+  });
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(openApiRoute);
   await app.register(secretRoutes(services));
@@ -151,19 +155,10 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(roleRoutes(services));
   await app.register(credsRoutes(services));
   await app.register(leaseRoutes(services));
-  await app.register(authRoutes(createAuthService(setup.stores, liveTokens)));
-  await app.register(policyRoutes(createPolicyService(setup.stores)));
-  const checkpoints = auditCheckpoints({
-    audit: setup.stores.audit, temporal: setup.temporal, taskQueue: setup.taskQueue, storeId: await storeId(setup.stores), log: app.log,
-    intervalMs: setup.auditCheckpointMs,
-  });
-  app.addHook('onClose', checkpoints.close);
-  app.decorate('auditCheckpoints', checkpoints);
-  await app.register(auditRoutes(createAuditService(setup.stores, checkpoints)));
-  await app.register(rotationRoutes(
-    createRotationService({ stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer, waitMs: setup.workerWaitMs }),
-    createWebhookService({ stores: setup.stores, authorizer }),
-  ));
+  await app.register(authRoutes(services.auth));
+  await app.register(policyRoutes(services.policies));
+  await app.register(auditRoutes(services.audit));
+  await app.register(rotationRoutes(services.rotation, services.webhooks));
   await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys), { passUnsealed: true }), sessions: codecSessions, audit: setup.stores.audit }));
   await app.register(metricsRoutes(metricsRegistry(setup.stores.db)));
   app.addHook('onClose', services.close);

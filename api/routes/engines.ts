@@ -70,7 +70,7 @@ export const engineRoutes = (services: ApiServices): FastifyPluginAsyncZod => as
     schema: { params: engineParams, querystring: z.object({ force: z.enum(['true', 'false']).default('false') }), response: answers({ 204: noContent }) },
     config: manage('delete', (n) => engineConfigPath(n!)),
   }, async (request, reply) => {
-    await services.engines.delete(request.identity, request.params.name, request.query.force === 'true');
+    await services.engineRetirement.delete(request.identity, request.params.name, request.query.force === 'true');
     return reply.status(204).send(null);
   });
 };

@@ -5,7 +5,6 @@ import { readRootCredential, testConnection, TargetError, type TargetPools } fro
 import type { Stores } from '../../store';
 import type { EngineFields, EngineRecord } from '../../store/engines';
 import type { Authorizer } from '../auth';
-import type { LeaseService } from './leases';
 import type { Client } from '@temporalio/client';
 import { rootRotationWorkflowId, type RootRotationOutcome } from '../../lib/root-rotation-activities';
 import type { rootRotationWorkflow } from '../../workflows/root-rotation';
@@ -61,9 +60,12 @@ export interface EngineTemporal {
   waitMs: number;
 }
 
-export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, temporal: EngineTemporal, leases: () => LeaseService) {
-  const entry = (actor: Identity, name: string, extra: Record<string, unknown>) =>
-    ({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success' as const, extra_data: extra });
+/** An engine change as the audit log records it. */
+export const engineAuditEntry = (actor: Identity, name: string, extra: Record<string, unknown>) =>
+  ({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success' as const, extra_data: extra });
+const entry = engineAuditEntry;
+
+export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, temporal: EngineTemporal) {
 
   /**
    * Where the engine connects, and with which secret, decides where the root password is sent: whoever
@@ -177,32 +179,6 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
       return engineView((await stores.engines.get(name))!);
     },
 
-    /**
-     * Refuses while leases are live unless forced. The engine is first marked deleted: from then on it
-     * issues nothing (an issue under way finishes first), so no lease slips past the revocation that
-     * follows. Its tombstone goes once every lease of it is revoked; until then a retry of the delete
-     * revokes what is left.
-     */
-    async delete(actor: Identity, name: string, force: boolean) {
-      const engine = await stores.engines.getForRevocation(name);
-      if (!engine) throw notFound(`engine ${name}`);
-      const live = await stores.leases.unfinished({ engine: name });
-      if (live.length && !force && !engine.deleted_at) {
-        throw new ApiError('conflict', `engine ${name} has ${live.length} active lease(s); revoke them or pass ?force=true`);
-      }
-      await stores.audited((tx) => stores.engines.within(tx).tombstone(name), (marked) => (marked ? entry(actor, name, { operation: 'delete', force }) : undefined));
-      const remaining = await stores.leases.unfinished({ engine: name });
-      if (remaining.length) {
-        const result = await leases().revokeMany(actor, remaining.map((l) => l.lease_id));
-        if (result.pending.length) {
-          throw new ApiError('conflict', `${result.pending.length} lease(s) could not be revoked yet; the engine issues nothing and is removed once they are`, {
-            pending: result.pending,
-          });
-        }
-      }
-      await stores.engines.purgeTombstone(name);
-      await targets.drop(name);
-    },
   };
 }
 
