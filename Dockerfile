@@ -21,6 +21,7 @@ COPY engine ./engine
 COPY lib ./lib
 COPY scripts ./scripts
 COPY store ./store
+COPY temporal ./temporal
 COPY worker ./worker
 COPY workflows ./workflows
 # The image's own unprivileged user; the data dir is only for a generated dev key, which production does not use.

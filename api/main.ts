@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../lib/config';
 import { announceReady, stopWithParent } from '../lib/supervised';
 import { createLogger } from '../lib/logger';
-import { connectClient } from '../lib/temporal';
+import { connectClient } from '../temporal/connection';
 import { payloadKeyring } from '../store';
 import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
@@ -25,11 +25,9 @@ async function main() {
   });
   await app.listen({ host: config.host, port: config.port });
   const stop = async () => {
-    // In-flight requests finish; a keep-alive connection is closed as soon as its request is answered
-    // (closing only the connections idle at the moment of close would leave the rest open for 72 s).
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    // In-flight requests finish, each answered with Connection: close (api/server.ts), so no kept-alive
+    // connection outlives its last request.
     await app.close();
-    clearInterval(sweep);
     await temporal.connection.close();
     await stores.close();
     process.exit(0);

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { TrustProxy } from '../lib/config';
 import { loggerOptions } from '../lib/logger';
-import { metricsRegistry } from '../lib/metrics';
+import { metricsRegistry } from '../store/metrics';
 import { EncryptionCodec } from '../lib/payload-codec';
 import { leasePasswordSeal, payloadKeyring, type Stores } from '../store';
 import { registerAuth, type Authorizer } from './auth';
@@ -111,8 +111,12 @@ export async function buildServer(setup: ApiSetup) {
   app.addHook('preClose', async () => void (stopping = true));
   app.addHook('onRequest', async (request, reply) => {
     if (!stopping) return;
-    reply.header('connection', 'close');
     return sendError(reply, request, 'engine_unavailable', 'this API instance is stopping; send the request again (to another instance)');
+  });
+  // While stopping, every answer closes its connection: the client opens a new one (to another instance)
+  // rather than reusing one this server is about to close under it.
+  app.addHook('onSend', async (_request, reply) => {
+    if (stopping) reply.header('connection', 'close');
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, request, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   app.addHook('preValidation', async (request) => refuseNulCharacters(request));

@@ -59,7 +59,7 @@ const envSchema = z.object({
   SCAIVAULT_WORKER_STICKY_TIMEOUT: int(DEFAULT_WORKER_TUNING.stickyTimeoutSeconds),
 });
 
-/** Where the Temporal connection's TLS material lives; read by lib/temporal.ts when connecting. */
+/** Where the Temporal connection's TLS material lives; read by temporal/connection.ts when connecting. */
 export interface TemporalTransportConfig {
   tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
   apiKey?: string;

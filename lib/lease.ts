@@ -69,7 +69,10 @@ export interface RenewResult {
   grantedSeconds?: number;
 }
 
-export const isFinished = (state: LeaseState) => state === 'revoked' || state === 'expired';
+/** A lease has ended once its role is gone: revoked, or expired. Every other state is unfinished (its workflow runs). */
+export const FINISHED_STATES: readonly LeaseState[] = ['revoked', 'expired'];
+export const UNFINISHED_STATES: readonly LeaseState[] = LEASE_STATES.filter((state) => !FINISHED_STATES.includes(state));
+export const isFinished = (state: LeaseState) => FINISHED_STATES.includes(state);
 
 /** Whole seconds: `VALID UNTIL` and `expires_at` always name the same instant. */
 export const truncateToSecond = (ms: number) => Math.floor(ms / 1000) * 1000;

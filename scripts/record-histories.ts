@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { buildServer } from '../api/server';
-import { connectClient } from '../lib/temporal';
+import { connectClient } from '../temporal/connection';
 import { openStores, payloadKeyring } from '../store';
 import { ensureRootToken } from '../store/bootstrap';
 import { migrate } from '../store/db';

@@ -1,3 +1,4 @@
+import { UNFINISHED_STATES } from '../lib/lease';
 import { TableAccess } from './db';
 
 export interface EngineRecord {
@@ -65,8 +66,8 @@ export class EngineStore extends TableAccess {
   async purgeTombstone(name: string): Promise<boolean> {
     const { rowCount } = await this.db.query(
       `DELETE FROM engines e WHERE name = $1 AND deleted_at IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.engine = e.name AND l.state NOT IN ('revoked', 'expired'))`,
-      [name],
+         AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.engine = e.name AND l.state = ANY($2::text[]))`,
+      [name, UNFINISHED_STATES],
     );
     return rowCount === 1;
   }

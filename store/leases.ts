@@ -1,4 +1,4 @@
-import type { LeaseProgress, LeaseSpec, LeaseState } from '../lib/lease';
+import { UNFINISHED_STATES, type LeaseProgress, type LeaseSpec, type LeaseState } from '../lib/lease';
 import { TableAccess } from './db';
 
 export interface LeaseRecord {
@@ -78,9 +78,9 @@ export class LeaseStore extends TableAccess {
   /** Leases not yet finished: their workflows still run. */
   async unfinished(filter: Omit<LeaseFilter, 'state'>): Promise<LeaseRecord[]> {
     const { rows } = await this.db.query<LeaseRecord>(
-      `SELECT * FROM leases WHERE state NOT IN ('revoked', 'expired')
+      `SELECT * FROM leases WHERE state = ANY($3::text[])
          AND ($1::text IS NULL OR engine = $1) AND ($2::text IS NULL OR role = $2)`,
-      [filter.engine ?? null, filter.role ?? null],
+      [filter.engine ?? null, filter.role ?? null, UNFINISHED_STATES],
     );
     return rows;
   }

@@ -7,7 +7,7 @@ import { createRootRotationActivities } from '../activities/root-rotation';
 import { TargetPools } from '../engine/target-pools';
 import { DEFAULT_WORKER_TUNING, loadConfig, type TemporalTransportConfig, type WorkerTuning } from '../lib/config';
 import type { ReceiverAllowList } from '../lib/receiver-address';
-import { dataConverter, temporalTransport } from '../lib/temporal';
+import { dataConverter, temporalTransport } from '../temporal/connection';
 import { leasePasswordSeal, payloadKeyring, type Stores } from '../store';
 import { storeId } from '../store/bootstrap';
 

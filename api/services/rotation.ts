@@ -3,7 +3,7 @@ import { isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import { newId } from '../../lib/random';
 import { RotationErrors, rotationWorkflowId, type RotationView } from '../../lib/rotation-activities';
-import { ensureRotationSchedule } from '../../lib/schedules';
+import { ensureRotationSchedule } from '../../temporal/schedules';
 import { DEFAULT_CHARSET, rotatedField, secretPolicyProblem } from '../../lib/secret-policy';
 import type { Stores } from '../../store';
 import type { RotationPolicyRecord, RotationRecord, SecretPolicyRecord } from '../../store/rotation';

@@ -11,7 +11,7 @@ import type { LeaseProgress, LeaseSpec } from '../../lib/lease';
 import { generatePassword, randomName } from '../../lib/random';
 import { scramVerifier } from '../../lib/scram';
 import { formatExpiration } from '../../lib/templates';
-import { dataConverter } from '../../lib/temporal';
+import { dataConverter } from '../../temporal/connection';
 import { leasePasswordSeal, openStores, payloadKeyring } from '../../store';
 import { migrate } from '../../store/db';
 import { installRuntime } from '../../worker/worker';

@@ -2,7 +2,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EncryptionCodec } from '../../lib/payload-codec';
-import { dataConverter, FAILURE_CONVERTER_PATH } from '../../lib/temporal';
+import { dataConverter, FAILURE_CONVERTER_PATH } from '../../temporal/connection';
 import { payloadKeyring } from '../../store';
 import { REPLAY_TEST_MASTER_KEY } from '../../test/replay/test-master-key';
 import { installRuntime } from '../../worker/worker';

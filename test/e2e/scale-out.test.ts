@@ -79,19 +79,23 @@ describe('two APIs and two workers', () => {
   }, 120_000);
 
   it('an API told to stop finishes the requests it has taken', async () => {
+    const leaseCount = async () => Number((await adminQuery('SELECT count(*) FROM leases WHERE engine = $1', [engine], databaseName(configs[0]!.databaseUrl)))[0].count);
+    const before = await leaseCount();
     const inFlight = Array.from({ length: 8 }, () => calls[1]!('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: 60 }).then(
       (r) => (r.status === 200 ? 'answered' : r.status === 503 && r.body?.error?.code === 'engine_unavailable' ? 'refused: stopping' : `HTTP ${r.status}`),
-      (error: Error & { cause?: { code?: string } }) => (error.cause?.code === 'ECONNREFUSED' ? 'refused: not listening' : `cut off: ${error.cause?.code ?? error.message}`),
+      (error: Error & { cause?: { code?: string } }) => `not taken: ${error.cause?.code ?? error.message}`,
     ));
     await new Promise((r) => setTimeout(r, 30));
     const stopping = stopProcess(apis[1], 'SIGTERM');
     const answers = await Promise.all(inFlight);
     await stopping;
     expect(await apis[1]!.exited, apis[1]!.tail()).toBe(0);
-    // Taken requests were answered; any not taken were refused (in the contract's shape, or at connect),
-    // never cut off mid-way.
-    for (const answer of answers) expect(['answered', 'refused: stopping', 'refused: not listening']).toContain(answer);
+    // Each request was answered, refused in the contract's shape, or not taken at all (refused at connect,
+    // or reset before the server read it: the keep-alive race every HTTP server has at shutdown). What
+    // shows a request cut off mid-way is a lease issued with no answer: there is none.
+    for (const answer of answers) expect(answer).toMatch(/^(answered|refused: stopping|not taken: (ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET))$/);
     expect(answers.filter((a) => a === 'answered').length).toBeGreaterThan(0);
+    expect(await leaseCount()).toBe(before + answers.filter((a) => a === 'answered').length);
     // The other API goes on serving.
     expect((await calls[0]!('GET', '/v1/sys/ready')).status).toBe(200);
   }, 60_000);

@@ -11,7 +11,7 @@ import {
   type ProductConfig, type ProductProcess,
 } from '../../bench/lib/processes';
 import { adminQuery, createTargetDatabase, uniqueName, type TargetDatabase } from '../support/postgres';
-import { dataConverter } from '../../lib/temporal';
+import { dataConverter } from '../../temporal/connection';
 import { startDevServer } from '../../scripts/temporal-cli';
 import { payloadKeyring } from '../../store';
 

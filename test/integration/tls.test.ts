@@ -4,7 +4,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildServer } from '../../api/server';
-import { connectClient } from '../../lib/temporal';
+import { connectClient } from '../../temporal/connection';
 import { payloadKeyring } from '../../store';
 import { createWorker } from '../../worker/worker';
 import { makeCertificates, type TestCertificates } from '../support/certs';

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { EncryptionCodec } from '../../lib/payload-codec';
-import { dataConverter, FAILURE_CONVERTER_PATH } from '../../lib/temporal';
+import { dataConverter, FAILURE_CONVERTER_PATH } from '../../temporal/connection';
 import { payloadKeyring } from '../../store';
 import { REPLAY_TEST_MASTER_KEY } from './test-master-key';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { FAILURE_CONVERTER_PATH } from '../../lib/temporal';
+import { FAILURE_CONVERTER_PATH } from '../../temporal/connection';
 import { startDevServer, stopDevServer } from '../../scripts/temporal-cli';
 import { WORKFLOWS_PATH } from '../../worker/worker';
 

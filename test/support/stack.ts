@@ -6,7 +6,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { buildServer } from '../../api/server';
 import { parseReceiverAllowList } from '../../lib/receiver-address';
-import { connectClient } from '../../lib/temporal';
+import { connectClient } from '../../temporal/connection';
 import { openStores, payloadKeyring, type Stores } from '../../store';
 import { ensureRootToken } from '../../store/bootstrap';
 import { migrate } from '../../store/db';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DATABASE_URL, loadConfig } from '../../lib/config';
-import { temporalTransport } from '../../lib/temporal';
+import { temporalTransport } from '../../temporal/connection';
 
 describe('configuration', () => {
   it('uses the documented defaults', () => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -67,7 +67,13 @@ describe('the Dockerfile', () => {
 
   it('copies every source folder the processes load, and tsx is a runtime dependency', () => {
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)].map((m) => m[1]!);
-    for (const folder of ['api', 'activities', 'engine', 'lib', 'store', 'worker', 'workflows', 'client', 'cli', 'bin', 'scripts']) expect(copied).toContain(folder);
+    // Every top-level folder of product code (not tests, benchmarks or deployment examples).
+    const sourceFolders = readdirSync(ROOT, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !['node_modules', 'test', 'bench', 'deploy'].includes(e.name))
+      .filter((e) => readdirSync(path.join(ROOT, e.name), { recursive: true }).some((f) => /\.(ts|js)$/.test(String(f))))
+      .map((e) => e.name);
+    expect(sourceFolders).toEqual(expect.arrayContaining(['api', 'lib', 'temporal', 'workflows']));
+    for (const folder of sourceFolders) expect(copied, folder).toContain(folder);
     for (const folder of copied) expect(existsSync(path.join(ROOT, folder)), folder).toBe(true);
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     expect(pkg.dependencies.tsx).toBeDefined();

@@ -1,16 +1,16 @@
 import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import type { TemporalTransportConfig } from './config';
+import type { TemporalTransportConfig } from '../lib/config';
 import { temporal } from '@temporalio/proto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { EncryptionCodec, type EncryptionCodecOptions } from './payload-codec';
-import type { Keyring } from './keyring';
-import { LeaseSearchKeys } from './search-attributes';
+import { EncryptionCodec, type EncryptionCodecOptions } from '../lib/payload-codec';
+import type { Keyring } from '../lib/keyring';
+import { LeaseSearchKeys } from '../lib/search-attributes';
 
 /** Loaded by path, because the failure converter also runs inside the workflow sandbox. */
-export const FAILURE_CONVERTER_PATH = path.join(__dirname, 'failure-converter.ts');
+export const FAILURE_CONVERTER_PATH = path.join(__dirname, '..', 'lib', 'failure-converter.ts');
 
 /** The one data converter every client and worker of the product uses: payloads and failures encrypted. */
 export function dataConverter(keyring: Keyring, codecOptions: EncryptionCodecOptions = {}): DataConverter {
