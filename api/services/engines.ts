@@ -63,7 +63,6 @@ export interface EngineTemporal {
 /** An engine change as the audit log records it. */
 export const engineAuditEntry = (actor: Identity, name: string, extra: Record<string, unknown>) =>
   ({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success' as const, extra_data: extra });
-const entry = engineAuditEntry;
 
 export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, temporal: EngineTemporal) {
 
@@ -116,7 +115,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
       }
       if (tombstone) await targets.drop(input.name);
       const fields = await checked(input);
-      const created = await stores.audited((tx) => stores.engines.within(tx).create(fields), (done) => (done ? entry(actor, input.name, { operation: 'create' }) : undefined));
+      const created = await stores.audited((tx) => stores.engines.within(tx).create(fields), (done) => (done ? engineAuditEntry(actor, input.name, { operation: 'create' }) : undefined));
       if (!created) throw new ApiError('conflict', `engine ${input.name} already exists`);
       return engineView((await stores.engines.get(input.name))!);
     },
@@ -128,7 +127,7 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
         await guardRootCredentialUse(actor, name, next.root_credentials_path);
       }
       const fields = await checked(next);
-      await stores.audited((tx) => stores.engines.within(tx).update(fields), entry(actor, name, { operation: 'update' }));
+      await stores.audited((tx) => stores.engines.within(tx).update(fields), engineAuditEntry(actor, name, { operation: 'update' }));
       await targets.drop(name);
       return engineView((await stores.engines.get(name))!);
     },
