@@ -41,7 +41,10 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
   const { leases, roles } = stores;
   /** The lease's row and the audit entry for what happened to it, committed together. */
   const recordWith = (spec: LeaseSpec, progress: LeaseProgress, entry?: AuditEntry) =>
-    stores.audited((tx) => leases.within(tx).upsert(spec, progress), () => entry);
+    stores.audited(
+      (tx) => leases.within(tx).upsert(spec, progress),
+      () => entry,
+    );
 
   async function revoke(spec: LeaseSpec) {
     // The role's current revocation statements, so an operator can mend a failing revocation by fixing
@@ -50,19 +53,31 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
     const outcome = await targets.withClient(spec.engine, (client) => dropRole(client, statements, spec.username));
     return {
       roleGone: outcome.roleGone,
-      errors: outcome.errors.map((f) => `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`),
+      errors: outcome.errors.map(
+        (f) =>
+          `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`,
+      ),
     };
   }
 
   async function recordState(spec: LeaseSpec, progress: LeaseProgress, event?: LeaseAuditEvent) {
-    await recordWith(spec, progress, event && {
-      identity_id: event.identityId ?? (event.action === 'dynamic_expire' ? ENGINE_IDENTITY : spec.identityId),
-      action: event.action,
-      path: credsPath(spec),
-      result: event.result,
-      extra_data: { lease_id: spec.leaseId, username: spec.username, ...(event.error ? { error: event.error } : {}), ...(event.identityId ? { outcome: 'revoked', requested: 'without waiting' } : {}) },
-      idempotency_key: activityEventKey(event.action),
-    });
+    await recordWith(
+      spec,
+      progress,
+      event && {
+        identity_id: event.identityId ?? (event.action === 'dynamic_expire' ? ENGINE_IDENTITY : spec.identityId),
+        action: event.action,
+        path: credsPath(spec),
+        result: event.result,
+        extra_data: {
+          lease_id: spec.leaseId,
+          username: spec.username,
+          ...(event.error ? { error: event.error } : {}),
+          ...(event.identityId ? { outcome: 'revoked', requested: 'without waiting' } : {}),
+        },
+        idempotency_key: activityEventKey(event.action),
+      },
+    );
     if (event?.action === 'dynamic_expire' && event.result === 'success') leaseMetrics.expired(spec);
   }
 
@@ -71,25 +86,33 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
       const password = generatePassword();
       // Postgres is sent a SCRAM verifier, never the password, so statement logs hold nothing usable.
       const verifier = await scramVerifier(password);
-      const values = { name: spec.username, password: verifier, expiration: formatExpiration(new Date(progress.expiresAt)) };
+      const values = {
+        name: spec.username,
+        password: verifier,
+        expiration: formatExpiration(new Date(progress.expiresAt)),
+      };
       const marker = leaseMarker({ leaseId: spec.leaseId, engine: spec.engine, storeId, issuedAt: progress.issuedAt });
       // The engine is held live from the check to the lease's record: a deletion waits for this issue and
       // then revokes its lease, or comes first and this issue refuses.
       // The store transaction opens once the target connection is in hand: it then needs no other store
       // connection, so issues waiting for target connections never hold the store's pool between them.
-      await targets.withClient(spec.engine, (client) => stores.atomically(async (tx) => {
-        if (!(await stores.engines.within(tx).holdLive(spec.engine))) {
-          throw ApplicationFailure.nonRetryable(`engine ${spec.engine} was deleted`, ActivityErrors.engineGone);
-        }
-        await createRole(client, spec.statements.creation, values, marker).catch(rethrow);
-        await leases.within(tx).upsert(spec, progress);
-      }));
+      await targets.withClient(spec.engine, (client) =>
+        stores.atomically(async (tx) => {
+          if (!(await stores.engines.within(tx).holdLive(spec.engine))) {
+            throw ApplicationFailure.nonRetryable(`engine ${spec.engine} was deleted`, ActivityErrors.engineGone);
+          }
+          await createRole(client, spec.statements.creation, values, marker).catch(rethrow);
+          await leases.within(tx).upsert(spec, progress);
+        }),
+      );
       return { password: passwords.seal(password, spec.leaseId) };
     },
 
     async renewCredential({ spec, progress, requestedBy }) {
       const values = { name: spec.username, expiration: formatExpiration(new Date(progress.expiresAt)) };
-      await targets.withClient(spec.engine, (client) => inTransaction(client, spec.statements.renew, values)).catch(rethrow);
+      await targets
+        .withClient(spec.engine, (client) => inTransaction(client, spec.statements.renew, values))
+        .catch(rethrow);
       await recordWith(spec, progress, {
         identity_id: requestedBy ?? spec.identityId,
         action: 'dynamic_renew',
@@ -111,17 +134,25 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
         // Nothing can reach the database any more: a final outcome, recorded once, not retried forever.
         const lastError = `engine ${spec.engine} was deleted; its database could not be reached to drop ${spec.username}`;
         const next: LeaseProgress = { ...ended(progress, Date.now()), lastError };
-        if (record) await recordState(spec, next, { action: endingAudit(progress, lastError)!.action, result: 'failure', error: lastError });
+        if (record)
+          await recordState(spec, next, {
+            action: endingAudit(progress, lastError)!.action,
+            result: 'failure',
+            error: lastError,
+          });
         return { roleGone: false, engineGone: true, progress: next };
       }
       if (outcome.roleGone) {
         const next: LeaseProgress = { ...ended(progress, Date.now()), lastError: undefined };
-        const asked: LeaseAuditEvent | undefined = requestedBy ? { action: 'dynamic_revoke', result: 'success', identityId: requestedBy } : undefined;
+        const asked: LeaseAuditEvent | undefined = requestedBy
+          ? { action: 'dynamic_revoke', result: 'success', identityId: requestedBy }
+          : undefined;
         if (record) await recordState(spec, next, endingAudit(progress) ?? asked);
         return { roleGone: true, progress: next };
       }
       const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';
-      if (progress.state === 'revocation_failed' && progress.lastError === lastError) return { roleGone: false, progress };
+      if (progress.state === 'revocation_failed' && progress.lastError === lastError)
+        return { roleGone: false, progress };
       const next: LeaseProgress = { ...progress, state: 'revocation_failed', lastError };
       if (record) await recordState(spec, next, endingAudit(progress, lastError));
       return { roleGone: false, progress: next };

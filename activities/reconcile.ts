@@ -14,14 +14,21 @@ export interface ReconcileDeps {
   graceSeconds?: number;
 }
 
-export function createReconcileActivities({ targets, stores, storeId, graceSeconds = 600 }: ReconcileDeps): ReconcileActivities {
+export function createReconcileActivities({
+  targets,
+  stores,
+  storeId,
+  graceSeconds = 600,
+}: ReconcileDeps): ReconcileActivities {
   return {
     listEngines: async () => (await stores.engines.listForRevocation()).map((e) => e.name),
 
     async reconcileEngine({ engine }) {
       const report = { engine, dropped: [] as string[], failed: [] as { username: string; error: string }[] };
       const cutoff = Date.now() - graceSeconds * 1000;
-      const candidates = (await targets.withClient(engine, markedRoles)).filter((r) => r.marker.storeId === storeId && r.marker.engine === engine);
+      const candidates = (await targets.withClient(engine, markedRoles)).filter(
+        (r) => r.marker.storeId === storeId && r.marker.engine === engine,
+      );
       for (const { username, marker } of candidates) {
         const lease = await stores.leases.get(marker.leaseId);
         const orphaned = lease
@@ -29,18 +36,30 @@ export function createReconcileActivities({ targets, stores, storeId, graceSecon
           : Date.parse(marker.issuedAt) < cutoff;
         if (!orphaned) continue;
         const role = lease && (await stores.roles.get(engine, lease.role));
-        const outcome = await targets.withClient(engine, (client) => dropRole(client, role?.revocation_statements ?? DEFAULT_REVOCATION_STATEMENTS, username));
+        const outcome = await targets.withClient(engine, (client) =>
+          dropRole(client, role?.revocation_statements ?? DEFAULT_REVOCATION_STATEMENTS, username),
+        );
         const error = outcome.errors.map((e) => e.message).join('; ');
         if (outcome.roleGone) report.dropped.push(username);
         else report.failed.push({ username, error });
         const markExpired = outcome.roleGone && lease && !isFinished(lease.state);
-        await stores.audited(async (tx) => { if (markExpired) await stores.leases.within(tx).markFinished(lease.lease_id, 'expired'); }, {
-          identity_id: ENGINE_IDENTITY,
-          action: 'dynamic_reconcile',
-          path: `dynamic/${engine}/creds/${lease?.role ?? 'unknown'}`,
-          result: outcome.roleGone ? 'success' : 'failure',
-          extra_data: { lease_id: marker.leaseId, username, lease_state: lease?.state ?? 'unknown', ...(error ? { error } : {}) },
-        });
+        await stores.audited(
+          async (tx) => {
+            if (markExpired) await stores.leases.within(tx).markFinished(lease.lease_id, 'expired');
+          },
+          {
+            identity_id: ENGINE_IDENTITY,
+            action: 'dynamic_reconcile',
+            path: `dynamic/${engine}/creds/${lease?.role ?? 'unknown'}`,
+            result: outcome.roleGone ? 'success' : 'failure',
+            extra_data: {
+              lease_id: marker.leaseId,
+              username,
+              lease_state: lease?.state ?? 'unknown',
+              ...(error ? { error } : {}),
+            },
+          },
+        );
       }
       return report;
     },

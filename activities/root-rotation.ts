@@ -12,7 +12,10 @@ export interface RootRotationActivityDeps {
   targets: Pick<TargetPools, 'withClient' | 'drop'>;
 }
 
-const credentialOf = (data: Record<string, unknown>) => ({ username: String(data.username), password: String(data.password) });
+const credentialOf = (data: Record<string, unknown>) => ({
+  username: String(data.username),
+  password: String(data.password),
+});
 
 export function createRootRotationActivities({ stores, targets }: RootRotationActivityDeps): RootRotationActivities {
   const { engines, secrets, rotation } = stores;
@@ -24,8 +27,12 @@ export function createRootRotationActivities({ stores, targets }: RootRotationAc
   }
 
   const entry = (engine: string, identity: string, result: 'success' | 'failure', extra: Record<string, unknown>) => ({
-    identity_id: identity, action: 'engine_write', path: `dynamic/engines/${engine}`, result,
-    extra_data: { operation: 'rotate_root', ...extra }, idempotency_key: `rotation:${String(extra.rotation_id)}:rotate_root`,
+    identity_id: identity,
+    action: 'engine_write',
+    path: `dynamic/engines/${engine}`,
+    result,
+    extra_data: { operation: 'rotate_root', ...extra },
+    idempotency_key: `rotation:${String(extra.rotation_id)}:rotate_root`,
   });
 
   return {
@@ -45,17 +52,35 @@ export function createRootRotationActivities({ stores, targets }: RootRotationAc
           await rotation.update(inProgress.rotation_id, { workflow_id: workflowId });
           return { outcome: 'started', rotationId: inProgress.rotation_id };
         }
-        await rotation.update(inProgress.rotation_id, { state: 'failed', finished_at: new Date(), last_error: 'abandoned before its pending version was written' });
+        await rotation.update(inProgress.rotation_id, {
+          state: 'failed',
+          finished_at: new Date(),
+          last_error: 'abandoned before its pending version was written',
+        });
       }
       const existing = await rotation.get(rotationId);
       if (existing?.new_version != null) return { outcome: 'started', rotationId };
       return stores.atomically(async (tx) => {
-        const row = await rotation.within(tx).begin({ rotation_id: rotationId, secret_path: path, policy_id: null, workflow_id: workflowId, trigger: 'rotate_root', requested_by: requestedBy });
-        if (row === 'busy') return { outcome: 'busy' as const, rotationId: (await rotation.inProgress(path))?.rotation_id ?? 'unknown' };
+        const row = await rotation
+          .within(tx)
+          .begin({
+            rotation_id: rotationId,
+            secret_path: path,
+            policy_id: null,
+            workflow_id: workflowId,
+            trigger: 'rotate_root',
+            requested_by: requestedBy,
+          });
+        if (row === 'busy')
+          return { outcome: 'busy' as const, rotationId: (await rotation.inProgress(path))?.rotation_id ?? 'unknown' };
         const orphan = await secrets.within(tx).pending(path);
         if (orphan) await secrets.within(tx).retire(path, orphan.version);
-        const pending = await secrets.within(tx).put(path, { ...current.data, password: generatePassword() }, current.secret_type, 'pending');
-        await rotation.within(tx).update(rotationId, { new_version: pending.version, previous_version: current.version });
+        const pending = await secrets
+          .within(tx)
+          .put(path, { ...current.data, password: generatePassword() }, current.secret_type, 'pending');
+        await rotation
+          .within(tx)
+          .update(rotationId, { new_version: pending.version, previous_version: current.version });
         return { outcome: 'started' as const, rotationId };
       });
     },
@@ -72,12 +97,15 @@ export function createRootRotationActivities({ stores, targets }: RootRotationAc
       // log in with the pending value if an earlier attempt's ALTER ROLE already took).
       const verifier = await scramVerifier(next.password);
       try {
-        await targets.withClient(name, (client) => client.query(`ALTER ROLE CURRENT_USER PASSWORD ${client.escapeLiteral(verifier)}`));
+        await targets.withClient(name, (client) =>
+          client.query(`ALTER ROLE CURRENT_USER PASSWORD ${client.escapeLiteral(verifier)}`),
+        );
         return {};
       } catch (error) {
         // An answer from the database means the statement did not commit; a lost connection may have, and
         // the retry runs it again (through the pending value, if the database took it).
-        const sqlstate = (error as { code?: string; sqlstate?: string }).code ?? (error as { sqlstate?: string }).sqlstate;
+        const sqlstate =
+          (error as { code?: string; sqlstate?: string }).code ?? (error as { sqlstate?: string }).sqlstate;
         const message = scrub(describe(error), next.password, verifier);
         if (sqlstate) return { refused: message };
         throw new Error(`the database did not answer: ${message}`);
@@ -87,24 +115,42 @@ export function createRootRotationActivities({ stores, targets }: RootRotationAc
     async finishRootRotation({ engine: name, requestedBy, rotationId, refused }) {
       const row = await rotation.get(rotationId);
       if (!row) return { state: 'failed', rotationId, error: `rotation ${rotationId} is not recorded` };
-      if (row.state === 'completed') return { state: 'completed', rotationId, version: row.new_version!, retiredVersion: row.previous_version };
+      if (row.state === 'completed')
+        return { state: 'completed', rotationId, version: row.new_version!, retiredVersion: row.previous_version };
       if (row.state !== 'pending') return { state: 'failed', rotationId, error: row.last_error ?? row.state };
       const path = row.secret_path;
       if (refused !== undefined) {
-        await stores.audited(async (tx) => {
-          if (row.new_version !== null) await secrets.within(tx).retire(path, row.new_version);
-          await rotation.within(tx).update(rotationId, { state: 'failed', finished_at: new Date(), last_error: refused });
-        }, entry(name, requestedBy, 'failure', { rotation_id: rotationId, error: refused }));
+        await stores.audited(
+          async (tx) => {
+            if (row.new_version !== null) await secrets.within(tx).retire(path, row.new_version);
+            await rotation
+              .within(tx)
+              .update(rotationId, { state: 'failed', finished_at: new Date(), last_error: refused });
+          },
+          entry(name, requestedBy, 'failure', { rotation_id: rotationId, error: refused }),
+        );
         return { state: 'failed', rotationId, error: refused };
       }
-      const { previousVersion } = await stores.audited(async (tx) => {
-        const promoted = await secrets.within(tx).promote(path, row.new_version!, true);
-        const retired = promoted.previousVersion ?? row.previous_version ?? null;
-        await rotation.within(tx).update(rotationId, {
-          state: 'completed', finished_at: new Date(), confirmed_at: new Date(), confirmed_by: requestedBy, previous_version: retired,
-        });
-        return { previousVersion: retired };
-      }, (done) => entry(name, requestedBy, 'success', { rotation_id: rotationId, version: row.new_version, retired_version: done.previousVersion }));
+      const { previousVersion } = await stores.audited(
+        async (tx) => {
+          const promoted = await secrets.within(tx).promote(path, row.new_version!, true);
+          const retired = promoted.previousVersion ?? row.previous_version ?? null;
+          await rotation.within(tx).update(rotationId, {
+            state: 'completed',
+            finished_at: new Date(),
+            confirmed_at: new Date(),
+            confirmed_by: requestedBy,
+            previous_version: retired,
+          });
+          return { previousVersion: retired };
+        },
+        (done) =>
+          entry(name, requestedBy, 'success', {
+            rotation_id: rotationId,
+            version: row.new_version,
+            retired_version: done.previousVersion,
+          }),
+      );
       await targets.drop(name);
       return { state: 'completed', rotationId, version: row.new_version!, retiredVersion: previousVersion };
     },

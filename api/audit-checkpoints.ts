@@ -24,7 +24,14 @@ export interface AuditCheckpointDeps {
  * `intervalMs` while the head moves and once more at shutdown. A tail cut off the log after a checkpoint
  * is then seen by `audit verify`; entries written since the last checkpoint are not yet covered.
  */
-export function auditCheckpoints({ audit, temporal, taskQueue, storeId, log, intervalMs = DEFAULT_CHECKPOINT_INTERVAL_MS }: AuditCheckpointDeps) {
+export function auditCheckpoints({
+  audit,
+  temporal,
+  taskQueue,
+  storeId,
+  log,
+  intervalMs = DEFAULT_CHECKPOINT_INTERVAL_MS,
+}: AuditCheckpointDeps) {
   const workflowId = auditCheckpointWorkflowId(storeId);
   let sent: string | undefined;
   let writing: Promise<void> | undefined;
@@ -32,8 +39,13 @@ export function auditCheckpoints({ audit, temporal, taskQueue, storeId, log, int
   async function signal(checkpoint: AuditCheckpoint) {
     await withinDeadline(temporal, CALL_DEADLINE_MS, () =>
       temporal.workflow.signalWithStart<typeof auditCheckpointWorkflow, [AuditCheckpoint]>('auditCheckpointWorkflow', {
-        workflowId, taskQueue, args: [], signal: checkpointSignal, signalArgs: [checkpoint],
-      }));
+        workflowId,
+        taskQueue,
+        args: [],
+        signal: checkpointSignal,
+        signalArgs: [checkpoint],
+      }),
+    );
   }
 
   /** Signs the head now, unless it has not moved since the last checkpoint. */
@@ -45,7 +57,10 @@ export function auditCheckpoints({ audit, temporal, taskQueue, storeId, log, int
         await signal(checkpoint);
         sent = checkpoint.last_id;
       } catch (error) {
-        log.warn({ err: { message: (error as Error).message } }, 'audit checkpoint not written; the next one will carry the chain head');
+        log.warn(
+          { err: { message: (error as Error).message } },
+          'audit checkpoint not written; the next one will carry the chain head',
+        );
       } finally {
         writing = undefined;
       }
@@ -61,7 +76,9 @@ export function auditCheckpoints({ audit, temporal, taskQueue, storeId, log, int
     /** The newest checkpoint Temporal holds (from the workflow's memo: no worker needed), if any. */
     async latest(): Promise<AuditCheckpoint | undefined> {
       try {
-        const description = await withinDeadline(temporal, CALL_DEADLINE_MS, () => temporal.workflow.getHandle(workflowId).describe());
+        const description = await withinDeadline(temporal, CALL_DEADLINE_MS, () =>
+          temporal.workflow.getHandle(workflowId).describe(),
+        );
         return description.memo?.[CHECKPOINT_MEMO] as AuditCheckpoint | undefined;
       } catch (error) {
         if ((error as Error).name === 'WorkflowNotFoundError') return undefined;

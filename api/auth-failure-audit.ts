@@ -10,9 +10,15 @@ const MAX_WINDOWS = 10_000;
 const OVERFLOW = '(other addresses)';
 
 export class AuthFailureAudit {
-  private readonly windows = new Map<string, { count: number; first: string; last: string; sample: AuditEntry; timer: NodeJS.Timeout }>();
+  private readonly windows = new Map<
+    string,
+    { count: number; first: string; last: string; sample: AuditEntry; timer: NodeJS.Timeout }
+  >();
 
-  constructor(private readonly append: (entry: AuditEntry) => Promise<void>, private readonly windowMs: number) {}
+  constructor(
+    private readonly append: (entry: AuditEntry) => Promise<void>,
+    private readonly windowMs: number,
+  ) {}
 
   async record(address: string, entry: AuditEntry): Promise<void> {
     // Past MAX_WINDOWS addresses at once (a spread-out flood), the rest share one window: memory stays bounded.
@@ -42,10 +48,17 @@ export class AuthFailureAudit {
     if (window.count === 0) return;
     const { sample } = window;
     await this.append({
-      identity_id: sample.identity_id, action: sample.action, path: sample.path, result: 'failure',
+      identity_id: sample.identity_id,
+      action: sample.action,
+      path: sample.path,
+      result: 'failure',
       extra_data: {
-        aggregated: true, count: window.count, first_at: window.first, last_at: window.last,
-        window_seconds: Math.round(this.windowMs / 1000), remote_address: source === OVERFLOW ? OVERFLOW : sample.extra_data?.remote_address,
+        aggregated: true,
+        count: window.count,
+        first_at: window.first,
+        last_at: window.last,
+        window_seconds: Math.round(this.windowMs / 1000),
+        remote_address: source === OVERFLOW ? OVERFLOW : sample.extra_data?.remote_address,
         reason: 'further failed authentications from this address in the window (the first is audited on its own)',
       },
     }).catch(() => {});

@@ -51,9 +51,18 @@ export interface Authorizer {
 
 export const ANONYMOUS = 'anonymous';
 
-export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: Authorizer, findLiveToken: FindLiveToken, failureLimit?: FailureLimit) {
+export function registerAuth(
+  app: FastifyInstance,
+  stores: Stores,
+  authorizer: Authorizer,
+  findLiveToken: FindLiveToken,
+  failureLimit?: FailureLimit,
+) {
   const limiter = new FailureLimiter(failureLimit);
-  const failureAudit = new AuthFailureAudit((entry) => stores.audit.append(entry), failureLimit?.windowMs ?? DEFAULT_FAILURE_LIMIT.windowMs);
+  const failureAudit = new AuthFailureAudit(
+    (entry) => stores.audit.append(entry),
+    failureLimit?.windowMs ?? DEFAULT_FAILURE_LIMIT.windowMs,
+  );
   app.addHook('onClose', () => failureAudit.flush());
   app.decorateRequest('identity', null as unknown as Identity);
   app.decorate('accessTable', [] as RouteAccess[]);
@@ -62,10 +71,17 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
     if (!route.config?.access && !route.url.startsWith('/documentation')) {
       throw new Error(`route ${route.method} ${route.url} declares no access rule`);
     }
-    for (const method of [route.method].flat()) app.accessTable.push({ method, url: route.url, access: route.config!.access! });
+    for (const method of [route.method].flat())
+      app.accessTable.push({ method, url: route.url, access: route.config!.access! });
   });
 
-  const refuse = async (request: FastifyRequest, error: ApiError, identityId: string, path: string, extra: Record<string, unknown>) => {
+  const refuse = async (
+    request: FastifyRequest,
+    error: ApiError,
+    identityId: string,
+    path: string,
+    extra: Record<string, unknown>,
+  ) => {
     await stores.audit.append(failureEntry(request, error, identityId, path, extra));
     return error;
   };
@@ -107,9 +123,24 @@ export function registerAuth(app: FastifyInstance, stores: Stores, authorizer: A
   });
 }
 
-const failureEntry = (request: FastifyRequest, error: ApiError, identityId: string, path: string, extra: Record<string, unknown>): AuditEntry => ({
-  identity_id: identityId, action: 'auth_fail', path, result: 'failure',
-  extra_data: { status: error.status, reason: error.message, method: request.method, remote_address: request.ip, ...extra },
+const failureEntry = (
+  request: FastifyRequest,
+  error: ApiError,
+  identityId: string,
+  path: string,
+  extra: Record<string, unknown>,
+): AuditEntry => ({
+  identity_id: identityId,
+  action: 'auth_fail',
+  path,
+  result: 'failure',
+  extra_data: {
+    status: error.status,
+    reason: error.message,
+    method: request.method,
+    remote_address: request.ip,
+    ...extra,
+  },
 });
 
 export async function authenticate(findLiveToken: FindLiveToken, header: string | undefined): Promise<Identity> {
@@ -117,5 +148,10 @@ export async function authenticate(findLiveToken: FindLiveToken, header: string 
   if (!token) throw new ApiError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>"');
   const record = await findLiveToken(hashToken(token));
   if (!record) throw new ApiError('unauthorized', 'invalid or expired token');
-  return { identity_id: record.identity_id, token_id: record.token_id, scopes: record.scopes as Scope[], policies: record.policies };
+  return {
+    identity_id: record.identity_id,
+    token_id: record.token_id,
+    scopes: record.scopes as Scope[],
+    policies: record.policies,
+  };
 }

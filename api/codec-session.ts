@@ -48,7 +48,9 @@ export class CodecSessions {
     const [keyId, sealed, extra] = value.split('.');
     if (!keyId || !sealed || extra !== undefined) return undefined;
     try {
-      const { token, exp } = JSON.parse(this.keyring.open(keyId, Buffer.from(sealed, 'base64url'), SEAL_CONTEXT).toString('utf8'));
+      const { token, exp } = JSON.parse(
+        this.keyring.open(keyId, Buffer.from(sealed, 'base64url'), SEAL_CONTEXT).toString('utf8'),
+      );
       return typeof token === 'string' && typeof exp === 'number' && exp > Date.now() ? token : undefined;
     } catch {
       return undefined;
@@ -61,7 +63,11 @@ export class CodecSessions {
  * the local dev UI under both names a browser may use for it.
  */
 export function codecUiOrigins(uiPort: number, configured = process.env.SCAIVAULT_CODEC_UI_ORIGINS): string[] {
-  if (configured) return configured.split(',').map((o) => o.trim()).filter(Boolean);
+  if (configured)
+    return configured
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
   return [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`];
 }
 
@@ -69,8 +75,15 @@ export function codecUiOrigins(uiPort: number, configured = process.env.SCAIVAUL
 function corsFor(request: FastifyRequest, uiOrigins: string[]): FastifyCorsOptions {
   const path = request.url.split('?')[0]!;
   const origin = request.headers.origin;
-  if (!/^\/v1\/sys\/codec\/(decode|encode)$/.test(path) || !origin || !uiOrigins.includes(origin)) return { origin: false };
-  return { origin: uiOrigins, credentials: true, methods: ['POST'], allowedHeaders: ['content-type', 'x-namespace', 'authorization'], maxAge: 600 };
+  if (!/^\/v1\/sys\/codec\/(decode|encode)$/.test(path) || !origin || !uiOrigins.includes(origin))
+    return { origin: false };
+  return {
+    origin: uiOrigins,
+    credentials: true,
+    methods: ['POST'],
+    allowedHeaders: ['content-type', 'x-namespace', 'authorization'],
+    maxAge: 600,
+  };
 }
 
 /**

@@ -14,7 +14,10 @@ const MAX_SOURCES = 10_000;
 export class FailureLimiter {
   private readonly failures = new Map<string, number[]>();
 
-  constructor(private readonly limit: FailureLimit = DEFAULT_FAILURE_LIMIT, private readonly now = Date.now) {}
+  constructor(
+    private readonly limit: FailureLimit = DEFAULT_FAILURE_LIMIT,
+    private readonly now = Date.now,
+  ) {}
 
   /** Seconds until the source may try again, or 0 when it is not blocked. */
   retryAfter(source: string): number {

@@ -25,7 +25,8 @@ export class LiveTokens {
   readonly find: FindLiveToken = async (tokenHash) => {
     const at = this.now();
     const hit = this.remembered.get(tokenHash);
-    if (hit && hit.until > at && (hit.record.expires_at === null || hit.record.expires_at.getTime() > at)) return hit.record;
+    if (hit && hit.until > at && (hit.record.expires_at === null || hit.record.expires_at.getTime() > at))
+      return hit.record;
     this.remembered.delete(tokenHash);
     const record = await this.lookup(tokenHash);
     if (record && this.ttlMs > 0) {

@@ -16,10 +16,22 @@ async function main() {
   const { stores, masterKeys } = await openMigratedStore(config);
   const root = await ensureRootToken(stores, config.dataDir, config.devRootToken);
   if (root.created) log.info({ file: root.file }, 'created the root token; it is in this file (mode 0600)');
-  const temporal = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys), config.temporal.transport);
+  const temporal = await connectClient(
+    config.temporal.address,
+    config.temporal.namespace,
+    payloadKeyring(masterKeys),
+    config.temporal.transport,
+  );
   const app = await buildServer({
-    stores, temporal, taskQueue: config.temporal.taskQueue, logLevel: config.logLevel, logger: log,
-    masterKeys, codecUiOrigins: codecUiOrigins(config.temporal.uiPort), tokenCacheMs: config.tokenCacheMs, trustProxy: config.trustProxy,
+    stores,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    logLevel: config.logLevel,
+    logger: log,
+    masterKeys,
+    codecUiOrigins: codecUiOrigins(config.temporal.uiPort),
+    tokenCacheMs: config.tokenCacheMs,
+    trustProxy: config.trustProxy,
     auditCheckpointMs: config.auditCheckpointMs,
     https: config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
   });

@@ -2,14 +2,19 @@ import { z } from 'zod';
 import { durationSchema } from '../lib/duration';
 
 /** A name in a URL or a body: engines, roles. */
-export const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "-" or "."');
+export const nameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "-" or "."');
 
 /** A secret path: slash-separated segments, no empty, "." or ".." segment. */
 export const secretPathSchema = z
   .string()
   .min(1)
   .max(512)
-  .regex(/^[A-Za-z0-9_.@-]+(\/[A-Za-z0-9_.@-]+)*$/, 'must be slash-separated segments of letters, digits, "_", "-", ".", "@"')
+  .regex(
+    /^[A-Za-z0-9_.@-]+(\/[A-Za-z0-9_.@-]+)*$/,
+    'must be slash-separated segments of letters, digits, "_", "-", ".", "@"',
+  )
   .refine((path) => !path.split('/').some((s) => s === '.' || s === '..'), 'must not contain "." or ".." segments');
 
 export const metadataSchema = z

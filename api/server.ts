@@ -3,7 +3,12 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { TrustProxy } from '../lib/config';
@@ -60,7 +65,9 @@ export interface ApiSetup {
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
-const PACKAGE_VERSION = (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
+).version;
 
 /**
  * One line per request, at debug: writing two info lines per request was about a fifth of the API's busy
@@ -70,7 +77,15 @@ class QuietRequestLog extends LogController {
   override incomingRequest() {}
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
     if (error) return super.requestCompleted(error, request, reply);
-    request.log.debug({ method: request.method, url: request.routeOptions.url ?? 'unrouted', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    request.log.debug(
+      {
+        method: request.method,
+        url: request.routeOptions.url ?? 'unrouted',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
   }
 }
 
@@ -87,7 +102,8 @@ export async function buildServer(setup: ApiSetup) {
     // Long enough that an over-long name reaches its schema and is refused there with a clear 400.
     routerOptions: { maxParamLength: 1024 },
     // Errors found while routing (a malformed URL) leave in the contract's shape too.
-    frameworkErrors: (error, request, reply) => sendError(reply, request, 'invalid_request', error.message.replace(/^FST_\w+: /, '')),
+    frameworkErrors: (error, request, reply) =>
+      sendError(reply, request, 'invalid_request', error.message.replace(/^FST_\w+: /, '')),
     // Errors found before a request exists (headers too large, a broken request line).
     clientErrorHandler: rejectMalformedRequest,
     // A request that arrives while the server stops is refused in the contract's shape (below), not fastify's.
@@ -98,27 +114,38 @@ export async function buildServer(setup: ApiSetup) {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
-    body === '' ? done(null, undefined) : parseJson(request, body.toString(), done));
+    body === '' ? done(null, undefined) : parseJson(request, body.toString(), done),
+  );
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   if (setup.https) {
     // Browsers remember to come back over HTTPS only (the codec session cookie is Secure on HTTPS too).
-    app.addHook('onSend', async (_request, reply) => void reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains'));
+    app.addHook(
+      'onSend',
+      async (_request, reply) => void reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains'),
+    );
   }
   // Stopping: requests already taken finish; a new one (on a kept-alive connection) is told to go elsewhere.
   let stopping = false;
   app.addHook('preClose', async () => void (stopping = true));
   app.addHook('onRequest', async (request, reply) => {
     if (!stopping) return;
-    return sendError(reply, request, 'engine_unavailable', 'this API instance is stopping; send the request again (to another instance)');
+    return sendError(
+      reply,
+      request,
+      'engine_unavailable',
+      'this API instance is stopping; send the request again (to another instance)',
+    );
   });
   // While stopping, every answer closes its connection: the client opens a new one (to another instance)
   // rather than reusing one this server is about to close under it.
   app.addHook('onSend', async (_request, reply) => {
     if (stopping) reply.header('connection', 'close');
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, request, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, request, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
   app.addHook('preValidation', async (request) => refuseNulCharacters(request));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -129,8 +156,14 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'ScaiVault dynamic credentials', version: PACKAGE_VERSION, description: 'Short-lived Postgres credentials under Temporal-backed leases.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a ScaiVault token (svt_...)' } } },
+      info: {
+        title: 'ScaiVault dynamic credentials',
+        version: PACKAGE_VERSION,
+        description: 'Short-lived Postgres credentials under Temporal-backed leases.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a ScaiVault token (svt_...)' } },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
@@ -140,17 +173,30 @@ export async function buildServer(setup: ApiSetup) {
   // Before the auth hook: CORS preflights are answered first, and a codec session cookie becomes a bearer header.
   await registerCodecBrowserAccess(app, codecSessions, setup.codecUiOrigins ?? []);
   const authorizer = setup.authorizer ?? policyAuthorizer(setup.stores.policies);
-  const liveTokens = new LiveTokens((hash) => setup.stores.identities.findLiveToken(hash), setup.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS);
+  const liveTokens = new LiveTokens(
+    (hash) => setup.stores.identities.findLiveToken(hash),
+    setup.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS,
+  );
   registerAuth(app, setup.stores, authorizer, liveTokens.find, setup.authFailureLimit);
   const checkpoints = auditCheckpoints({
-    audit: setup.stores.audit, temporal: setup.temporal, taskQueue: setup.taskQueue, storeId: await storeId(setup.stores), log: app.log,
+    audit: setup.stores.audit,
+    temporal: setup.temporal,
+    taskQueue: setup.taskQueue,
+    storeId: await storeId(setup.stores),
+    log: app.log,
     intervalMs: setup.auditCheckpointMs,
   });
   app.addHook('onClose', checkpoints.close);
   app.decorate('auditCheckpoints', checkpoints);
   const services = createServices({
-    stores: setup.stores, temporal: setup.temporal, taskQueue: setup.taskQueue, authorizer, passwords: leasePasswordSeal(setup.masterKeys),
-    liveTokens, checkpoints, workerWaitMs: setup.workerWaitMs,
+    stores: setup.stores,
+    temporal: setup.temporal,
+    taskQueue: setup.taskQueue,
+    authorizer,
+    passwords: leasePasswordSeal(setup.masterKeys),
+    liveTokens,
+    checkpoints,
+    workerWaitMs: setup.workerWaitMs,
   });
   await app.register(sysRoutes(setup.stores, setup.temporal));
   await app.register(openApiRoute);
@@ -163,7 +209,13 @@ export async function buildServer(setup: ApiSetup) {
   await app.register(policyRoutes(services.policies));
   await app.register(auditRoutes(services.audit));
   await app.register(rotationRoutes(services.rotation, services.webhooks));
-  await app.register(codecRoutes({ codec: new EncryptionCodec(payloadKeyring(setup.masterKeys), { passUnsealed: true }), sessions: codecSessions, audit: setup.stores.audit }));
+  await app.register(
+    codecRoutes({
+      codec: new EncryptionCodec(payloadKeyring(setup.masterKeys), { passUnsealed: true }),
+      sessions: codecSessions,
+      audit: setup.stores.audit,
+    }),
+  );
   await app.register(metricsRoutes(metricsRegistry(setup.stores.db)));
   app.addHook('onClose', services.close);
   return app;

@@ -3,7 +3,15 @@
  * lease workflow's `issue`, after zero or one activity, run as a regular or a local activity. They run on
  * the benchmark's own task queue and worker, never on the product's.
  */
-import { allHandlersFinished, condition, defineUpdate, patched, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  defineUpdate,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { LeaseProgress, LeaseSpec } from '../lib/lease';
 
 export interface ProbeActivities {

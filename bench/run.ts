@@ -22,14 +22,23 @@ import { workflowCodeScenario } from './scenarios/workflow-code';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only'));
-const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',') : undefined;
+const only = onlyArg
+  ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : (args[args.indexOf(onlyArg) + 1] ?? '')).split(',')
+  : undefined;
 const wanted = (name: string) => !only || only.includes(name);
 const against = args.find((a) => a.startsWith('--against='))?.split('=')[1];
 /** `--storm-lever=<WORKER_ENV>=<value>[,<count>]`: an expiry storm of <count> with the shipped worker, then with that setting. */
-const stormArg = args.find((a) => a.startsWith('--storm-lever='))?.slice('--storm-lever='.length).split(',');
-const storm = stormArg ? { setting: Object.fromEntries([stormArg[0]!.split('=') as [string, string]]), count: Number(stormArg[1] ?? 3000) } : undefined;
+const stormArg = args
+  .find((a) => a.startsWith('--storm-lever='))
+  ?.slice('--storm-lever='.length)
+  .split(',');
+const storm = stormArg
+  ? { setting: Object.fromEntries([stormArg[0]!.split('=') as [string, string]]), count: Number(stormArg[1] ?? 3000) }
+  : undefined;
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
-const sizes = quick ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200, lever: 200 } : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400, lever: 200 };
+const sizes = quick
+  ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200, lever: 200 }
+  : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400, lever: 200 };
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -47,23 +56,37 @@ process.on('uncaughtException', (error: Error & { code?: string }) => {
 });
 
 async function main() {
-  log(`mode ${quick ? 'quick' : 'full'}: ${JSON.stringify(sizes)}; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `mode ${quick ? 'quick' : 'full'}: ${JSON.stringify(sizes)}; ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   let env: BenchEnv | undefined;
   const baseline = against ? checkoutRevision(against) : undefined;
   const figures: Figure[] = [];
   let failure: unknown;
   try {
     env = await startBenchEnv(log, storage);
-    const ctx: ScenarioContext = { env, quick, log, runSeconds: sizes.runSeconds, traced: sizes.traced, report: (figure) => figures.push(figure) };
+    const ctx: ScenarioContext = {
+      env,
+      quick,
+      log,
+      runSeconds: sizes.runSeconds,
+      traced: sizes.traced,
+      report: (figure) => figures.push(figure),
+    };
     if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);
     if (wanted('workflow')) await workflowCodeScenario(ctx, quick ? 100 : 300, baseline);
-    if (wanted('levers')) await leverScenario(ctx, sizes.lever, chosenLevers(baseline ? [codeLever(baseline), ...LEVERS] : LEVERS));
+    if (wanted('levers'))
+      await leverScenario(ctx, sizes.lever, chosenLevers(baseline ? [codeLever(baseline), ...LEVERS] : LEVERS));
     if (wanted('mint')) await mintScenario(ctx);
     if (wanted('breakdown')) await breakdownScenario(ctx);
     if (wanted('revoke')) await revokeScenario(ctx, quick ? 40 : 200);
     // The mint rate paces an expiry storm's minting; without the mint scenario, the cpu scenario's, or this
     // machine's typical rate (slower only makes the storm's expiry second come later).
-    const measuredRate = (name: string) => (figures.find((f) => f.name === name)?.data as { api?: { rate?: number }; load?: { rate?: number } } | undefined);
+    const measuredRate = (name: string) =>
+      figures.find((f) => f.name === name)?.data as { api?: { rate?: number }; load?: { rate?: number } } | undefined;
     const groupRate = measuredRate('mint group c=16')?.api?.rate ?? measuredRate('cpu mint')?.load?.rate ?? 30;
     if (wanted('expiry')) {
       if (sizes.wave > 0) await expiryScenario(ctx, sizes.wave, groupRate);
@@ -81,16 +104,40 @@ async function main() {
   }
   const dir = path.join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}-${quick ? 'quick' : 'full'}.json`);
+  const file = path.join(
+    dir,
+    `${new Date(started).toISOString().replace(/[:.]/g, '-')}-${quick ? 'quick' : 'full'}.json`,
+  );
   const elapsed = (Date.now() - started) / 1000;
-  writeFileSync(file, JSON.stringify({
-    mode: quick ? 'quick' : 'full', temporalStorage: storage, started: new Date(started).toISOString(), elapsedSeconds: elapsed, sizes,
-    machine: { cores: os.cpus().length, model: os.cpus()[0]?.model, memoryBytes: os.totalmem(), loadAverageAtEnd: os.loadavg() },
-    figures, incidents, failure: failure ? String(failure) : undefined,
-  }, null, 2));
-  console.log(`\nsummary (${quick ? 'quick' : 'full'}, ${elapsed.toFixed(0)} s; each figure beside its same-run baseline):`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        mode: quick ? 'quick' : 'full',
+        temporalStorage: storage,
+        started: new Date(started).toISOString(),
+        elapsedSeconds: elapsed,
+        sizes,
+        machine: {
+          cores: os.cpus().length,
+          model: os.cpus()[0]?.model,
+          memoryBytes: os.totalmem(),
+          loadAverageAtEnd: os.loadavg(),
+        },
+        figures,
+        incidents,
+        failure: failure ? String(failure) : undefined,
+      },
+      null,
+      2,
+    ),
+  );
+  console.log(
+    `\nsummary (${quick ? 'quick' : 'full'}, ${elapsed.toFixed(0)} s; each figure beside its same-run baseline):`,
+  );
   for (const figure of figures) console.log(figure.line);
-  if (incidents.length) console.log(`WARNING: ${incidents.length} lost connection(s) during the run (Postgres restarted by someone else?)`);
+  if (incidents.length)
+    console.log(`WARNING: ${incidents.length} lost connection(s) during the run (Postgres restarted by someone else?)`);
   console.log(`results: ${path.relative(process.cwd(), file)}`);
   process.exit(failure ? 1 : 0);
 }

@@ -7,7 +7,9 @@ export class UsageError extends Error {}
 export function clientFromEnv(env: NodeJS.ProcessEnv = process.env, tokenSource?: () => string): ScaiVaultClient {
   const token = tokenSource ?? env.SCAIVAULT_TOKEN?.trim();
   if (!token) {
-    throw new UsageError('SCAIVAULT_TOKEN is not set: export SCAIVAULT_TOKEN=<your token> (the root token of a fresh `npm start` is in .data/root-token)');
+    throw new UsageError(
+      'SCAIVAULT_TOKEN is not set: export SCAIVAULT_TOKEN=<your token> (the root token of a fresh `npm start` is in .data/root-token)',
+    );
   }
   const address = env.SCAIVAULT_ADDR?.trim() || DEFAULT_ADDRESS;
   let url: URL | undefined;
@@ -17,7 +19,9 @@ export function clientFromEnv(env: NodeJS.ProcessEnv = process.env, tokenSource?
     url = undefined;
   }
   if (!url || !['http:', 'https:'].includes(url.protocol)) {
-    throw new UsageError(`SCAIVAULT_ADDR is not an http(s) address: export SCAIVAULT_ADDR=${DEFAULT_ADDRESS} (or your server's URL)`);
+    throw new UsageError(
+      `SCAIVAULT_ADDR is not an http(s) address: export SCAIVAULT_ADDR=${DEFAULT_ADDRESS} (or your server's URL)`,
+    );
   }
   return new ScaiVaultClient(address, token);
 }

@@ -21,22 +21,33 @@ export function printTable(rows: Array<Record<string, unknown>>, columns: string
   }
   const cells = [columns.map((c) => c.toUpperCase()), ...rows.map((row) => columns.map((c) => cell(row[c])))];
   const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
-  for (const line of cells) process.stdout.write(`${line.map((text, i) => (i === line.length - 1 ? text : text.padEnd(widths[i]!))).join('  ')}\n`);
+  for (const line of cells)
+    process.stdout.write(
+      `${line.map((text, i) => (i === line.length - 1 ? text : text.padEnd(widths[i]!))).join('  ')}\n`,
+    );
 }
 
 /** One "key  value" line per field. */
 export function printFields(fields: Record<string, unknown>) {
-  printTable(Object.entries(fields).map(([key, value]) => ({ key, value: cell(value) })), ['key', 'value']);
+  printTable(
+    Object.entries(fields).map(([key, value]) => ({ key, value: cell(value) })),
+    ['key', 'value'],
+  );
 }
 
-export const printWarnings = (warnings: string[] | undefined) => warnings?.forEach((w) => process.stderr.write(`warning: ${w}\n`));
+export const printWarnings = (warnings: string[] | undefined) =>
+  warnings?.forEach((w) => process.stderr.write(`warning: ${w}\n`));
 
 /** The API's message, and what to do about it when the cause is the CLI's setup. */
 export function describeError(error: unknown): string {
   if (error instanceof UsageError) return `Error: ${error.message}`;
   if (error instanceof ScaiVaultError) {
-    const hint = error.code === 'unreachable' ? '\nIs the server running? Point SCAIVAULT_ADDR at it: export SCAIVAULT_ADDR=http://127.0.0.1:8200'
-      : error.code === 'unauthorized' ? '\nCheck SCAIVAULT_TOKEN: it must be a live ScaiVault token.' : '';
+    const hint =
+      error.code === 'unreachable'
+        ? '\nIs the server running? Point SCAIVAULT_ADDR at it: export SCAIVAULT_ADDR=http://127.0.0.1:8200'
+        : error.code === 'unauthorized'
+          ? '\nCheck SCAIVAULT_TOKEN: it must be a live ScaiVault token.'
+          : '';
     const where = error.requestId ? ` [${error.code}, request ${error.requestId}]` : ` [${error.code}]`;
     return `Error: ${error.message}${where}${hint}`;
   }

@@ -7,7 +7,9 @@ import { secretsCommand } from './commands/secrets';
 
 export function buildProgram(): Command {
   return new Command('scaivault')
-    .description('ScaiVault from the command line. Reads SCAIVAULT_ADDR (default http://127.0.0.1:8200) and SCAIVAULT_TOKEN.')
+    .description(
+      'ScaiVault from the command line. Reads SCAIVAULT_ADDR (default http://127.0.0.1:8200) and SCAIVAULT_TOKEN.',
+    )
     .showHelpAfterError()
     .addCommand(dynamicCommand())
     .addCommand(agentCommand())

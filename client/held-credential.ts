@@ -37,7 +37,10 @@ export class HeldCredential extends EventEmitter<HeldCredentialEvents> {
   private readonly replaced: Credentials[] = [];
   private stopped = false;
 
-  private constructor(private readonly options: HeldCredentialOptions, private held: Credentials) {
+  private constructor(
+    private readonly options: HeldCredentialOptions,
+    private held: Credentials,
+  ) {
     super();
     this.schedule();
   }
@@ -63,7 +66,11 @@ export class HeldCredential extends EventEmitter<HeldCredentialEvents> {
     this.retiring.clear();
     if (!revoke) return;
     const leases = [this.held, ...this.replaced.splice(0)];
-    await Promise.all(leases.map((l) => this.options.client.revokeLease(l.lease_id, { wait }).catch((error: Error) => this.fail(error))));
+    await Promise.all(
+      leases.map((l) =>
+        this.options.client.revokeLease(l.lease_id, { wait }).catch((error: Error) => this.fail(error)),
+      ),
+    );
   }
 
   private static issue(options: HeldCredentialOptions): Promise<Credentials> {

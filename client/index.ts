@@ -24,7 +24,13 @@ export type SecretWritten = Answer<'secretWritten'>;
 
 /** The API's error, in its own words; `code` is `unreachable` when no answer came. */
 export class ScaiVaultError extends Error {
-  constructor(message: string, readonly status: number, readonly code: string, readonly requestId?: string, readonly details?: unknown) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly requestId?: string,
+    readonly details?: unknown,
+  ) {
     super(message);
     this.name = 'ScaiVaultError';
   }
@@ -36,35 +42,59 @@ export class ScaiVaultClient {
   private readonly address: string;
 
   /** `token` may be a function, read at each call: a token file mounted from a Secret changes under a running agent. */
-  constructor(address: string, private readonly token: string | (() => string)) {
+  constructor(
+    address: string,
+    private readonly token: string | (() => string),
+  ) {
     this.address = address.replace(/\/+$/, '');
   }
 
   /** Calls a route; resolves to the parsed JSON body (undefined for 204), rejects with ScaiVaultError. */
   async request<T>(method: string, path: string, options: { body?: unknown; query?: Query } = {}): Promise<T> {
-    const query = Object.entries(options.query ?? {}).filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== '');
+    const query = Object.entries(options.query ?? {}).filter(
+      (e): e is [string, string | number] => e[1] !== undefined && e[1] !== '',
+    );
     const url = `${this.address}${path}${query.length ? `?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)]))}` : ''}`;
     let response: Response;
     try {
       response = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${typeof this.token === 'function' ? this.token() : this.token}`, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${typeof this.token === 'function' ? this.token() : this.token}`,
+          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new ScaiVaultError(`cannot reach ScaiVault at ${this.address} (${cause?.code ?? cause?.message ?? String(error)})`, 0, 'unreachable');
+      throw new ScaiVaultError(
+        `cannot reach ScaiVault at ${this.address} (${cause?.code ?? cause?.message ?? String(error)})`,
+        0,
+        'unreachable',
+      );
     }
     const text = await response.text();
     let body: unknown;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new ScaiVaultError(`unexpected answer from ${this.address} (HTTP ${response.status}, not JSON)`, response.status, 'invalid_response');
+      throw new ScaiVaultError(
+        `unexpected answer from ${this.address} (HTTP ${response.status}, not JSON)`,
+        response.status,
+        'invalid_response',
+      );
     }
     if (!response.ok) {
-      const error = (body as { error?: { code?: string; message?: string; request_id?: string; details?: unknown } } | undefined)?.error;
-      throw new ScaiVaultError(error?.message ?? `HTTP ${response.status}`, response.status, error?.code ?? 'http_error', error?.request_id, error?.details);
+      const error = (
+        body as { error?: { code?: string; message?: string; request_id?: string; details?: unknown } } | undefined
+      )?.error;
+      throw new ScaiVaultError(
+        error?.message ?? `HTTP ${response.status}`,
+        response.status,
+        error?.code ?? 'http_error',
+        error?.request_id,
+        error?.details,
+      );
     }
     return body as T;
   }
@@ -103,17 +133,30 @@ export class ScaiVaultClient {
     });
 
   generateCredentials = (engine: string, role: string, body: { ttl?: string }) =>
-    this.request<Credentials>('POST', `/v1/dynamic/engines/${encodeURIComponent(engine)}/creds/${encodeURIComponent(role)}`, { body });
+    this.request<Credentials>(
+      'POST',
+      `/v1/dynamic/engines/${encodeURIComponent(engine)}/creds/${encodeURIComponent(role)}`,
+      { body },
+    );
 
-  queryAudit = (filter: { action?: string; identity_id?: string; since?: string; until?: string; limit?: number; cursor?: string }) =>
-    this.request<AuditPage>('GET', '/v1/audit', { query: filter });
+  queryAudit = (filter: {
+    action?: string;
+    identity_id?: string;
+    since?: string;
+    until?: string;
+    limit?: number;
+    cursor?: string;
+  }) => this.request<AuditPage>('GET', '/v1/audit', { query: filter });
 
   verifyAudit = () => this.request<AuditVerdict>('GET', '/v1/audit/verify');
 
-  getSecret = (path: string, version?: number) => this.request<Secret>('GET', `/v1/secrets/${encodeSecretPath(path)}`, { query: { version } });
+  getSecret = (path: string, version?: number) =>
+    this.request<Secret>('GET', `/v1/secrets/${encodeSecretPath(path)}`, { query: { version } });
 
   putSecret = (path: string, data: Record<string, unknown>, secretType?: string) =>
-    this.request<SecretWritten>('PUT', `/v1/secrets/${encodeSecretPath(path)}`, { body: { data, ...(secretType ? { secret_type: secretType } : {}) } });
+    this.request<SecretWritten>('PUT', `/v1/secrets/${encodeSecretPath(path)}`, {
+      body: { data, ...(secretType ? { secret_type: secretType } : {}) },
+    });
 }
 
 const encodeSecretPath = (path: string) => path.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');

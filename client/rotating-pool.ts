@@ -19,7 +19,10 @@ export class RotatingPool {
   private current: Generation;
   private readonly generations = new Set<Generation>();
 
-  constructor(held: Pick<HeldCredential, 'current' | 'on'>, private readonly config: Omit<pg.PoolConfig, 'connectionString' | 'user' | 'password'> = {}) {
+  constructor(
+    held: Pick<HeldCredential, 'current' | 'on'>,
+    private readonly config: Omit<pg.PoolConfig, 'connectionString' | 'user' | 'password'> = {},
+  ) {
     this.current = this.open(held.current);
     held.on('rotated', (next: Credentials) => {
       const old = this.current;

@@ -13,7 +13,10 @@ export interface RevokeOnShutdownOptions {
  * be dropped (`DELETE ...?wait=false`), which the product then does durably. Returns a function that
  * removes the hooks.
  */
-export function revokeOnShutdown(held: HeldCredential | HeldCredential[], { timeoutMs = 5_000, signals = ['SIGTERM', 'SIGINT'] }: RevokeOnShutdownOptions = {}): () => void {
+export function revokeOnShutdown(
+  held: HeldCredential | HeldCredential[],
+  { timeoutMs = 5_000, signals = ['SIGTERM', 'SIGINT'] }: RevokeOnShutdownOptions = {},
+): () => void {
   const credentials = Array.isArray(held) ? held : [held];
   let started = false;
   const onSignal = (signal: NodeJS.Signals) => {

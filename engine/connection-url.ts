@@ -17,7 +17,8 @@ export function connectionUrlProblem(template: string): string | undefined {
   } catch {
     return 'connection_url is not a URL';
   }
-  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') return 'connection_url must start with postgresql://';
+  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:')
+    return 'connection_url must start with postgresql://';
   const [, userinfo = '', rest = ''] = template.match(/^[a-z]+:\/\/(?:([^@/?#]*)@)?(.*)$/is) ?? [];
   const [, password] = userinfo.match(/^[^:]*:(.*)$/s) ?? [];
   if (password !== undefined && password !== '{{password}}') {
@@ -38,13 +39,23 @@ export function connectionUrlProblem(template: string): string | undefined {
 }
 
 /** libpq parameters that name files: the API would read them from its own disk. */
-const FILE_PARAMETERS = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl', 'sslcrldir', 'passfile', 'service', 'servicefile'];
+const FILE_PARAMETERS = [
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'sslcrl',
+  'sslcrldir',
+  'passfile',
+  'service',
+  'servicefile',
+];
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** Why a ca_certificate is unusable: it must hold one or more PEM X.509 certificates and nothing else. */
 export function caCertificateProblem(pem: string): string | undefined {
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0 || pem.replace(PEM_CERTIFICATE, '').trim() !== '') return 'ca_certificate must be one or more PEM certificates (-----BEGIN CERTIFICATE----- ...)';
+  if (blocks.length === 0 || pem.replace(PEM_CERTIFICATE, '').trim() !== '')
+    return 'ca_certificate must be one or more PEM certificates (-----BEGIN CERTIFICATE----- ...)';
   for (const block of blocks) {
     try {
       new X509Certificate(block);
@@ -57,7 +68,10 @@ export function caCertificateProblem(pem: string): string | undefined {
 
 /** The template with a username and password filled in, URL-encoded. */
 export const fillConnectionUrl = (template: string, credential: RootCredential) =>
-  render(template, { username: encodeURIComponent(credential.username), password: encodeURIComponent(credential.password) });
+  render(template, {
+    username: encodeURIComponent(credential.username),
+    password: encodeURIComponent(credential.password),
+  });
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 

@@ -11,7 +11,10 @@ export type Phase = 'creation' | 'renew' | 'revocation';
 
 /** A definition the database refuses, judged by outcome; details follow the contract's invalid_statements. */
 export class DefinitionRejected extends Error {
-  constructor(readonly phase: Phase, readonly failure: SqlFailure) {
+  constructor(
+    readonly phase: Phase,
+    readonly failure: SqlFailure,
+  ) {
     super(`${phase}_statements[${failure.statementIndex}]: ${failure.message}`);
     this.name = 'DefinitionRejected';
   }
@@ -41,7 +44,8 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
   client.on('notice', onNotice);
   try {
     await client.query('BEGIN');
-    if (needsAclLock([...statements.creation, ...statements.revocation])) await client.query(`SELECT pg_advisory_xact_lock(hashtext('scaivault:acl'))`);
+    if (needsAclLock([...statements.creation, ...statements.revocation]))
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('scaivault:acl'))`);
     for (const phase of ['creation', 'renew', 'revocation'] as const) {
       for (const [index, statement] of statements[phase].entries()) {
         notices.length = 0;
@@ -51,15 +55,23 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
           await client.query('RELEASE SAVEPOINT statement');
         } catch (error) {
           await client.query('ROLLBACK TO SAVEPOINT statement');
-          const failure = { ...failureOf(error, index), hint: hintFor(error, admin) ?? (error as pg.DatabaseError).hint };
+          const failure = {
+            ...failureOf(error, index),
+            hint: hintFor(error, admin) ?? (error as pg.DatabaseError).hint,
+          };
           if (phase !== 'revocation') throw new DefinitionRejected(phase, failure);
-          warnings.push(`revocation_statements[${index}] fails (${failure.sqlstate}): ${failure.message}${failure.hint ? `. ${failure.hint}` : ''}`);
+          warnings.push(
+            `revocation_statements[${index}] fails (${failure.sqlstate}): ${failure.message}${failure.hint ? `. ${failure.hint}` : ''}`,
+          );
           continue;
         }
         for (const notice of notices) warnings.push(await explainNotice(client, phase, index, notice, probe, admin));
       }
       if (phase === 'creation' && !(await roleExists(client, probe))) {
-        throw new DefinitionRejected('creation', { statementIndex: 0, message: 'the creation statements did not create a role named {{name}}' });
+        throw new DefinitionRejected('creation', {
+          statementIndex: 0,
+          message: 'the creation statements did not create a role named {{name}}',
+        });
       }
     }
     if (await roleExists(client, probe)) {
@@ -75,7 +87,7 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
   }
   if (statements.creation.some((s) => PER_TABLE_GRANT.test(s) && !/\bGRANT\s+"?[a-z0-9_]+"?\s+TO\b/i.test(s))) {
     warnings.push(
-      'the creation statements grant table privileges to each lease user: every live lease adds an entry to each table\'s ACL, ' +
+      "the creation statements grant table privileges to each lease user: every live lease adds an entry to each table's ACL, " +
         'and around 1,000-2,500 live leases Postgres fails with "row is too big". For many concurrent leases grant the ' +
         'privileges once to a group role and create users with CREATE ROLE "{{name}}" ... IN ROLE <group> (see the README)',
     );
@@ -91,15 +103,24 @@ function failureOf(error: unknown, statementIndex: number): SqlFailure {
 function hintFor(error: unknown, admin: string): string | undefined {
   const message = describe(error);
   if (OWNED_DENIED.test(message)) {
-    return `On PostgreSQL 15 and older, ${admin} may REASSIGN or DROP OWNED only for roles it is a member of. ` +
+    return (
+      `On PostgreSQL 15 and older, ${admin} may REASSIGN or DROP OWNED only for roles it is a member of. ` +
       `While lease users own nothing, DROP ROLE still succeeds; a lease user that creates objects will not be dropped ` +
-      `(the lease shows revocation_failed). Add GRANT "{{name}}" TO ${admin} to the creation statements to make these statements work`;
+      `(the lease shows revocation_failed). Add GRANT "{{name}}" TO ${admin} to the creation statements to make these statements work`
+    );
   }
   return undefined;
 }
 
 /** Turns a Postgres notice into a warning that says what it means for issued users. */
-async function explainNotice(client: pg.ClientBase, phase: Phase, index: number, notice: NoticeMessage, probe: string, admin: string) {
+async function explainNotice(
+  client: pg.ClientBase,
+  phase: Phase,
+  index: number,
+  notice: NoticeMessage,
+  probe: string,
+  admin: string,
+) {
   const where = `${phase}_statements[${index}]`;
   const object = notice.message?.match(NO_PRIVILEGES)?.[1];
   if (!object) return `${where}: ${notice.severity ?? 'NOTICE'}: ${notice.message}`;
@@ -117,9 +138,11 @@ async function explainNotice(client: pg.ClientBase, phase: Phase, index: number,
     return `${where}: no privileges were granted for "${object}" (${admin} does not own it); issued users still have access through PUBLIC`;
   }
   if (kind === 'table') {
-    return `${where}: no privileges were granted for "${object}": ${admin} holds no grant option on it, so issued users will get ` +
+    return (
+      `${where}: no privileges were granted for "${object}": ${admin} holds no grant option on it, so issued users will get ` +
       `"permission denied for table ${object}". Fix: GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${admin} WITH GRANT OPTION ` +
-      `(and ALTER DEFAULT PRIVILEGES ... GRANT SELECT ON TABLES TO ${admin} WITH GRANT OPTION for future tables), or use a group role`;
+      `(and ALTER DEFAULT PRIVILEGES ... GRANT SELECT ON TABLES TO ${admin} WITH GRANT OPTION for future tables), or use a group role`
+    );
   }
   return `${where}: no privileges were granted for "${object}": ${admin} may not grant on it, and issued users will not have that access`;
 }

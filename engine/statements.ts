@@ -18,7 +18,8 @@ export interface SqlFailure {
 
 /** Statements that rewrite object ACLs (`pg_class.relacl` and friends) conflict when run in parallel. */
 export const touchesAcl = (statement: string) =>
-  /\b(GRANT|REVOKE)\b[\s\S]*\bON\b/i.test(statement) || /\b(DROP|REASSIGN)\s+OWNED\b/i.test(statement) ||
+  /\b(GRANT|REVOKE)\b[\s\S]*\bON\b/i.test(statement) ||
+  /\b(DROP|REASSIGN)\s+OWNED\b/i.test(statement) ||
   /\bALTER\s+DEFAULT\s+PRIVILEGES\b/i.test(statement);
 
 export const needsAclLock = (statements: string[]) => statements.some(touchesAcl);
@@ -99,8 +100,17 @@ async function retryingConflicts(run: (failedAt: (index: number) => void) => Pro
  * Our own SQL rides with BEGIN and COMMIT (`steps`), so a transaction costs two round trips beyond its
  * statements; each role statement is sent alone by the extended protocol.
  */
-export async function inTransaction(client: pg.ClientBase, statements: string[], values: Record<string, string>, steps: TransactionSteps = {}): Promise<void> {
-  const begin = ['BEGIN', ...(needsAclLock(statements) ? [`SELECT pg_advisory_xact_lock(${ACL_LOCK_KEY})`] : []), ...(steps.opening ? [steps.opening.sql] : [])];
+export async function inTransaction(
+  client: pg.ClientBase,
+  statements: string[],
+  values: Record<string, string>,
+  steps: TransactionSteps = {},
+): Promise<void> {
+  const begin = [
+    'BEGIN',
+    ...(needsAclLock(statements) ? [`SELECT pg_advisory_xact_lock(${ACL_LOCK_KEY})`] : []),
+    ...(steps.opening ? [steps.opening.sql] : []),
+  ];
   const commit = [...(steps.closing ? [steps.closing] : []), 'COMMIT'];
   await retryingConflicts(async (failedAt) => {
     try {
@@ -130,7 +140,8 @@ async function runAlone(client: pg.ClientBase, statement: string, values: Record
  * The comment that marks a role as this store's lease user: the reconciler touches no role without it,
  * and never one another ScaiVault instance (another store) created.
  */
-export const leaseMarker = (m: RoleMarker) => `scaivault lease=${m.leaseId} engine=${m.engine} store=${m.storeId} issued=${m.issuedAt}`;
+export const leaseMarker = (m: RoleMarker) =>
+  `scaivault lease=${m.leaseId} engine=${m.engine} store=${m.storeId} issued=${m.issuedAt}`;
 export interface RoleMarker {
   leaseId: string;
   engine: string;
@@ -175,7 +186,9 @@ export async function createRole(
       sql: `SELECT 1 FROM pg_roles WHERE rolname = ${pg.escapeLiteral(values.name)}`,
       proceed: async (rows) => {
         if (rows.length === 0) return true;
-        await client.query(`ALTER ROLE ${name} WITH PASSWORD ${pg.escapeLiteral(values.password)} VALID UNTIL ${pg.escapeLiteral(values.expiration)}`);
+        await client.query(
+          `ALTER ROLE ${name} WITH PASSWORD ${pg.escapeLiteral(values.password)} VALID UNTIL ${pg.escapeLiteral(values.expiration)}`,
+        );
         return false;
       },
     },
@@ -198,7 +211,17 @@ async function endSessions(client: pg.ClientBase, username: string, superuser: b
       await client.query(terminate);
       return;
     }
-    await inTransaction(client, [], {}, { opening: { sql: `GRANT ${name} TO CURRENT_USER; ${terminate}; REVOKE ${name} FROM CURRENT_USER`, proceed: () => true } });
+    await inTransaction(
+      client,
+      [],
+      {},
+      {
+        opening: {
+          sql: `GRANT ${name} TO CURRENT_USER; ${terminate}; REVOKE ${name} FROM CURRENT_USER`,
+          proceed: () => true,
+        },
+      },
+    );
   } catch (error) {
     errors.push(error instanceof StatementError ? { ...error.failure, statementIndex: -1 } : failureOf(error, -1));
   }

@@ -16,20 +16,31 @@ interface Entry {
 }
 
 /** Reads an engine's root credential from its secret path. */
-export async function readRootCredential(secrets: SecretStore, engine: Pick<EngineRecord, 'root_credentials_path'>, pending = false) {
+export async function readRootCredential(
+  secrets: SecretStore,
+  engine: Pick<EngineRecord, 'root_credentials_path'>,
+  pending = false,
+) {
   // A rotation's pending version, when asked for and present: the database may already have it.
-  const secret = (pending && (await secrets.pending(engine.root_credentials_path))) || (await secrets.get(engine.root_credentials_path));
+  const secret =
+    (pending && (await secrets.pending(engine.root_credentials_path))) ||
+    (await secrets.get(engine.root_credentials_path));
   if (!secret) throw new TargetError(`no secret at root_credentials_path ${engine.root_credentials_path}`);
   const { username, password } = secret.data as Partial<RootCredential>;
   if (typeof username !== 'string' || typeof password !== 'string') {
-    throw new TargetError(`the secret at ${engine.root_credentials_path} must hold string fields "username" and "password"`);
+    throw new TargetError(
+      `the secret at ${engine.root_credentials_path} must hold string fields "username" and "password"`,
+    );
   }
   return { credential: { username, password }, version: secret.version };
 }
 
 /** A failure talking to a target database, with a message safe to show (no password in it). */
 export class TargetError extends Error {
-  constructor(message: string, readonly sqlstate?: string) {
+  constructor(
+    message: string,
+    readonly sqlstate?: string,
+  ) {
     super(message);
     this.name = 'TargetError';
   }
@@ -133,11 +144,18 @@ export function describe(error: unknown): string {
 
 /** Opens one connection with the given URL and credential, runs `SELECT 1`, and reports the failure if any. */
 /** Where an engine connects: its URL template and the CA that verifies the server. */
-export type TargetAddress = Pick<EngineRecord, 'connection_url' | 'ca_certificate'> & Partial<Pick<EngineRecord, 'statement_timeout' | 'lock_timeout'>>;
+export type TargetAddress = Pick<EngineRecord, 'connection_url' | 'ca_certificate'> &
+  Partial<Pick<EngineRecord, 'statement_timeout' | 'lock_timeout'>>;
 
 export async function testConnection(target: TargetAddress, credential: RootCredential): Promise<string | undefined> {
-  const limits = target.statement_timeout && target.lock_timeout ? { statement_timeout: target.statement_timeout, lock_timeout: target.lock_timeout } : undefined;
-  const client = new pg.Client({ ...poolConfigFor(fillConnectionUrl(target.connection_url, credential), target.ca_certificate, limits), connectionTimeoutMillis: 10_000 });
+  const limits =
+    target.statement_timeout && target.lock_timeout
+      ? { statement_timeout: target.statement_timeout, lock_timeout: target.lock_timeout }
+      : undefined;
+  const client = new pg.Client({
+    ...poolConfigFor(fillConnectionUrl(target.connection_url, credential), target.ca_certificate, limits),
+    connectionTimeoutMillis: 10_000,
+  });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -12,7 +12,17 @@ export const SCOPES = [
 export type Scope = (typeof SCOPES)[number];
 
 /** Permissions a policy rule grants on a path (fine). `deny` wins over every grant. */
-export const PERMISSIONS = ['read', 'write', 'delete', 'list', 'rotate', 'generate', 'renew', 'revoke', 'deny'] as const;
+export const PERMISSIONS = [
+  'read',
+  'write',
+  'delete',
+  'list',
+  'rotate',
+  'generate',
+  'renew',
+  'revoke',
+  'deny',
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export interface Identity {

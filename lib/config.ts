@@ -20,7 +20,13 @@ export interface WorkerTuning {
    */
   stickyTimeoutSeconds: number;
 }
-export const DEFAULT_WORKER_TUNING: WorkerTuning = { cachedWorkflows: 1000, workflowThreads: 1, workflowTaskSlots: 100, localActivitySlots: 100, stickyTimeoutSeconds: 10 };
+export const DEFAULT_WORKER_TUNING: WorkerTuning = {
+  cachedWorkflows: 1000,
+  workflowThreads: 1,
+  workflowTaskSlots: 100,
+  localActivitySlots: 100,
+  stickyTimeoutSeconds: 10,
+};
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const envSchema = z.object({
@@ -47,11 +53,15 @@ const envSchema = z.object({
   SCAIVAULT_TRUST_PROXY: z.string().optional(),
   SCAIVAULT_WEBHOOK_ALLOW_PRIVATE: z.string().optional(),
   SCAIVAULT_TOKEN_CACHE_MS: z.coerce.number().int().min(0).default(1000),
-  SCAIVAULT_AUDIT_CHECKPOINT_INTERVAL: z.string().default('60s').transform((value, ctx) => {
-    const seconds = parseDuration(value);
-    if (seconds === undefined || seconds < 1) ctx.addIssue({ code: 'custom', message: 'must be a duration of at least 1s, such as "60s" or "5m"' });
-    return (seconds ?? 0) * 1000;
-  }),
+  SCAIVAULT_AUDIT_CHECKPOINT_INTERVAL: z
+    .string()
+    .default('60s')
+    .transform((value, ctx) => {
+      const seconds = parseDuration(value);
+      if (seconds === undefined || seconds < 1)
+        ctx.addIssue({ code: 'custom', message: 'must be a duration of at least 1s, such as "60s" or "5m"' });
+      return (seconds ?? 0) * 1000;
+    }),
   SCAIVAULT_WORKER_CACHED_WORKFLOWS: int(DEFAULT_WORKER_TUNING.cachedWorkflows),
   SCAIVAULT_WORKER_WORKFLOW_THREADS: int(DEFAULT_WORKER_TUNING.workflowThreads),
   SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: int(DEFAULT_WORKER_TUNING.workflowTaskSlots),
@@ -95,8 +105,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   // An empty variable means unset, as shells and compose files often leave them.
   const e = envSchema.parse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   const dataDir = path.resolve(e.SCAIVAULT_DATA_DIR);
-  if (!e.SCAIVAULT_TLS_CERT !== !e.SCAIVAULT_TLS_KEY) throw new Error('SCAIVAULT_TLS_CERT and SCAIVAULT_TLS_KEY go together: set both (HTTPS) or neither (HTTP)');
-  if (!e.TEMPORAL_TLS_CERT !== !e.TEMPORAL_TLS_KEY) throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (mTLS) or neither');
+  if (!e.SCAIVAULT_TLS_CERT !== !e.SCAIVAULT_TLS_KEY)
+    throw new Error('SCAIVAULT_TLS_CERT and SCAIVAULT_TLS_KEY go together: set both (HTTPS) or neither (HTTP)');
+  if (!e.TEMPORAL_TLS_CERT !== !e.TEMPORAL_TLS_KEY)
+    throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (mTLS) or neither');
   return {
     host: e.SCAIVAULT_HOST,
     port: e.SCAIVAULT_PORT,
@@ -114,14 +126,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
        * certificate and key, as PEM files) and/or an API key (Temporal Cloud); plaintext when none is set.
        */
       transport: {
-        tls: e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME
-          ? { certFile: e.TEMPORAL_TLS_CERT, keyFile: e.TEMPORAL_TLS_KEY, caFile: e.TEMPORAL_TLS_CA, serverName: e.TEMPORAL_TLS_SERVER_NAME }
-          : undefined,
+        tls:
+          e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME
+            ? {
+                certFile: e.TEMPORAL_TLS_CERT,
+                keyFile: e.TEMPORAL_TLS_KEY,
+                caFile: e.TEMPORAL_TLS_CA,
+                serverName: e.TEMPORAL_TLS_SERVER_NAME,
+              }
+            : undefined,
         apiKey: e.TEMPORAL_API_KEY,
       } satisfies TemporalTransportConfig,
     },
     /** The API serves HTTPS with this certificate and key (PEM files), HTTP when unset. */
-    tls: e.SCAIVAULT_TLS_CERT || e.SCAIVAULT_TLS_KEY ? { certFile: e.SCAIVAULT_TLS_CERT ?? '', keyFile: e.SCAIVAULT_TLS_KEY ?? '' } : undefined,
+    tls:
+      e.SCAIVAULT_TLS_CERT || e.SCAIVAULT_TLS_KEY
+        ? { certFile: e.SCAIVAULT_TLS_CERT ?? '', keyFile: e.SCAIVAULT_TLS_KEY ?? '' }
+        : undefined,
     devRootToken: e.SCAIVAULT_DEV_ROOT_TOKEN,
     /**
      * Which proxies' X-Forwarded-For the API believes for a caller's address (the failed-authentication limit

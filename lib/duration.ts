@@ -20,21 +20,27 @@ export function parseDuration(input: string | number): number | undefined {
 }
 
 /** A request field holding a duration; parses to whole seconds. */
-export const durationSchema = z
-  .union([z.string().max(64), z.number()])
-  .transform((value, ctx) => {
-    const seconds = parseDuration(value);
-    if (seconds === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "90s", "30m", "1h", "7d", "1h30m" or whole seconds' });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+export const durationSchema = z.union([z.string().max(64), z.number()]).transform((value, ctx) => {
+  const seconds = parseDuration(value);
+  if (seconds === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a duration such as "90s", "30m", "1h", "7d", "1h30m" or whole seconds',
+    });
+    return z.NEVER;
+  }
+  return seconds;
+});
 
 export function formatDuration(seconds: number): string {
   const parts: string[] = [];
   let rest = seconds;
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;

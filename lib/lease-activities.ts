@@ -14,7 +14,12 @@ export interface LeaseActivities {
    * `revocation_failed` with the database's words when it is not (once per new error). Nothing is recorded
    * for a lease whose issue failed (`record: false`).
    */
-  revokeAndRecord(input: { spec: LeaseSpec; progress: LeaseProgress; record: boolean; requestedBy?: string }): Promise<RevocationOutcome>;
+  revokeAndRecord(input: {
+    spec: LeaseSpec;
+    progress: LeaseProgress;
+    record: boolean;
+    requestedBy?: string;
+  }): Promise<RevocationOutcome>;
   /** Writes the lease's state to the store, with an audit entry when the workflow itself acted. */
   recordLeaseState(input: { spec: LeaseSpec; progress: LeaseProgress; audit?: LeaseAuditEvent }): Promise<void>;
 }

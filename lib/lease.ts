@@ -71,18 +71,24 @@ export interface RenewResult {
 
 /** A lease has ended once its role is gone: revoked, or expired. Every other state is unfinished (its workflow runs). */
 export const FINISHED_STATES: readonly LeaseState[] = ['revoked', 'expired'];
-export const UNFINISHED_STATES: readonly LeaseState[] = LEASE_STATES.filter((state) => !FINISHED_STATES.includes(state));
+export const UNFINISHED_STATES: readonly LeaseState[] = LEASE_STATES.filter(
+  (state) => !FINISHED_STATES.includes(state),
+);
 export const isFinished = (state: LeaseState) => FINISHED_STATES.includes(state);
 
 /** Whole seconds: `VALID UNTIL` and `expires_at` always name the same instant. */
 export const truncateToSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
 
 /** How an ending lease ends: `expired` when its TTL ran out, `revoked` when someone asked. */
-export const endingState = (progress: LeaseProgress): 'expired' | 'revoked' => (progress.revokeReason === 'expired' ? 'expired' : 'revoked');
+export const endingState = (progress: LeaseProgress): 'expired' | 'revoked' =>
+  progress.revokeReason === 'expired' ? 'expired' : 'revoked';
 
 /** The lease as recorded once its role is gone (or an operator ended it): its final state and when. */
-export const ended = (progress: LeaseProgress, nowMs: number): LeaseProgress =>
-  ({ ...progress, state: endingState(progress), revokedAt: new Date(truncateToSecond(nowMs)).toISOString() });
+export const ended = (progress: LeaseProgress, nowMs: number): LeaseProgress => ({
+  ...progress,
+  state: endingState(progress),
+  revokedAt: new Date(truncateToSecond(nowMs)).toISOString(),
+});
 
 /** The renewal rule: extend from now by the increment, never past the lease's max. */
 export function plannedRenewal(nowMs: number, incrementSeconds: number, current: LeaseProgress) {

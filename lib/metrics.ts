@@ -52,8 +52,9 @@ export const leaseMetrics = {
     const end = mintDuration.startTimer({ engine: lease.engine, role: lease.role });
     return (outcome) => end({ outcome });
   },
-  renewed: (lease: LeaseLabels, outcome: 'success' | 'failure') => renewals.inc({ engine: lease.engine, role: lease.role, outcome }),
-  revoked: (lease: LeaseLabels, outcome: string) => revocations.inc({ engine: lease.engine, role: lease.role, outcome }),
+  renewed: (lease: LeaseLabels, outcome: 'success' | 'failure') =>
+    renewals.inc({ engine: lease.engine, role: lease.role, outcome }),
+  revoked: (lease: LeaseLabels, outcome: string) =>
+    revocations.inc({ engine: lease.engine, role: lease.role, outcome }),
   expired: (lease: LeaseLabels) => expirations.inc({ engine: lease.engine, role: lease.role }),
 };
-

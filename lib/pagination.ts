@@ -11,7 +11,11 @@ export const DEFAULT_PAGE = 100;
 
 export const pageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(DEFAULT_PAGE),
-  cursor: z.string().max(1024).regex(/^[A-Za-z0-9_-]+$/, 'is not a cursor from next_cursor').optional(),
+  cursor: z
+    .string()
+    .max(1024)
+    .regex(/^[A-Za-z0-9_-]+$/, 'is not a cursor from next_cursor')
+    .optional(),
 });
 export type PageQuery = z.infer<typeof pageQuerySchema>;
 

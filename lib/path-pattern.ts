@@ -110,7 +110,9 @@ export function patternsOverlap(a: string, b: string): boolean {
   let x = shapeOf(a);
   let y = shapeOf(b);
   if (x.tail === undefined && y.tail === undefined) {
-    return x.segments.length === y.segments.length && x.segments.every((segment, n) => segmentsMeet(segment, y.segments[n]!));
+    return (
+      x.segments.length === y.segments.length && x.segments.every((segment, n) => segmentsMeet(segment, y.segments[n]!))
+    );
   }
   // Let x be the prefix pattern whose whole segments end first.
   if (x.tail === undefined || (y.tail !== undefined && y.segments.length < x.segments.length)) [x, y] = [y, x];
@@ -125,6 +127,7 @@ export function patternsOverlap(a: string, b: string): boolean {
  * pattern, and no `deny` reaches any path in it.
  */
 export function rulesAllowAll(rules: PolicyRule[], permission: Permission, pattern: string): boolean {
-  if (rules.some((rule) => rule.permissions.includes('deny') && patternsOverlap(rule.path_pattern, pattern))) return false;
+  if (rules.some((rule) => rule.permissions.includes('deny') && patternsOverlap(rule.path_pattern, pattern)))
+    return false;
   return rules.some((rule) => rule.permissions.includes(permission) && patternCovers(rule.path_pattern, pattern));
 }

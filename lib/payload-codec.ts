@@ -9,7 +9,9 @@ const METADATA_KEY_ID = 'encryption-key-id';
 /** A payload the product did not seal reached a worker or client that only takes sealed input. */
 export class UnsealedPayloadError extends Error {
   constructor() {
-    super('refused a Temporal payload that ScaiVault did not seal: workflows and their messages only take sealed input');
+    super(
+      'refused a Temporal payload that ScaiVault did not seal: workflows and their messages only take sealed input',
+    );
     this.name = 'UnsealedPayloadError';
   }
 }

@@ -17,9 +17,11 @@ export function parseReceiverAllowList(value: string | undefined): ReceiverAllow
 export function receiverAddressProblem(address: string, allow: ReceiverAllowList): string | undefined {
   if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
   let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress())
+    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   const range = parsed.range();
   if (range === 'unicast' || allow === 'all') return undefined;
-  if (allow.some(([network, bits]) => network.kind() === parsed.kind() && parsed.match(network, bits))) return undefined;
+  if (allow.some(([network, bits]) => network.kind() === parsed.kind() && parsed.match(network, bits)))
+    return undefined;
   return `the receiver's address ${parsed.toString()} is ${range}: webhooks reach public addresses only, unless SCAIVAULT_WEBHOOK_ALLOW_PRIVATE allows it`;
 }

@@ -17,8 +17,12 @@ export interface RootRotationActivities {
    * transaction; the value stays in the store, never in the workflow. Takes over a rotate-root left
    * unfinished by a process that stopped (its pending version is applied instead of a new one).
    */
-  beginRootRotation(input: RootRotationInput & { rotationId: string; workflowId: string }): Promise<
-    { outcome: 'started'; rotationId: string } | { outcome: 'busy'; rotationId: string } | { outcome: 'failed'; error: string }
+  beginRootRotation(
+    input: RootRotationInput & { rotationId: string; workflowId: string },
+  ): Promise<
+    | { outcome: 'started'; rotationId: string }
+    | { outcome: 'busy'; rotationId: string }
+    | { outcome: 'failed'; error: string }
   >;
   /**
    * Has the database take the pending password (`ALTER ROLE CURRENT_USER`, sent as a SCRAM verifier);

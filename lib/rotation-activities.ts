@@ -52,7 +52,10 @@ export interface RotationActivities {
   deliverWebhook(task: DeliveryTask): Promise<void>;
   markDeliveryFailed(input: { deliveryId: string }): Promise<void>;
   /** Pending becomes current, current becomes previous; audited `rotation_confirm`. */
-  confirmRotation(input: { rotationId: string; confirmedBy: string }): Promise<{ previousVersion?: number; failed?: string }>;
+  confirmRotation(input: {
+    rotationId: string;
+    confirmedBy: string;
+  }): Promise<{ previousVersion?: number; failed?: string }>;
   /** Nobody confirmed in time: the pending version is retired; the current one is untouched. */
   expireRotation(input: { rotationId: string }): Promise<void>;
   /** The grace period is over: the previous version is retired; audited `rotation_complete`. */

@@ -17,7 +17,10 @@ export const LeaseSearchKeys = {
   expiresAt: key('ScaiVaultExpiresAt', 'DATETIME'),
 } as const;
 
-export function leaseSearchAttributes(spec: Pick<LeaseSpec, 'engine' | 'role' | 'username'>, progress: Pick<LeaseProgress, 'state' | 'expiresAt'>): SearchAttributePair[] {
+export function leaseSearchAttributes(
+  spec: Pick<LeaseSpec, 'engine' | 'role' | 'username'>,
+  progress: Pick<LeaseProgress, 'state' | 'expiresAt'>,
+): SearchAttributePair[] {
   return [
     { key: LeaseSearchKeys.engine, value: spec.engine },
     { key: LeaseSearchKeys.role, value: spec.role },

@@ -29,7 +29,8 @@ export const distinct = (charset: string) => [...new Set(charset)].join('');
 
 /** Why the rules cannot produce a good value, or undefined. */
 export function secretPolicyProblem(rules: SecretPolicyRules): string | undefined {
-  if (!PRINTABLE.test(rules.charset)) return 'charset must hold printable ASCII characters only (no space, no control characters)';
+  if (!PRINTABLE.test(rules.charset))
+    return 'charset must hold printable ASCII characters only (no space, no control characters)';
   const charset = distinct(rules.charset);
   if (charset.length < 2) return 'charset must hold at least two distinct characters';
   let required = 0;
@@ -40,7 +41,8 @@ export function secretPolicyProblem(rules: SecretPolicyRules): string | undefine
   }
   if (required > rules.length) return `the minimums add up to ${required}, more than length ${rules.length}`;
   const bits = rules.length * Math.log2(charset.length);
-  if (bits < MIN_ENTROPY_BITS) return `values would carry ${Math.floor(bits)} bits of entropy; at least ${MIN_ENTROPY_BITS} are needed (longer length or larger charset)`;
+  if (bits < MIN_ENTROPY_BITS)
+    return `values would carry ${Math.floor(bits)} bits of entropy; at least ${MIN_ENTROPY_BITS} are needed (longer length or larger charset)`;
   return undefined;
 }
 

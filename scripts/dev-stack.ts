@@ -59,7 +59,11 @@ async function main() {
     process.exit(code);
   };
   const start = (entry: string) => {
-    const child = fork(path.join(ROOT, entry), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...EMBEDDED_DEFAULTS, ...process.env } });
+    const child = fork(path.join(ROOT, entry), {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...EMBEDDED_DEFAULTS, ...process.env },
+    });
     children.push(child);
     child.once('exit', (code, signal) => {
       if (stopping) return;
@@ -77,7 +81,9 @@ async function main() {
 
   await Promise.all([ready(start('worker/main.ts')), ready(start('api/main.ts'))]);
 
-  const uiUrl = config.temporal.external ? '(external Temporal: see its own Web UI)' : `http://127.0.0.1:${config.temporal.uiPort}`;
+  const uiUrl = config.temporal.external
+    ? '(external Temporal: see its own Web UI)'
+    : `http://127.0.0.1:${config.temporal.uiPort}`;
   process.stdout.write(
     [
       '',

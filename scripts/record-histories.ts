@@ -41,9 +41,16 @@ async function expectStatus(call: Promise<{ status: number; body: any }>, status
 }
 
 /** The recorded paths: each names its file and returns the workflow id it ran. */
-function scenarios(call: Call, temporal: Client, target: TargetDatabase, engine: string): Record<string, () => Promise<string>> {
-  const creds = (role: string, body: Record<string, unknown> = {}) => expectStatus(call('POST', `/v1/dynamic/engines/${engine}/creds/${role}`, body), 200, `mint ${role}`);
-  const revoke = (leaseId: string, status: number, query = '') => expectStatus(call('DELETE', `/v1/dynamic/leases/${leaseId}${query}`), status, `revoke ${leaseId}${query}`);
+function scenarios(
+  call: Call,
+  temporal: Client,
+  target: TargetDatabase,
+  engine: string,
+): Record<string, () => Promise<string>> {
+  const creds = (role: string, body: Record<string, unknown> = {}) =>
+    expectStatus(call('POST', `/v1/dynamic/engines/${engine}/creds/${role}`, body), 200, `mint ${role}`);
+  const revoke = (leaseId: string, status: number, query = '') =>
+    expectStatus(call('DELETE', `/v1/dynamic/leases/${leaseId}${query}`), status, `revoke ${leaseId}${query}`);
   /** The lease's user owns a schema, so its revocation fails until the schema is gone. */
   const holdRevocation = async (username: string) => {
     const schema = `held_${username}`;
@@ -62,7 +69,11 @@ function scenarios(call: Call, temporal: Client, target: TargetDatabase, engine:
     async 'lease-issue-renew-revoke'() {
       const lease = await creds('readonly', { ttl: '1h', metadata: { ticket: 'REPLAY-1' } });
       await expectStatus(call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, { increment: '2h' }), 200, 'renew');
-      await expectStatus(call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, {}), 200, 'renew by default increment');
+      await expectStatus(
+        call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, {}),
+        200,
+        'renew by default increment',
+      );
       await revoke(lease.lease_id, 204);
       return lease.lease_id;
     },
@@ -74,12 +85,19 @@ function scenarios(call: Call, temporal: Client, target: TargetDatabase, engine:
     async 'lease-issue-failure'() {
       // The role grants on a table the admin owns; once the table is gone, its creation statements fail at issue.
       await adminQuery(`CREATE TABLE fragile (id int); ALTER TABLE fragile OWNER TO ${target.admin}`, [], target.name);
-      const role = { ...target.guideRole, name: 'fragile', creation_statements: [...target.guideRole.creation_statements, 'GRANT SELECT ON fragile TO "{{name}}"'] };
+      const role = {
+        ...target.guideRole,
+        name: 'fragile',
+        creation_statements: [...target.guideRole.creation_statements, 'GRANT SELECT ON fragile TO "{{name}}"'],
+      };
       await expectStatus(call('POST', `/v1/dynamic/engines/${engine}/roles`, role), 200, 'define fragile role');
       await adminQuery('DROP TABLE fragile', [], target.name);
       await expectStatus(call('POST', `/v1/dynamic/engines/${engine}/creds/fragile`, {}), 503, 'mint that fails');
       for (let i = 0; i < 100; i++) {
-        for await (const run of temporal.workflow.list({ query: `ScaiVaultEngine="${engine}" AND ScaiVaultRole="fragile"` })) return run.workflowId;
+        for await (const run of temporal.workflow.list({
+          query: `ScaiVaultEngine="${engine}" AND ScaiVaultRole="fragile"`,
+        }))
+          return run.workflowId;
         await new Promise((r) => setTimeout(r, 200)); // visibility catches up
       }
       throw new Error('recording failed: the failed mint has no workflow');
@@ -122,18 +140,38 @@ async function main() {
   const rootToken = `replay-root-${uniqueName('t')}`;
   await ensureRootToken(stores, '/nonexistent', rootToken);
   const temporal = await connectClient(address, 'default', payloadKeyring(masterKeys));
-  const { worker, close: closeWorker } = await createWorker({ stores, masterKeys, address, namespace: 'default', taskQueue: TASK_QUEUE });
+  const { worker, close: closeWorker } = await createWorker({
+    stores,
+    masterKeys,
+    address,
+    namespace: 'default',
+    taskQueue: TASK_QUEUE,
+  });
   const running = worker.run();
   const app = await buildServer({ stores, temporal, taskQueue: TASK_QUEUE, masterKeys, logLevel: 'warn' });
   const call = apiCaller(await app.listen({ host: '127.0.0.1', port: 0 }), rootToken);
   try {
     const engine = 'replay-db';
     const rootPath = `infra/postgres/${engine}/root`;
-    await expectStatus(call('PUT', `/v1/secrets/${rootPath}`, { data: { username: target.admin, password: target.adminPassword }, secret_type: 'json' }), 200, 'store root credential');
-    await expectStatus(call('POST', '/v1/dynamic/engines', {
-      name: engine, type: 'database', default_ttl: '1h', max_ttl: '8h',
-      config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath },
-    }), 201, 'configure engine');
+    await expectStatus(
+      call('PUT', `/v1/secrets/${rootPath}`, {
+        data: { username: target.admin, password: target.adminPassword },
+        secret_type: 'json',
+      }),
+      200,
+      'store root credential',
+    );
+    await expectStatus(
+      call('POST', '/v1/dynamic/engines', {
+        name: engine,
+        type: 'database',
+        default_ttl: '1h',
+        max_ttl: '8h',
+        config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath },
+      }),
+      201,
+      'configure engine',
+    );
     await expectStatus(call('POST', `/v1/dynamic/engines/${engine}/roles`, target.guideRole), 200, 'define role');
 
     mkdirSync(OUT_DIR, { recursive: true });

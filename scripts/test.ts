@@ -22,9 +22,15 @@ const vitestStatus = run('npx', ['vitest', 'run', ...extraArgs]);
 let passed = 0;
 let failed = failedOutside;
 if (existsSync(report)) {
-  const results = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numFailedTestSuites: number };
+  const results = JSON.parse(readFileSync(report, 'utf8')) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numFailedTestSuites: number;
+  };
   passed = results.numPassedTests;
-  failed += results.numFailedTests + (results.numFailedTests === 0 && vitestStatus !== 0 ? Math.max(results.numFailedTestSuites, 1) : 0);
+  failed +=
+    results.numFailedTests +
+    (results.numFailedTests === 0 && vitestStatus !== 0 ? Math.max(results.numFailedTestSuites, 1) : 0);
 } else if (vitestStatus !== 0) {
   failed++;
 }

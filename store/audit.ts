@@ -21,7 +21,6 @@ export interface AuditRecord extends Required<Omit<AuditEntry, 'idempotency_key'
   timestamp: string;
 }
 
-
 const GENESIS = '0'.repeat(64);
 const CHAIN_LOCK = 'scaivault:audit-chain';
 
@@ -29,19 +28,39 @@ const CHAIN_LOCK = 'scaivault:audit-chain';
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
 
-export interface Linked { timestamp: string; identity_id: string; action: string; path: string; result: string; extra_data: unknown; idempotency_key?: string | null }
+export interface Linked {
+  timestamp: string;
+  identity_id: string;
+  action: string;
+  path: string;
+  result: string;
+  extra_data: unknown;
+  idempotency_key?: string | null;
+}
 
 const linkBody = (prev: string, e: Linked) =>
-  canonicalJson([prev, e.timestamp, e.identity_id, e.action, e.path, e.result, e.extra_data, ...(e.idempotency_key ? [e.idempotency_key] : [])]);
+  canonicalJson([
+    prev,
+    e.timestamp,
+    e.identity_id,
+    e.action,
+    e.path,
+    e.result,
+    e.extra_data,
+    ...(e.idempotency_key ? [e.idempotency_key] : []),
+  ]);
 /** Entries written before the chain was keyed: a plain SHA-256, which anyone who can write the table can recompute. */
 export const unkeyedHash = (prev: string, e: Linked) => createHash('sha256').update(linkBody(prev, e)).digest('hex');
-const checkpointBody = (c: Pick<AuditCheckpoint, 'last_id' | 'hash' | 'at'>) => canonicalJson(['audit-checkpoint', c.last_id, c.hash, c.at]);
+const checkpointBody = (c: Pick<AuditCheckpoint, 'last_id' | 'hash' | 'at'>) =>
+  canonicalJson(['audit-checkpoint', c.last_id, c.hash, c.at]);
 
 interface AuditRow {
   id: string;
@@ -89,7 +108,11 @@ export class AuditLog {
   private writing = false;
 
   /** `maxBatch: 1` writes each entry in a transaction of its own (the benchmark's baseline). */
-  constructor(private readonly db: Db, private readonly keys: Keyring, private readonly maxBatch = DEFAULT_MAX_BATCH) {}
+  constructor(
+    private readonly db: Db,
+    private readonly keys: Keyring,
+    private readonly maxBatch = DEFAULT_MAX_BATCH,
+  ) {}
 
   /** Resolves once the entry is committed; rejects if its batch could not be written. */
   append(entry: AuditEntry): Promise<void> {
@@ -109,7 +132,10 @@ export class AuditLog {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, this.maxBatch);
       try {
-        await this.write(this.db, batch.map((p) => p.entry));
+        await this.write(
+          this.db,
+          batch.map((p) => p.entry),
+        );
         for (const p of batch) p.settle();
       } catch (error) {
         for (const p of batch) p.settle(error ?? new Error('audit append failed'));
@@ -120,34 +146,56 @@ export class AuditLog {
 
   private async write(q: Queryable, entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await inTransaction(q, async (client, opened) => {
-      const head = opened[0] as { hash: string | null; now: Date };
-      const fresh = await this.withoutRecorded(client, entries);
-      if (fresh.length === 0) return;
-      let prev = head.hash ?? GENESIS;
-      const timestamp = head.now.toISOString();
-      const keyId = this.keys.activeKeyId;
-      const values: unknown[] = [];
-      const tuples = fresh.map((entry) => {
-        // As the database will hand it back: dates as strings, undefined fields gone.
-        const extra = JSON.parse(JSON.stringify(entry.extra_data ?? {})) as Record<string, unknown>;
-        const hash = this.keys.mac(linkBody(prev, { ...entry, timestamp, extra_data: extra }), keyId).mac;
-        const at = values.push(timestamp, entry.identity_id, entry.action, entry.path, entry.result, JSON.stringify(extra), prev, hash, keyId, entry.idempotency_key ?? null) - 10;
-        prev = hash;
-        return `(${Array.from({ length: 10 }, (_, i) => `$${at + i + 1}`).join(', ')})`;
-      });
-      await client.query(
-        `INSERT INTO audit_log (timestamp, identity_id, action, path, result, extra_data, prev_hash, hash, key_id, idempotency_key) VALUES ${tuples.join(', ')}`,
-        values,
-      );
-    }, { lock: CHAIN_LOCK, opening: 'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now' });
+    await inTransaction(
+      q,
+      async (client, opened) => {
+        const head = opened[0] as { hash: string | null; now: Date };
+        const fresh = await this.withoutRecorded(client, entries);
+        if (fresh.length === 0) return;
+        let prev = head.hash ?? GENESIS;
+        const timestamp = head.now.toISOString();
+        const keyId = this.keys.activeKeyId;
+        const values: unknown[] = [];
+        const tuples = fresh.map((entry) => {
+          // As the database will hand it back: dates as strings, undefined fields gone.
+          const extra = JSON.parse(JSON.stringify(entry.extra_data ?? {})) as Record<string, unknown>;
+          const hash = this.keys.mac(linkBody(prev, { ...entry, timestamp, extra_data: extra }), keyId).mac;
+          const at =
+            values.push(
+              timestamp,
+              entry.identity_id,
+              entry.action,
+              entry.path,
+              entry.result,
+              JSON.stringify(extra),
+              prev,
+              hash,
+              keyId,
+              entry.idempotency_key ?? null,
+            ) - 10;
+          prev = hash;
+          return `(${Array.from({ length: 10 }, (_, i) => `$${at + i + 1}`).join(', ')})`;
+        });
+        await client.query(
+          `INSERT INTO audit_log (timestamp, identity_id, action, path, result, extra_data, prev_hash, hash, key_id, idempotency_key) VALUES ${tuples.join(', ')}`,
+          values,
+        );
+      },
+      {
+        lock: CHAIN_LOCK,
+        opening: 'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now',
+      },
+    );
   }
 
   /** The entries whose idempotency key is neither in the log nor earlier in the same batch. */
   private async withoutRecorded(client: Tx, entries: AuditEntry[]): Promise<AuditEntry[]> {
     const keys = entries.map((e) => e.idempotency_key).filter((k): k is string => k !== undefined);
     if (keys.length === 0) return entries;
-    const { rows } = await client.query<{ idempotency_key: string }>('SELECT idempotency_key FROM audit_log WHERE idempotency_key = ANY($1)', [keys]);
+    const { rows } = await client.query<{ idempotency_key: string }>(
+      'SELECT idempotency_key FROM audit_log WHERE idempotency_key = ANY($1)',
+      [keys],
+    );
     const seen = new Set(rows.map((r) => r.idempotency_key));
     return entries.filter((e) => {
       if (e.idempotency_key === undefined) return true;
@@ -159,7 +207,9 @@ export class AuditLog {
 
   /** The chain's head, signed; undefined while the log is empty. */
   async checkpoint(): Promise<AuditCheckpoint | undefined> {
-    const { rows } = await this.db.query<{ id: string; hash: string; at: Date }>('SELECT id, hash, clock_timestamp() AS at FROM audit_log ORDER BY id DESC LIMIT 1');
+    const { rows } = await this.db.query<{ id: string; hash: string; at: Date }>(
+      'SELECT id, hash, clock_timestamp() AS at FROM audit_log ORDER BY id DESC LIMIT 1',
+    );
     const head = rows[0];
     if (!head) return undefined;
     const unsigned = { last_id: String(head.id), hash: head.hash, at: head.at.toISOString() };
@@ -172,14 +222,28 @@ export class AuditLog {
     return this.keys.macMatches(checkpointBody(c), c.key_id, c.mac);
   }
 
-  async query(filter: { action?: string; identity_id?: string; since?: Date; until?: Date; limit: number; before_id?: string }) {
+  async query(filter: {
+    action?: string;
+    identity_id?: string;
+    since?: Date;
+    until?: Date;
+    limit: number;
+    before_id?: string;
+  }) {
     const { rows } = await this.db.query<AuditRow>(
       `SELECT * FROM audit_log
        WHERE ($1::text IS NULL OR action = $1) AND ($2::text IS NULL OR identity_id = $2)
          AND ($3::timestamptz IS NULL OR timestamp >= $3) AND ($4::timestamptz IS NULL OR timestamp <= $4)
          AND ($5::bigint IS NULL OR id < $5)
        ORDER BY id DESC LIMIT $6`,
-      [filter.action ?? null, filter.identity_id ?? null, filter.since ?? null, filter.until ?? null, filter.before_id ?? null, filter.limit],
+      [
+        filter.action ?? null,
+        filter.identity_id ?? null,
+        filter.since ?? null,
+        filter.until ?? null,
+        filter.before_id ?? null,
+        filter.limit,
+      ],
     );
     return rows.map(toRecord);
   }
@@ -196,10 +260,19 @@ export class AuditLog {
     let keyed = false;
     let atCheckpoint: string | undefined;
     const shown = checkpoint && { last_id: checkpoint.last_id, hash: checkpoint.hash, at: checkpoint.at };
-    const broken = (id: string, reason: string): VerifyResult => ({ valid: false, checked, first_broken_id: id, reason, ...(shown ? { checkpoint: shown } : {}) });
-    if (checkpoint && !this.checkpointSigned(checkpoint)) return broken(checkpoint.last_id, 'the checkpoint is not signed with this instance\'s key');
+    const broken = (id: string, reason: string): VerifyResult => ({
+      valid: false,
+      checked,
+      first_broken_id: id,
+      reason,
+      ...(shown ? { checkpoint: shown } : {}),
+    });
+    if (checkpoint && !this.checkpointSigned(checkpoint))
+      return broken(checkpoint.last_id, "the checkpoint is not signed with this instance's key");
     for (;;) {
-      const { rows } = await this.db.query<AuditRow>('SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000', [after]);
+      const { rows } = await this.db.query<AuditRow>('SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000', [
+        after,
+      ]);
       for (const row of rows) {
         if (row.prev_hash !== prev) return broken(row.id, 'previous entry missing or altered');
         const linked = { ...row, timestamp: row.timestamp.toISOString() };
@@ -209,7 +282,8 @@ export class AuditLog {
           if (unkeyedHash(prev, linked) !== row.hash) return broken(row.id, 'entry content altered');
         } else {
           keyed = true;
-          if (!this.keys.macMatches(linkBody(prev, linked), row.key_id, row.hash)) return broken(row.id, 'entry content altered');
+          if (!this.keys.macMatches(linkBody(prev, linked), row.key_id, row.hash))
+            return broken(row.id, 'entry content altered');
         }
         if (checkpoint && row.id === checkpoint.last_id) atCheckpoint = row.hash;
         prev = row.hash;
@@ -219,9 +293,10 @@ export class AuditLog {
       if (rows.length === 0) break;
     }
     if (checkpoint && atCheckpoint !== checkpoint.hash) {
-      const missing = atCheckpoint === undefined
-        ? `entries after id ${after === '0' ? 'none' : after} are missing: the checkpoint of ${checkpoint.at} names entry ${checkpoint.last_id}`
-        : `entry ${checkpoint.last_id} is not the one the checkpoint of ${checkpoint.at} signed`;
+      const missing =
+        atCheckpoint === undefined
+          ? `entries after id ${after === '0' ? 'none' : after} are missing: the checkpoint of ${checkpoint.at} names entry ${checkpoint.last_id}`
+          : `entry ${checkpoint.last_id} is not the one the checkpoint of ${checkpoint.at} signed`;
       return broken(atCheckpoint === undefined ? String(BigInt(after) + 1n) : checkpoint.last_id, missing);
     }
     return { valid: true, checked, ...(shown ? { checkpoint: shown } : {}) };

@@ -5,7 +5,6 @@ import { lastResult, tolerateDroppedConnections } from '../lib/pg-pool';
 
 export type Db = pg.Pool;
 
-
 /** A connection inside one of `inTransaction`'s transactions: store writes handed one join that transaction. */
 export type Tx = pg.PoolClient;
 /** Where a store query runs: the pool (a transaction of its own) or a transaction in progress. */
@@ -38,7 +37,10 @@ export async function inTransaction<T>(
   work: (client: Tx, opened: Record<string, unknown>[]) => Promise<T>,
   { lock, opening }: { lock?: string; opening?: string } = {},
 ): Promise<T> {
-  const statements = [...(lock ? [`SELECT pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(lock)}))`] : []), ...(opening ? [opening] : [])];
+  const statements = [
+    ...(lock ? [`SELECT pg_advisory_xact_lock(hashtext(${pg.escapeLiteral(lock)}))`] : []),
+    ...(opening ? [opening] : []),
+  ];
   if (openTransactions.has(db as Tx)) {
     const client = db as Tx;
     const opened = statements.length ? lastResult(await client.query(statements.join('; '))).rows : [];

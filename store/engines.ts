@@ -25,10 +25,11 @@ export interface EngineRecord {
 export type EngineFields = Omit<EngineRecord, 'created_at' | 'updated_at' | 'deleted_at'>;
 
 export class EngineStore extends TableAccess {
-
   /** A live engine (not deleted). */
   async get(name: string): Promise<EngineRecord | undefined> {
-    const { rows } = await this.db.query<EngineRecord>('SELECT * FROM engines WHERE name = $1 AND deleted_at IS NULL', [name]);
+    const { rows } = await this.db.query<EngineRecord>('SELECT * FROM engines WHERE name = $1 AND deleted_at IS NULL', [
+      name,
+    ]);
     return rows[0];
   }
 
@@ -43,7 +44,9 @@ export class EngineStore extends TableAccess {
    * issues under way, and an issue that comes after it finds the engine gone.
    */
   async holdLive(name: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('SELECT 1 FROM engines WHERE name = $1 AND deleted_at IS NULL FOR SHARE', [name]);
+    const { rowCount } = await this.db.query('SELECT 1 FROM engines WHERE name = $1 AND deleted_at IS NULL FOR SHARE', [
+      name,
+    ]);
     return rowCount === 1;
   }
 
@@ -58,7 +61,10 @@ export class EngineStore extends TableAccess {
 
   /** Marks the engine deleted; false when it was not live. */
   async tombstone(name: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('UPDATE engines SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL', [name]);
+    const { rowCount } = await this.db.query(
+      'UPDATE engines SET deleted_at = now() WHERE name = $1 AND deleted_at IS NULL',
+      [name],
+    );
     return rowCount === 1;
   }
 
@@ -78,8 +84,20 @@ export class EngineStore extends TableAccess {
       `INSERT INTO engines (name, plugin, connection_url, root_credentials_path, credentials_cache_ttl,
          default_ttl, max_ttl, connection_status, last_error, ca_certificate, statement_timeout, lock_timeout)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (name) DO NOTHING`,
-      [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
-        e.connection_status, e.last_error, e.ca_certificate, e.statement_timeout, e.lock_timeout],
+      [
+        e.name,
+        e.plugin,
+        e.connection_url,
+        e.root_credentials_path,
+        e.credentials_cache_ttl,
+        e.default_ttl,
+        e.max_ttl,
+        e.connection_status,
+        e.last_error,
+        e.ca_certificate,
+        e.statement_timeout,
+        e.lock_timeout,
+      ],
     );
     return rowCount === 1;
   }
@@ -90,16 +108,27 @@ export class EngineStore extends TableAccess {
          default_ttl = $6, max_ttl = $7, connection_status = $8, last_error = $9, ca_certificate = $10,
          statement_timeout = $11, lock_timeout = $12, updated_at = now()
        WHERE name = $1`,
-      [e.name, e.plugin, e.connection_url, e.root_credentials_path, e.credentials_cache_ttl, e.default_ttl, e.max_ttl,
-        e.connection_status, e.last_error, e.ca_certificate, e.statement_timeout, e.lock_timeout],
+      [
+        e.name,
+        e.plugin,
+        e.connection_url,
+        e.root_credentials_path,
+        e.credentials_cache_ttl,
+        e.default_ttl,
+        e.max_ttl,
+        e.connection_status,
+        e.last_error,
+        e.ca_certificate,
+        e.statement_timeout,
+        e.lock_timeout,
+      ],
     );
   }
 
   async setStatus(name: string, status: EngineRecord['connection_status'], lastError: string | null): Promise<void> {
     await this.db.query(
-      'UPDATE engines SET connection_status = $2, last_error = $3 WHERE name = $1 AND (connection_status, coalesce(last_error, \'\')) IS DISTINCT FROM ($2, coalesce($3, \'\'))',
+      "UPDATE engines SET connection_status = $2, last_error = $3 WHERE name = $1 AND (connection_status, coalesce(last_error, '')) IS DISTINCT FROM ($2, coalesce($3, ''))",
       [name, status, lastError],
     );
   }
-
 }

@@ -7,7 +7,6 @@ import type { TokenRecord } from './tokens';
  * deleted none of its tokens authenticates again.
  */
 export class IdentityStore extends TableAccess {
-
   /** A token that is live (not revoked, not expired) and whose identity is not deleted. */
   async findLiveToken(tokenHash: string): Promise<TokenRecord | undefined> {
     const { rows } = await this.db.query<TokenRecord & { token_hash: string }>(
@@ -46,14 +45,19 @@ export class IdentityStore extends TableAccess {
          ON CONFLICT (identity_id) DO UPDATE SET deleted_at = now()`,
         [identityId],
       );
-      await client.query('UPDATE tokens SET revoked_at = now() WHERE identity_id = $1 AND revoked_at IS NULL', [identityId]);
+      await client.query('UPDATE tokens SET revoked_at = now() WHERE identity_id = $1 AND revoked_at IS NULL', [
+        identityId,
+      ]);
       await client.query('DELETE FROM policy_bindings WHERE identity_id = $1', [identityId]);
       return true;
     });
   }
 
   async tokenOwner(tokenId: string): Promise<string | undefined> {
-    const { rows } = await this.db.query<{ identity_id: string }>('SELECT identity_id FROM tokens WHERE token_id = $1', [tokenId]);
+    const { rows } = await this.db.query<{ identity_id: string }>(
+      'SELECT identity_id FROM tokens WHERE token_id = $1',
+      [tokenId],
+    );
     return rows[0]?.identity_id;
   }
 }

@@ -50,4 +50,5 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
 
 export const payloadKeyring = (masterKeys: Buffer[]) => Keyring.derive(masterKeys, 'temporal-payloads');
 /** Issued passwords inside Temporal payloads: a key the codec endpoint never holds. */
-export const leasePasswordSeal = (masterKeys: Buffer[]) => new LeasePasswordSeal(Keyring.derive(masterKeys, 'lease-passwords'));
+export const leasePasswordSeal = (masterKeys: Buffer[]) =>
+  new LeasePasswordSeal(Keyring.derive(masterKeys, 'lease-passwords'));

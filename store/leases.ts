@@ -25,7 +25,6 @@ export interface LeaseFilter {
 
 /** The listing projection of lease workflows. Only the workflow's activities write it. */
 export class LeaseStore extends TableAccess {
-
   /** Idempotent: a retried activity writes the same row again. */
   async upsert(spec: LeaseSpec, p: LeaseProgress): Promise<void> {
     await this.db.query(
@@ -34,14 +33,30 @@ export class LeaseStore extends TableAccess {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
        ON CONFLICT (lease_id) DO UPDATE SET state = $5, expires_at = $7, revoked_at = $9, last_error = $12,
          forced = $13, updated_at = now()`,
-      [spec.leaseId, spec.engine, spec.role, spec.username, p.state, p.issuedAt, p.expiresAt, p.maxExpiresAt,
-        p.revokedAt ?? null, spec.identityId, JSON.stringify(spec.metadata), p.lastError ?? null, p.forced ?? false],
+      [
+        spec.leaseId,
+        spec.engine,
+        spec.role,
+        spec.username,
+        p.state,
+        p.issuedAt,
+        p.expiresAt,
+        p.maxExpiresAt,
+        p.revokedAt ?? null,
+        spec.identityId,
+        JSON.stringify(spec.metadata),
+        p.lastError ?? null,
+        p.forced ?? false,
+      ],
     );
   }
 
   /** For the reconciler: a lease whose workflow is lost, once its role is gone. */
   async markFinished(leaseId: string, state: 'expired' | 'revoked'): Promise<void> {
-    await this.db.query('UPDATE leases SET state = $2, revoked_at = now(), updated_at = now() WHERE lease_id = $1', [leaseId, state]);
+    await this.db.query('UPDATE leases SET state = $2, revoked_at = now(), updated_at = now() WHERE lease_id = $1', [
+      leaseId,
+      state,
+    ]);
   }
 
   async get(leaseId: string): Promise<LeaseRecord | undefined> {

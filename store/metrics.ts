@@ -33,21 +33,27 @@ export function metricsRegistry(db: Db): Registry {
   stateGauge(store, db, {
     name: 'scaivault_rotations',
     help: 'Secret rotations by state (pending: awaiting confirmation; confirmed: in the grace period; completed, expired, failed), read from the store at scrape time.',
-    label: 'state', table: 'rotations', states: ['pending', 'confirmed', 'completed', 'expired', 'failed'],
+    label: 'state',
+    table: 'rotations',
+    states: ['pending', 'confirmed', 'completed', 'expired', 'failed'],
   });
   new Gauge({
     name: 'scaivault_webhook_delivery_failed_attempts',
     help: 'Webhook delivery attempts that failed (no answer, or a non-2xx answer), summed over the recorded deliveries, read from the store at scrape time.',
     registers: [store],
     async collect() {
-      const { rows } = await db.query<{ failed: number }>('SELECT coalesce(sum(failed_attempts), 0)::int AS failed FROM webhook_deliveries');
+      const { rows } = await db.query<{ failed: number }>(
+        'SELECT coalesce(sum(failed_attempts), 0)::int AS failed FROM webhook_deliveries',
+      );
       this.set(rows[0]!.failed);
     },
   });
   stateGauge(store, db, {
     name: 'scaivault_webhook_deliveries',
     help: 'Webhook deliveries by status (pending, retrying, delivered, failed: retries exhausted), read from the store at scrape time.',
-    label: 'status', table: 'webhook_deliveries', states: ['pending', 'retrying', 'delivered', 'failed'],
+    label: 'status',
+    table: 'webhook_deliveries',
+    states: ['pending', 'retrying', 'delivered', 'failed'],
   });
   return Registry.merge([processRegistry, store]);
 }
@@ -56,7 +62,13 @@ export function metricsRegistry(db: Db): Registry {
 function stateGauge(
   registry: Registry,
   db: Db,
-  g: { name: string; help: string; label: 'state' | 'status'; table: 'rotations' | 'webhook_deliveries'; states: string[] },
+  g: {
+    name: string;
+    help: string;
+    label: 'state' | 'status';
+    table: 'rotations' | 'webhook_deliveries';
+    states: string[];
+  },
 ) {
   new Gauge({
     name: g.name,

@@ -20,11 +20,14 @@ const SELECT_WITH_BINDINGS = `
   FROM policies p LEFT JOIN policy_bindings b ON b.policy_id = p.id`;
 
 export class PolicyStore extends TableAccess {
-
   /** False when the name is taken. */
   async create(p: PolicyFields): Promise<boolean> {
     try {
-      await this.db.query('INSERT INTO policies (id, name, rules) VALUES ($1, $2, $3)', [p.id, p.name, JSON.stringify(p.rules)]);
+      await this.db.query('INSERT INTO policies (id, name, rules) VALUES ($1, $2, $3)', [
+        p.id,
+        p.name,
+        JSON.stringify(p.rules),
+      ]);
       return true;
     } catch (error) {
       if (isNameTaken(error)) return false;
@@ -44,9 +47,10 @@ export class PolicyStore extends TableAccess {
   /** 'missing' when there is no such policy, 'name_taken' when another policy has the name. */
   async update(p: PolicyFields): Promise<'updated' | 'missing' | 'name_taken'> {
     try {
-      const { rowCount } = await this.db.query('UPDATE policies SET name = $2, rules = $3, updated_at = now() WHERE id = $1', [
-        p.id, p.name, JSON.stringify(p.rules),
-      ]);
+      const { rowCount } = await this.db.query(
+        'UPDATE policies SET name = $2, rules = $3, updated_at = now() WHERE id = $1',
+        [p.id, p.name, JSON.stringify(p.rules)],
+      );
       return rowCount ? 'updated' : 'missing';
     } catch (error) {
       if (isNameTaken(error)) return 'name_taken';
@@ -60,11 +64,17 @@ export class PolicyStore extends TableAccess {
 
   /** Idempotent. */
   async bind(policyId: string, identityId: string): Promise<void> {
-    await this.db.query('INSERT INTO policy_bindings (policy_id, identity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [policyId, identityId]);
+    await this.db.query('INSERT INTO policy_bindings (policy_id, identity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+      policyId,
+      identityId,
+    ]);
   }
 
   async unbind(policyId: string, identityId: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('DELETE FROM policy_bindings WHERE policy_id = $1 AND identity_id = $2', [policyId, identityId]);
+    const { rowCount } = await this.db.query('DELETE FROM policy_bindings WHERE policy_id = $1 AND identity_id = $2', [
+      policyId,
+      identityId,
+    ]);
     return (rowCount ?? 0) > 0;
   }
 

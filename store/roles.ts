@@ -16,9 +16,11 @@ export interface RoleRecord {
 export type RoleFields = Omit<RoleRecord, 'created_at' | 'updated_at'>;
 
 export class RoleStore extends TableAccess {
-
   async get(engine: string, name: string): Promise<RoleRecord | undefined> {
-    const { rows } = await this.db.query<RoleRecord>('SELECT * FROM roles WHERE engine = $1 AND name = $2', [engine, name]);
+    const { rows } = await this.db.query<RoleRecord>('SELECT * FROM roles WHERE engine = $1 AND name = $2', [
+      engine,
+      name,
+    ]);
     return rows[0];
   }
 
@@ -46,8 +48,16 @@ export class RoleStore extends TableAccess {
   }
 
   private values(r: RoleFields) {
-    return [r.engine, r.name, JSON.stringify(r.creation_statements), JSON.stringify(r.revocation_statements),
-      JSON.stringify(r.renew_statements), r.default_ttl, r.max_ttl, r.username_template];
+    return [
+      r.engine,
+      r.name,
+      JSON.stringify(r.creation_statements),
+      JSON.stringify(r.revocation_statements),
+      JSON.stringify(r.renew_statements),
+      r.default_ttl,
+      r.max_ttl,
+      r.username_template,
+    ];
   }
 
   async delete(engine: string, name: string): Promise<boolean> {

@@ -53,9 +53,10 @@ export interface RotationRecord {
 
 /** Secret policies, rotation policies, which secret rotates under which, and each rotation's progress. */
 export class RotationStore extends TableAccess {
-
   /** 'id_taken' or 'name_taken' when either is in use. */
-  async createSecretPolicy(p: Omit<SecretPolicyRecord, 'builtin' | 'created_at'>): Promise<'created' | 'id_taken' | 'name_taken'> {
+  async createSecretPolicy(
+    p: Omit<SecretPolicyRecord, 'builtin' | 'created_at'>,
+  ): Promise<'created' | 'id_taken' | 'name_taken'> {
     return this.insertUnique(
       `INSERT INTO secret_policies (id, name, length, charset, min_digits, min_lowercase, min_uppercase, min_symbols)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -115,7 +116,9 @@ export class RotationStore extends TableAccess {
    * Records a rotation that begins. Idempotent for one rotation id (a retried activity gets the row back);
    * 'busy' when another rotation of the path is in progress.
    */
-  async begin(r: Pick<RotationRecord, 'rotation_id' | 'secret_path' | 'policy_id' | 'workflow_id' | 'trigger' | 'requested_by'>): Promise<RotationRecord | 'busy'> {
+  async begin(
+    r: Pick<RotationRecord, 'rotation_id' | 'secret_path' | 'policy_id' | 'workflow_id' | 'trigger' | 'requested_by'>,
+  ): Promise<RotationRecord | 'busy'> {
     const existing = await this.get(r.rotation_id);
     if (existing) return existing;
     try {
@@ -131,7 +134,10 @@ export class RotationStore extends TableAccess {
     }
   }
 
-  async update(rotationId: string, fields: Partial<Omit<RotationRecord, 'rotation_id' | 'secret_path'>>): Promise<void> {
+  async update(
+    rotationId: string,
+    fields: Partial<Omit<RotationRecord, 'rotation_id' | 'secret_path'>>,
+  ): Promise<void> {
     const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;
     await this.db.query(
@@ -155,7 +161,8 @@ export class RotationStore extends TableAccess {
   }
 
   async get(rotationId: string): Promise<RotationRecord | undefined> {
-    return (await this.db.query<RotationRecord>('SELECT * FROM rotations WHERE rotation_id = $1', [rotationId])).rows[0];
+    return (await this.db.query<RotationRecord>('SELECT * FROM rotations WHERE rotation_id = $1', [rotationId]))
+      .rows[0];
   }
 
   async inProgress(path: string): Promise<RotationRecord | undefined> {

@@ -27,7 +27,10 @@ const aad = (path: string, version: number) => `secret:${path}#${version}`;
 
 /** Versioned secrets sealed with AES-256-GCM; the path and version are bound into each ciphertext. */
 export class SecretStore extends TableAccess {
-  constructor(db: Queryable, private readonly keyring: Keyring) {
+  constructor(
+    db: Queryable,
+    private readonly keyring: Keyring,
+  ) {
     super(db);
   }
 
@@ -84,9 +87,13 @@ export class SecretStore extends TableAccess {
       );
       const current = rows.find((r) => r.state === 'current');
       if (current?.version === version) return {};
-      if (!rows.some((r) => r.version === version && r.state === 'pending')) throw new Error(`version ${version} of ${path} is not pending`);
+      if (!rows.some((r) => r.version === version && r.state === 'pending'))
+        throw new Error(`version ${version} of ${path} is not pending`);
       await client.query(`UPDATE secrets SET state = 'retired' WHERE path = $1 AND state = 'previous'`, [path]);
-      await client.query(`UPDATE secrets SET state = $2 WHERE path = $1 AND state = 'current'`, [path, retireCurrent ? 'retired' : 'previous']);
+      await client.query(`UPDATE secrets SET state = $2 WHERE path = $1 AND state = 'current'`, [
+        path,
+        retireCurrent ? 'retired' : 'previous',
+      ]);
       await client.query(`UPDATE secrets SET state = 'current' WHERE path = $1 AND version = $2`, [path, version]);
       return { previousVersion: current?.version };
     });
@@ -111,7 +118,12 @@ export class SecretStore extends TableAccess {
        WHERE path = $1 AND deleted_at IS NULL ORDER BY version`,
       [path],
     );
-    return rows.map((r) => ({ version: r.version, state: r.state, secret_type: r.secret_type, created_at: r.created_at.toISOString() }));
+    return rows.map((r) => ({
+      version: r.version,
+      state: r.state,
+      secret_type: r.secret_type,
+      created_at: r.created_at.toISOString(),
+    }));
   }
 
   /** Paths under `prefix`, in byte order, after `after`: at most `limit`. */

@@ -9,7 +9,6 @@ export interface TokenRecord {
 }
 
 export class TokenStore extends TableAccess {
-
   /** A token whose id or hash exists already is left as it is: above all, a revoked token never comes back. */
   async create(t: TokenRecord & { token_hash: string }): Promise<void> {
     await this.db.query(
@@ -34,7 +33,10 @@ export class TokenStore extends TableAccess {
   }
 
   async revoke(tokenId: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('UPDATE tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL', [tokenId]);
+    const { rowCount } = await this.db.query(
+      'UPDATE tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL',
+      [tokenId],
+    );
     return (rowCount ?? 0) > 0;
   }
 }

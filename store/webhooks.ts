@@ -32,7 +32,10 @@ const PUBLIC_COLUMNS = 'id, url, events, path_pattern, created_at';
 
 /** Webhook receivers, their sealed signing secrets, and the record of each delivery. */
 export class WebhookStore extends TableAccess {
-  constructor(db: Queryable, private readonly keyring: Keyring) {
+  constructor(
+    db: Queryable,
+    private readonly keyring: Keyring,
+  ) {
     super(db);
   }
 
@@ -58,12 +61,17 @@ export class WebhookStore extends TableAccess {
 
   /** The signing secret, opened for signing one delivery. */
   async signingSecret(id: string): Promise<string | undefined> {
-    const { rows } = await this.db.query<{ key_id: string; sealed_secret: Buffer }>('SELECT key_id, sealed_secret FROM webhooks WHERE id = $1', [id]);
+    const { rows } = await this.db.query<{ key_id: string; sealed_secret: Buffer }>(
+      'SELECT key_id, sealed_secret FROM webhooks WHERE id = $1',
+      [id],
+    );
     return rows[0] && this.keyring.open(rows[0].key_id, rows[0].sealed_secret, aad(id)).toString('utf8');
   }
 
   /** Idempotent per webhook and event. */
-  async addDelivery(d: Pick<DeliveryRecord, 'id' | 'webhook_id' | 'event_id' | 'event_type' | 'secret_path' | 'rotation_id'>): Promise<string> {
+  async addDelivery(
+    d: Pick<DeliveryRecord, 'id' | 'webhook_id' | 'event_id' | 'event_type' | 'secret_path' | 'rotation_id'>,
+  ): Promise<string> {
     const { rows } = await this.db.query<{ id: string }>(
       `INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, secret_path, rotation_id, status)
        VALUES ($1, $2, $3, $4, $5, $6, 'pending')
@@ -74,24 +82,41 @@ export class WebhookStore extends TableAccess {
   }
 
   /** Records one attempt: its number, the receiver's status code, and the error if it failed. */
-  async recordAttempt(id: string, attempt: number, outcome: { status: DeliveryStatus; responseCode?: number; error?: string }): Promise<void> {
+  async recordAttempt(
+    id: string,
+    attempt: number,
+    outcome: { status: DeliveryStatus; responseCode?: number; error?: string },
+  ): Promise<void> {
     await this.db.query(
       `UPDATE webhook_deliveries SET status = $2, attempts = GREATEST(attempts, $3), response_code = $4, last_error = $5,
               failed_attempts = failed_attempts + $6, last_attempt_at = now()
         WHERE id = $1`,
-      [id, outcome.status, attempt, outcome.responseCode ?? null, outcome.error ?? null, outcome.status === 'delivered' ? 0 : 1],
+      [
+        id,
+        outcome.status,
+        attempt,
+        outcome.responseCode ?? null,
+        outcome.error ?? null,
+        outcome.status === 'delivered' ? 0 : 1,
+      ],
     );
   }
 
   async markFailed(id: string): Promise<void> {
-    await this.db.query(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND status <> 'delivered'`, [id]);
+    await this.db.query(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = $1 AND status <> 'delivered'`, [
+      id,
+    ]);
   }
 
   /**
    * Newest first, after the delivery whose sort key is `after`: `[created_at as the database writes it
    * (microseconds kept), id]`, which each record carries as `sort_key`.
    */
-  async deliveries(webhookId: string, limit: number, after?: [string, string]): Promise<Array<DeliveryRecord & { sort_key: [string, string] }>> {
+  async deliveries(
+    webhookId: string,
+    limit: number,
+    after?: [string, string],
+  ): Promise<Array<DeliveryRecord & { sort_key: [string, string] }>> {
     const { rows } = await this.db.query<DeliveryRecord & { created_key: string }>(
       `SELECT *, created_at::text AS created_key FROM webhook_deliveries
        WHERE webhook_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz OR (created_at = $2::timestamptz AND id > $3))

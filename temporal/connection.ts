@@ -26,13 +26,21 @@ export function temporalTransport(config: TemporalTransportConfig = {}): { tls?:
   const tls = config.tls && {
     serverNameOverride: config.tls.serverName,
     serverRootCACertificate: read(config.tls.caFile),
-    clientCertPair: config.tls.certFile && config.tls.keyFile ? { crt: read(config.tls.certFile)!, key: read(config.tls.keyFile)! } : undefined,
+    clientCertPair:
+      config.tls.certFile && config.tls.keyFile
+        ? { crt: read(config.tls.certFile)!, key: read(config.tls.keyFile)! }
+        : undefined,
   };
   // An API key (Temporal Cloud) implies TLS, with the system's roots when no CA is given.
   return { ...(tls || config.apiKey ? { tls: tls ?? {} } : {}), ...(config.apiKey ? { apiKey: config.apiKey } : {}) };
 }
 
-export async function connectClient(address: string, namespace: string, keyring: Keyring, transport?: TemporalTransportConfig): Promise<Client> {
+export async function connectClient(
+  address: string,
+  namespace: string,
+  keyring: Keyring,
+  transport?: TemporalTransportConfig,
+): Promise<Client> {
   const connection = await Connection.connect({ address, ...temporalTransport(transport) });
   return new Client({ connection, namespace, dataConverter: dataConverter(keyring) });
 }

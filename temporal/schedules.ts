@@ -8,7 +8,12 @@ export async function ensureReconcileSchedule(client: Client, taskQueue: string,
     await client.schedule.create({
       scheduleId: reconcileScheduleId(taskQueue),
       spec: { intervals: [{ every }] },
-      action: { type: 'startWorkflow', workflowType: 'reconcileWorkflow', taskQueue, workflowId: `reconcile-${taskQueue}` },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'reconcileWorkflow',
+        taskQueue,
+        workflowId: `reconcile-${taskQueue}`,
+      },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     });
   } catch (error) {
@@ -16,7 +21,8 @@ export async function ensureReconcileSchedule(client: Client, taskQueue: string,
   }
 }
 
-export const rotationScheduleId = (taskQueue: string, secretPath: string) => `scaivault-rotation-${taskQueue}-${secretPath}`;
+export const rotationScheduleId = (taskQueue: string, secretPath: string) =>
+  `scaivault-rotation-${taskQueue}-${secretPath}`;
 
 /**
  * The schedule that starts a secret's rotation every `intervalSeconds`: created, or updated when the

@@ -13,7 +13,12 @@ async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel, 'worker');
   const { stores, masterKeys } = await openMigratedStore(config);
-  const client = await connectClient(config.temporal.address, config.temporal.namespace, payloadKeyring(masterKeys), config.temporal.transport);
+  const client = await connectClient(
+    config.temporal.address,
+    config.temporal.namespace,
+    payloadKeyring(masterKeys),
+    config.temporal.transport,
+  );
   await ensureSearchAttributes(client.connection as Connection, config.temporal.namespace);
   await ensureReconcileSchedule(client, config.temporal.taskQueue);
   const { worker, close } = await createWorker({ stores, masterKeys, ...config.temporal, tuning: config.worker });

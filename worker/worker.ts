@@ -1,4 +1,11 @@
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import path from 'node:path';
 import { createLeaseActivities } from '../activities/lease';
 import { createReconcileActivities } from '../activities/reconcile';
@@ -43,7 +50,15 @@ export function installRuntime(level: LogLevel = 'WARN', metricsAddress = proces
   try {
     Runtime.install({
       logger: new DefaultLogger(level),
-      ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } } : {}),
+      ...(metricsAddress
+        ? {
+            telemetryOptions: {
+              metrics: {
+                prometheus: { bindAddress: metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true },
+              },
+            },
+          }
+        : {}),
     });
   } catch (error) {
     // A worker or connection made earlier in this process installed the SDK's default runtime: keep it.
@@ -63,10 +78,18 @@ function auditRefusals(stores: Pick<Stores, 'audit'>) {
   const flush = () => {
     const refused = pending;
     pending = 0;
-    void stores.audit.append({
-      identity_id: 'system:worker', action: 'temporal_input_refused', path: 'temporal', result: 'failure',
-      extra_data: { refused_payloads: refused, reason: 'a payload the product did not seal; no workflow code or activity ran on it' },
-    }).catch(() => {});
+    void stores.audit
+      .append({
+        identity_id: 'system:worker',
+        action: 'temporal_input_refused',
+        path: 'temporal',
+        result: 'failure',
+        extra_data: {
+          refused_payloads: refused,
+          reason: 'a payload the product did not seal; no workflow code or activity ran on it',
+        },
+      })
+      .catch(() => {});
   };
   const closeWindow = () => {
     window = undefined;
@@ -99,7 +122,9 @@ export async function createWorker(setup: WorkerSetup) {
       ...createReconcileActivities({ targets, stores, storeId: id }),
       ...createRootRotationActivities({ stores, targets }),
       ...createRotationActivities({
-        stores, publicUrl: setup.publicUrl ?? loadConfig().publicUrl, receiverAllow: setup.webhookAllowPrivate ?? loadConfig().webhookAllowPrivate,
+        stores,
+        publicUrl: setup.publicUrl ?? loadConfig().publicUrl,
+        receiverAllow: setup.webhookAllowPrivate ?? loadConfig().webhookAllowPrivate,
       }),
     },
     dataConverter: dataConverter(payloadKeyring(setup.masterKeys), { onRefused: auditRefusals(stores) }),

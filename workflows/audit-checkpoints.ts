@@ -1,4 +1,11 @@
-import { allHandlersFinished, condition, continueAsNew, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { isNewerCheckpoint, type AuditCheckpoint } from '../lib/audit-checkpoint';
 import { CHECKPOINT_MEMO, checkpointSignal, latestCheckpointQuery } from './audit-messages';
 

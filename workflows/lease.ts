@@ -22,7 +22,13 @@ import {
   type LeaseView,
   type LeaseWorkflowInput,
 } from '../lib/lease';
-import { ActivityErrors, endingAudit, type LeaseActivities, type LeaseAuditEvent, type RevocationOutcome } from '../lib/lease-activities';
+import {
+  ActivityErrors,
+  endingAudit,
+  type LeaseActivities,
+  type LeaseAuditEvent,
+  type RevocationOutcome,
+} from '../lib/lease-activities';
 import { leaseSearchAttributes } from '../lib/search-attributes';
 import { abandonSignal, issueUpdate, leaseQuery, LeaseErrors, renewUpdate, revokeUpdate } from './lease-messages';
 
@@ -77,7 +83,10 @@ export async function leaseWorkflow(input: LeaseWorkflowInput): Promise<LeaseVie
   return lease(input, patched);
 }
 
-async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (patchId: string) => boolean): Promise<LeaseView> {
+async function lease(
+  { spec, progress: carried }: LeaseWorkflowInput,
+  applied: (patchId: string) => boolean,
+): Promise<LeaseView> {
   // A sealed input copied from another lease's history runs nothing under a workflow id of its own.
   // (No command is issued, so histories recorded before this check replay unchanged.)
   if (workflowInfo().workflowId !== spec.leaseId) {
@@ -125,7 +134,10 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
   /** Refuses a renewal the lease can no longer take: checked when it arrives and again when its turn comes. */
   const assertRenewable = () => {
     if (ending || progress.state !== 'active' || revokeRequested || Date.now() >= Date.parse(progress.expiresAt)) {
-      throw ApplicationFailure.nonRetryable(`lease is ${revokeRequested || ending ? 'being revoked' : progress.state}`, LeaseErrors.notActive);
+      throw ApplicationFailure.nonRetryable(
+        `lease is ${revokeRequested || ending ? 'being revoked' : progress.state}`,
+        LeaseErrors.notActive,
+      );
     }
     if (Date.parse(progress.expiresAt) >= Date.parse(progress.maxExpiresAt)) {
       throw ApplicationFailure.nonRetryable(
@@ -175,7 +187,10 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
   if (!carried) {
     try {
       // Leases issued before the change replay their recorded (regular) activity.
-      const { password } = await (applied(LOCAL_ISSUE_PATCH) ? issuingLocally : issuing).createCredential({ spec, progress });
+      const { password } = await (applied(LOCAL_ISSUE_PATCH) ? issuingLocally : issuing).createCredential({
+        spec,
+        progress,
+      });
       credential = { lease: view(), password };
     } catch (error) {
       issueFailure = ApplicationFailure.nonRetryable(causeMessage(error), LeaseErrors.issueFailed);
@@ -203,7 +218,9 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
     if (applied(LOCAL_REVOKE_PATCH)) return await revokeLocally();
     if (progress.state === 'active') await record({ ...progress, state: 'revoking' });
     for (let attempt = 1; ; attempt++) {
-      const outcome = await database.revokeCredential({ spec }).catch((error) => ({ roleGone: false, errors: [causeMessage(error)] }));
+      const outcome = await database
+        .revokeCredential({ spec })
+        .catch((error) => ({ roleGone: false, errors: [causeMessage(error)] }));
       if (outcome.roleGone) break;
       const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';
       if (progress.state !== 'revocation_failed' || progress.lastError !== lastError) {
@@ -217,7 +234,10 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
       if (continueAsNewDue() && !forceRequested) return await carryOn();
     }
     // An expiry has no caller to record it; a requested revocation is recorded by the API that took it.
-    await record({ ...ended(progress, Date.now()), lastError: progress.forced ? progress.lastError : undefined }, endingAudit(progress));
+    await record(
+      { ...ended(progress, Date.now()), lastError: progress.forced ? progress.lastError : undefined },
+      endingAudit(progress),
+    );
     await condition(allHandlersFinished);
     return view();
   }
@@ -231,7 +251,12 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
     for (let attempt = 1; ; attempt++) {
       let outcome: RevocationOutcome;
       try {
-        outcome = await revoking.revokeAndRecord({ spec, progress, record: !issueFailure, requestedBy: revokeRequestedBy });
+        outcome = await revoking.revokeAndRecord({
+          spec,
+          progress,
+          record: !issueFailure,
+          requestedBy: revokeRequestedBy,
+        });
       } catch (error) {
         // The store or the database did not answer: record that through the store's own retries.
         const lastError = causeMessage(error);
@@ -240,7 +265,8 @@ async function lease({ spec, progress: carried }: LeaseWorkflowInput, applied: (
         }
         outcome = { roleGone: false, progress };
       }
-      if (outcome.progress.state !== progress.state) upsertSearchAttributes(leaseSearchAttributes(spec, outcome.progress));
+      if (outcome.progress.state !== progress.state)
+        upsertSearchAttributes(leaseSearchAttributes(spec, outcome.progress));
       progress = outcome.progress;
       if (outcome.roleGone || outcome.engineGone) break;
       if (forceRequested) {

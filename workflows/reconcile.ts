@@ -14,7 +14,9 @@ export async function reconcileWorkflow(): Promise<ReconcileReport[]> {
   const reports: ReconcileReport[] = [];
   for (const engine of await reconcile.listEngines()) {
     reports.push(
-      await reconcile.reconcileEngine({ engine }).catch((error: Error) => ({ engine, dropped: [], failed: [], error: error.message })),
+      await reconcile
+        .reconcileEngine({ engine })
+        .catch((error: Error) => ({ engine, dropped: [], failed: [], error: error.message })),
     );
   }
   return reports;

@@ -14,7 +14,11 @@ const steps = proxyActivities<RootRotationActivities>({
  * the next one to carry on; nothing depends on the HTTP request that asked.
  */
 export async function rootRotationWorkflow(input: RootRotationInput): Promise<RootRotationOutcome> {
-  const begun = await steps.beginRootRotation({ ...input, rotationId: `rtn_${uuid4().replace(/-/g, '')}`, workflowId: workflowInfo().workflowId });
+  const begun = await steps.beginRootRotation({
+    ...input,
+    rotationId: `rtn_${uuid4().replace(/-/g, '')}`,
+    workflowId: workflowInfo().workflowId,
+  });
   if (begun.outcome === 'busy') return { state: 'busy', rotationId: begun.rotationId };
   if (begun.outcome === 'failed') return { state: 'failed', error: begun.error };
   const { refused } = await steps.applyRootPassword({ engine: input.engine, rotationId: begun.rotationId });

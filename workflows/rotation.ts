@@ -1,5 +1,19 @@
-import { allHandlersFinished, ApplicationFailure, condition, proxyActivities, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
-import { RotationErrors, type RotationActivities, type RotationView, type RotationWorkflowInput, type DeliveryTask } from '../lib/rotation-activities';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  RotationErrors,
+  type RotationActivities,
+  type RotationView,
+  type RotationWorkflowInput,
+  type DeliveryTask,
+} from '../lib/rotation-activities';
 import { confirmUpdate, rotationQuery, secretDeletedSignal, startedUpdate } from './rotation-messages';
 
 /** The product's own store: retried until it answers. */
@@ -30,8 +44,10 @@ export async function rotationWorkflow(input: RotationWorkflowInput): Promise<Ro
 
   setHandler(startedUpdate, async () => {
     await condition(() => view.state !== 'starting');
-    if (view.state === 'busy') throw ApplicationFailure.nonRetryable(`a rotation of ${input.secretPath} is in progress`, RotationErrors.busy);
-    if (view.state === 'failed') throw ApplicationFailure.nonRetryable(view.error ?? 'rotation failed', RotationErrors.failed);
+    if (view.state === 'busy')
+      throw ApplicationFailure.nonRetryable(`a rotation of ${input.secretPath} is in progress`, RotationErrors.busy);
+    if (view.state === 'failed')
+      throw ApplicationFailure.nonRetryable(view.error ?? 'rotation failed', RotationErrors.failed);
     return view;
   });
 
@@ -45,7 +61,10 @@ export async function rotationWorkflow(input: RotationWorkflowInput): Promise<Ro
     {
       validator: (_confirmation) => {
         if (view.state !== 'pending' || confirmedBy !== undefined) {
-          throw ApplicationFailure.nonRetryable(`rotation ${rotationId} is ${view.state}, not awaiting confirmation`, RotationErrors.notPending);
+          throw ApplicationFailure.nonRetryable(
+            `rotation ${rotationId} is ${view.state}, not awaiting confirmation`,
+            RotationErrors.notPending,
+          );
         }
       },
     },

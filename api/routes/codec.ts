@@ -14,10 +14,15 @@ const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
  * JSON leaves out empty fields, so `{}` is a request with no payloads (Temporal's CLI sends it).
  */
 const payloadsBody = z.object({
-  payloads: z.array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() })).max(10_000).default([]),
+  payloads: z
+    .array(z.object({ metadata: z.record(z.string(), base64).nullish(), data: base64.nullish() }))
+    .max(10_000)
+    .default([]),
 });
 type JsonPayload = z.infer<typeof payloadsBody>['payloads'][number];
-const payloadsResponse = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()), data: z.string() })) });
+const payloadsResponse = z.object({
+  payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()), data: z.string() })),
+});
 const codecSession = z.object({ identity_id: z.string(), expires_at: z.iso.datetime({ offset: true }) });
 
 const fromJson = ({ metadata, data }: JsonPayload): Payload => ({
@@ -25,7 +30,9 @@ const fromJson = ({ metadata, data }: JsonPayload): Payload => ({
   data: Buffer.from(data ?? '', 'base64'),
 });
 const toJson = ({ metadata, data }: Payload) => ({
-  metadata: Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+  ),
   data: Buffer.from(data ?? new Uint8Array()).toString('base64'),
 });
 
@@ -79,45 +86,73 @@ export interface CodecRouteDeps {
  * `/encode`, admin only (a bearer token, or the session cookie a browser gets from `/v1/sys/codec/session`).
  * A decode can show an issued password (the issue update's result), so each one is audited.
  */
-export const codecRoutes = ({ codec, sessions, audit }: CodecRouteDeps): FastifyPluginAsyncZod => async (app) => {
-  const codecRoute = { schema: { body: payloadsBody, response: answers({ 200: payloadsResponse }) }, bodyLimit: CODEC_BODY_LIMIT, config: { access: { scope: 'admin' as const }, codecSession: true } };
-  const namespaceOf = (header: unknown) => (typeof header === 'string' ? header.slice(0, 256) : null);
+export const codecRoutes =
+  ({ codec, sessions, audit }: CodecRouteDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const codecRoute = {
+      schema: { body: payloadsBody, response: answers({ 200: payloadsResponse }) },
+      bodyLimit: CODEC_BODY_LIMIT,
+      config: { access: { scope: 'admin' as const }, codecSession: true },
+    };
+    const namespaceOf = (header: unknown) => (typeof header === 'string' ? header.slice(0, 256) : null);
 
-  app.post(`${CODEC_BASE_PATH}/decode`, codecRoute, async (request) => {
-    const { payloads } = request.body;
-    let decoded: Payload[];
-    try {
-      decoded = await codec.decode(payloads.map(fromJson));
-    } catch (error) {
-      throw new ApiError('invalid_request', `a payload could not be decoded: ${error instanceof Error ? error.message : 'unknown error'}`);
-    }
-    if (payloads.length > 0) {
-      await audit.append({
-        identity_id: request.identity.identity_id, action: 'codec_decode', path: 'sys/codec/decode', result: 'success',
-        extra_data: { namespace: namespaceOf(request.headers['x-namespace']), payloads: payloads.length },
-      });
-    }
-    return { payloads: decoded.map(toJson) };
-  });
-
-  app.post(`${CODEC_BASE_PATH}/encode`, codecRoute, async (request) => ({
-    payloads: (await codec.encode(request.body.payloads.map(fromJson))).map(toJson),
-  }));
-
-  app.get(`${CODEC_BASE_PATH}/session`, { config: { access: { public: true } } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', SIGN_IN_CSP).header('x-frame-options', 'DENY').send(SIGN_IN_PAGE));
-
-  /** Sign-in: the admin token comes as a bearer header (so the auth hook checks, audits and rate-limits it), the cookie goes back. */
-  app.post(`${CODEC_BASE_PATH}/session`, { schema: { response: answers({ 200: codecSession }) }, config: { access: { scope: 'admin' } } }, async (request, reply) => {
-    const token = request.headers.authorization!.replace(/^Bearer\s+/i, '').trim();
-    const { value, expiresAt } = sessions.seal(token);
-    await audit.append({
-      identity_id: request.identity.identity_id, action: 'codec_session', path: 'sys/codec/session', result: 'success',
-      extra_data: { token_id: request.identity.token_id, expires_at: expiresAt.toISOString() },
+    app.post(`${CODEC_BASE_PATH}/decode`, codecRoute, async (request) => {
+      const { payloads } = request.body;
+      let decoded: Payload[];
+      try {
+        decoded = await codec.decode(payloads.map(fromJson));
+      } catch (error) {
+        throw new ApiError(
+          'invalid_request',
+          `a payload could not be decoded: ${error instanceof Error ? error.message : 'unknown error'}`,
+        );
+      }
+      if (payloads.length > 0) {
+        await audit.append({
+          identity_id: request.identity.identity_id,
+          action: 'codec_decode',
+          path: 'sys/codec/decode',
+          result: 'success',
+          extra_data: { namespace: namespaceOf(request.headers['x-namespace']), payloads: payloads.length },
+        });
+      }
+      return { payloads: decoded.map(toJson) };
     });
-    reply.setCookie(CODEC_SESSION_COOKIE, value, {
-      path: CODEC_BASE_PATH, httpOnly: true, sameSite: 'strict', secure: request.protocol === 'https', maxAge: CODEC_SESSION_SECONDS,
-    });
-    return { identity_id: request.identity.identity_id, expires_at: expiresAt.toISOString() };
-  });
-};
+
+    app.post(`${CODEC_BASE_PATH}/encode`, codecRoute, async (request) => ({
+      payloads: (await codec.encode(request.body.payloads.map(fromJson))).map(toJson),
+    }));
+
+    app.get(`${CODEC_BASE_PATH}/session`, { config: { access: { public: true } } }, async (_request, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', SIGN_IN_CSP)
+        .header('x-frame-options', 'DENY')
+        .send(SIGN_IN_PAGE),
+    );
+
+    /** Sign-in: the admin token comes as a bearer header (so the auth hook checks, audits and rate-limits it), the cookie goes back. */
+    app.post(
+      `${CODEC_BASE_PATH}/session`,
+      { schema: { response: answers({ 200: codecSession }) }, config: { access: { scope: 'admin' } } },
+      async (request, reply) => {
+        const token = request.headers.authorization!.replace(/^Bearer\s+/i, '').trim();
+        const { value, expiresAt } = sessions.seal(token);
+        await audit.append({
+          identity_id: request.identity.identity_id,
+          action: 'codec_session',
+          path: 'sys/codec/session',
+          result: 'success',
+          extra_data: { token_id: request.identity.token_id, expires_at: expiresAt.toISOString() },
+        });
+        reply.setCookie(CODEC_SESSION_COOKIE, value, {
+          path: CODEC_BASE_PATH,
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: request.protocol === 'https',
+          maxAge: CODEC_SESSION_SECONDS,
+        });
+        return { identity_id: request.identity.identity_id, expires_at: expiresAt.toISOString() };
+      },
+    );
+  };

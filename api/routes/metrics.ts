@@ -8,9 +8,11 @@ import type { Registry } from 'prom-client';
  * scraper's token can read and never change anything; `admin` passes too. Prometheus sends it with
  * `authorization: { credentials_file: ... }` in its scrape config.
  */
-export const metricsRoutes = (registry: Registry): FastifyPluginAsyncZod => async (app) => {
-  app.get('/metrics', { config: { access: { scope: 'audit:read' } } }, async (_request, reply) => {
-    const text = await registry.metrics();
-    return reply.type(registry.contentType).send(text);
-  });
-};
+export const metricsRoutes =
+  (registry: Registry): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get('/metrics', { config: { access: { scope: 'audit:read' } } }, async (_request, reply) => {
+      const text = await registry.metrics();
+      return reply.type(registry.contentType).send(text);
+    });
+  };

@@ -7,13 +7,16 @@ import { patternProblem } from '../../lib/path-pattern';
 import type { PolicyService } from '../services/policies';
 
 /** `svc:reporting`, `user:alice`, `system:dynamic-engines`, `root`. */
-export const identitySchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:_.@-]{0,127}$/, 'must be 1-128 letters, digits, ":", "_", "-", ".", "@"');
+export const identitySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9:_.@-]{0,127}$/, 'must be 1-128 letters, digits, ":", "_", "-", ".", "@"');
 export const policyIdSchema = z.string().regex(/^pol_[A-Za-z0-9_-]{1,64}$/, 'is not a policy id');
 
 const ruleSchema = z.object({
   path_pattern: z.string().superRefine((pattern, ctx) => {
     const problem = patternProblem(pattern);
-    if (problem) ctx.addIssue({ code: 'custom', message: `path_pattern ${JSON.stringify(pattern.slice(0, 64))} ${problem}` });
+    if (problem)
+      ctx.addIssue({ code: 'custom', message: `path_pattern ${JSON.stringify(pattern.slice(0, 64))} ${problem}` });
   }),
   permissions: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
 });
@@ -23,35 +26,63 @@ const policyBody = z.object({
 });
 const params = z.object({ id: policyIdSchema });
 
-export const policyRoutes = (policies: PolicyService): FastifyPluginAsyncZod => async (app) => {
-  const manage = { access: { scope: 'policies:manage' as const } };
+export const policyRoutes =
+  (policies: PolicyService): FastifyPluginAsyncZod =>
+  async (app) => {
+    const manage = { access: { scope: 'policies:manage' as const } };
 
-  app.post('/v1/policies', { schema: { body: policyBody, response: answers({ 201: policyResponse }) }, config: manage }, async (request, reply) =>
-    reply.status(201).send(await policies.create(request.identity, request.body)));
+    app.post(
+      '/v1/policies',
+      { schema: { body: policyBody, response: answers({ 201: policyResponse }) }, config: manage },
+      async (request, reply) => reply.status(201).send(await policies.create(request.identity, request.body)),
+    );
 
-  app.get('/v1/policies', { schema: { querystring: pageQuerySchema, response: answers({ 200: policyPage }) }, config: manage }, async (request) =>
-    pageOf(await policies.list(), (p) => p.name, request.query));
+    app.get(
+      '/v1/policies',
+      { schema: { querystring: pageQuerySchema, response: answers({ 200: policyPage }) }, config: manage },
+      async (request) => pageOf(await policies.list(), (p) => p.name, request.query),
+    );
 
-  app.get('/v1/policies/:id', { schema: { params, response: answers({ 200: policyResponse }) }, config: manage }, async (request) => policies.get(request.params.id));
+    app.get(
+      '/v1/policies/:id',
+      { schema: { params, response: answers({ 200: policyResponse }) }, config: manage },
+      async (request) => policies.get(request.params.id),
+    );
 
-  app.put('/v1/policies/:id', { schema: { params, body: policyBody, response: answers({ 200: policyResponse }) }, config: manage }, async (request) =>
-    policies.update(request.identity, request.params.id, request.body));
+    app.put(
+      '/v1/policies/:id',
+      { schema: { params, body: policyBody, response: answers({ 200: policyResponse }) }, config: manage },
+      async (request) => policies.update(request.identity, request.params.id, request.body),
+    );
 
-  app.delete('/v1/policies/:id', { schema: { params, response: answers({ 204: noContent }) }, config: manage }, async (request, reply) => {
-    await policies.delete(request.identity, request.params.id);
-    return reply.status(204).send(null);
-  });
+    app.delete(
+      '/v1/policies/:id',
+      { schema: { params, response: answers({ 204: noContent }) }, config: manage },
+      async (request, reply) => {
+        await policies.delete(request.identity, request.params.id);
+        return reply.status(204).send(null);
+      },
+    );
 
-  app.post('/v1/policies/:id/bindings', {
-    schema: { params, body: z.object({ identity_id: identitySchema }), response: answers({ 201: binding }) },
-    config: manage,
-  }, async (request, reply) => reply.status(201).send(await policies.bind(request.identity, request.params.id, request.body.identity_id)));
+    app.post(
+      '/v1/policies/:id/bindings',
+      {
+        schema: { params, body: z.object({ identity_id: identitySchema }), response: answers({ 201: binding }) },
+        config: manage,
+      },
+      async (request, reply) =>
+        reply.status(201).send(await policies.bind(request.identity, request.params.id, request.body.identity_id)),
+    );
 
-  app.delete('/v1/policies/:id/bindings/:identity_id', {
-    schema: { params: params.extend({ identity_id: identitySchema }), response: answers({ 204: noContent }) },
-    config: manage,
-  }, async (request, reply) => {
-    await policies.unbind(request.identity, request.params.id, request.params.identity_id);
-    return reply.status(204).send(null);
-  });
-};
+    app.delete(
+      '/v1/policies/:id/bindings/:identity_id',
+      {
+        schema: { params: params.extend({ identity_id: identitySchema }), response: answers({ 204: noContent }) },
+        config: manage,
+      },
+      async (request, reply) => {
+        await policies.unbind(request.identity, request.params.id, request.params.identity_id);
+        return reply.status(204).send(null);
+      },
+    );
+  };

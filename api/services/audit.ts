@@ -26,7 +26,10 @@ export function createAuditService(stores: Pick<Stores, 'audit'>, checkpoints: P
       try {
         checkpoint = await checkpoints.latest();
       } catch (error) {
-        return { ...(await stores.audit.verify()), checkpoint_unavailable: `Temporal did not answer: ${(error as Error).message}` };
+        return {
+          ...(await stores.audit.verify()),
+          checkpoint_unavailable: `Temporal did not answer: ${(error as Error).message}`,
+        };
       }
       return { ...(await stores.audit.verify(checkpoint)), ...(checkpoint ? {} : { checkpoint: null }) };
     },

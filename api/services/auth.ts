@@ -12,8 +12,13 @@ export interface TokenRequest {
 }
 
 export function createAuthService(stores: Stores, liveTokens: Pick<LiveTokens, 'forgetToken' | 'forgetIdentity'>) {
-  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) =>
-    ({ identity_id: actor.identity_id, action, path, result: 'success' as const, extra_data: extra });
+  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) => ({
+    identity_id: actor.identity_id,
+    action,
+    path,
+    result: 'success' as const,
+    extra_data: extra,
+  });
 
   return {
     /** The token is in this response only; the store keeps its hash. */
@@ -24,40 +29,72 @@ export function createAuthService(stores: Stores, liveTokens: Pick<LiveTokens, '
       const token = newToken();
       const tokenId = newId('tok');
       const expiresAt = request.ttl === undefined ? null : new Date(Date.now() + request.ttl * 1000);
-      await stores.audited(async (tx) => {
-        await stores.identities.within(tx).ensure(request.identity_id);
-        await stores.tokens.within(tx).create({
-          token_id: tokenId, token_hash: hashToken(token), identity_id: request.identity_id, scopes, policies: request.policies, expires_at: expiresAt,
-        });
-      }, entry(actor, 'token_create', `auth/tokens/${tokenId}`, {
-        token_id: tokenId, for_identity_id: request.identity_id, scopes, policies: request.policies, expires_at: expiresAt?.toISOString() ?? null,
-      }));
+      await stores.audited(
+        async (tx) => {
+          await stores.identities.within(tx).ensure(request.identity_id);
+          await stores.tokens.within(tx).create({
+            token_id: tokenId,
+            token_hash: hashToken(token),
+            identity_id: request.identity_id,
+            scopes,
+            policies: request.policies,
+            expires_at: expiresAt,
+          });
+        },
+        entry(actor, 'token_create', `auth/tokens/${tokenId}`, {
+          token_id: tokenId,
+          for_identity_id: request.identity_id,
+          scopes,
+          policies: request.policies,
+          expires_at: expiresAt?.toISOString() ?? null,
+        }),
+      );
       return {
-        token, token_id: tokenId, identity_id: request.identity_id, scopes, policies: request.policies,
+        token,
+        token_id: tokenId,
+        identity_id: request.identity_id,
+        scopes,
+        policies: request.policies,
         expires_at: expiresAt?.toISOString() ?? null,
       };
     },
 
     async whoami(identity: Identity) {
       const inForce = await stores.policies.inForce(identity.policies, identity.identity_id);
-      return { identity_id: identity.identity_id, token_id: identity.token_id, scopes: identity.scopes, policies: inForce.map((p) => p.id) };
+      return {
+        identity_id: identity.identity_id,
+        token_id: identity.token_id,
+        scopes: identity.scopes,
+        policies: inForce.map((p) => p.id),
+      };
     },
 
     /** Admins revoke any token; others only their own identity's. Revoking twice is fine. */
     async revokeToken(actor: Identity, tokenId: string) {
       const owner = await stores.identities.tokenOwner(tokenId);
-      if (!isAdmin(actor) && owner !== actor.identity_id) throw new ApiError('forbidden', 'only an admin may revoke another identity\'s token');
+      if (!isAdmin(actor) && owner !== actor.identity_id)
+        throw new ApiError('forbidden', "only an admin may revoke another identity's token");
       if (!owner) throw notFound(`token ${tokenId}`);
-      await stores.audited((tx) => stores.tokens.within(tx).revoke(tokenId), (revoked) =>
-        (revoked ? entry(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner }) : undefined));
+      await stores.audited(
+        (tx) => stores.tokens.within(tx).revoke(tokenId),
+        (revoked) =>
+          revoked
+            ? entry(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner })
+            : undefined,
+      );
       liveTokens.forgetToken(tokenId);
     },
 
     /** Revokes every token of the identity and drops its policy bindings; its tokens then get 401. */
     async deleteIdentity(actor: Identity, identityId: string) {
       if (identityId === ROOT_IDENTITY) throw new ApiError('conflict', 'the root identity cannot be deleted');
-      const deleted = await stores.audited((tx) => stores.identities.within(tx).delete(identityId), (done) =>
-        (done ? entry(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId }) : undefined));
+      const deleted = await stores.audited(
+        (tx) => stores.identities.within(tx).delete(identityId),
+        (done) =>
+          done
+            ? entry(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId })
+            : undefined,
+      );
       liveTokens.forgetIdentity(identityId);
       if (!deleted) throw notFound(`identity ${identityId}`);
     },

@@ -28,16 +28,29 @@ export function createEngineRetirement({ stores, leases, targets }: EngineRetire
       if (!engine) throw notFound(`engine ${name}`);
       const live = await stores.leases.unfinished({ engine: name });
       if (live.length && !force && !engine.deleted_at) {
-        throw new ApiError('conflict', `engine ${name} has ${live.length} active lease(s); revoke them or pass ?force=true`);
+        throw new ApiError(
+          'conflict',
+          `engine ${name} has ${live.length} active lease(s); revoke them or pass ?force=true`,
+        );
       }
-      await stores.audited((tx) => stores.engines.within(tx).tombstone(name), (marked) => (marked ? engineAuditEntry(actor, name, { operation: 'delete', force }) : undefined));
+      await stores.audited(
+        (tx) => stores.engines.within(tx).tombstone(name),
+        (marked) => (marked ? engineAuditEntry(actor, name, { operation: 'delete', force }) : undefined),
+      );
       const remaining = await stores.leases.unfinished({ engine: name });
       if (remaining.length) {
-        const result = await leases.revokeMany(actor, remaining.map((l) => l.lease_id));
+        const result = await leases.revokeMany(
+          actor,
+          remaining.map((l) => l.lease_id),
+        );
         if (result.pending.length) {
-          throw new ApiError('conflict', `${result.pending.length} lease(s) could not be revoked yet; the engine issues nothing and is removed once they are`, {
-            pending: result.pending,
-          });
+          throw new ApiError(
+            'conflict',
+            `${result.pending.length} lease(s) could not be revoked yet; the engine issues nothing and is removed once they are`,
+            {
+              pending: result.pending,
+            },
+          );
         }
       }
       await stores.engines.purgeTombstone(name);

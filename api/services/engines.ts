@@ -61,11 +61,20 @@ export interface EngineTemporal {
 }
 
 /** An engine change as the audit log records it. */
-export const engineAuditEntry = (actor: Identity, name: string, extra: Record<string, unknown>) =>
-  ({ identity_id: actor.identity_id, action: 'engine_write', path: `dynamic/engines/${name}`, result: 'success' as const, extra_data: extra });
+export const engineAuditEntry = (actor: Identity, name: string, extra: Record<string, unknown>) => ({
+  identity_id: actor.identity_id,
+  action: 'engine_write',
+  path: `dynamic/engines/${name}`,
+  result: 'success' as const,
+  extra_data: extra,
+});
 
-export function createEngineService(stores: Stores, targets: TargetPools, authorizer: Authorizer, temporal: EngineTemporal) {
-
+export function createEngineService(
+  stores: Stores,
+  targets: TargetPools,
+  authorizer: Authorizer,
+  temporal: EngineTemporal,
+) {
   /**
    * Where the engine connects, and with which secret, decides where the root password is sent: whoever
    * sets either must be able to read that secret anyway (admin, or `secrets:read` with a policy granting
@@ -73,16 +82,22 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
    * their own and receive the root password.
    */
   async function guardRootCredentialUse(actor: Identity, engine: string, secretPath: string) {
-    if (isAdmin(actor) || (hasScope(actor, 'secrets:read') && (await authorizer.allows(actor, 'read', secretPath)))) return;
+    if (isAdmin(actor) || (hasScope(actor, 'secrets:read') && (await authorizer.allows(actor, 'read', secretPath))))
+      return;
     const reason = `setting connection_url or root_credentials_path sends the root credential at ${secretPath}: it needs read on that path`;
-    throw await refusal(stores.audit, actor, `dynamic/engines/${engine}`, reason, { root_credentials_path: secretPath });
+    throw await refusal(stores.audit, actor, `dynamic/engines/${engine}`, reason, {
+      root_credentials_path: secretPath,
+    });
   }
 
   /** Validates the config and opens a test connection; a failure is 400 invalid_config in the database's words. */
   async function checked(input: EngineInput): Promise<EngineFields> {
     if (input.default_ttl > input.max_ttl) throw new ApiError('invalid_config', 'default_ttl must not exceed max_ttl');
-    if (input.lock_timeout > input.statement_timeout) throw new ApiError('invalid_config', 'lock_timeout must not exceed statement_timeout');
-    const urlProblem = connectionUrlProblem(input.connection_url) ?? (input.ca_certificate ? caCertificateProblem(input.ca_certificate) : undefined);
+    if (input.lock_timeout > input.statement_timeout)
+      throw new ApiError('invalid_config', 'lock_timeout must not exceed statement_timeout');
+    const urlProblem =
+      connectionUrlProblem(input.connection_url) ??
+      (input.ca_certificate ? caCertificateProblem(input.ca_certificate) : undefined);
     if (urlProblem) throw new ApiError('invalid_config', urlProblem);
     let credential;
     try {
@@ -111,11 +126,17 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
       // A deleted engine of that name whose leases are all revoked gives way; one still revoking does not.
       const tombstone = await stores.engines.getForRevocation(input.name);
       if (tombstone && !(await stores.engines.purgeTombstone(input.name))) {
-        throw new ApiError('conflict', `engine ${input.name} was deleted and its leases are still being revoked; DELETE it again or wait`);
+        throw new ApiError(
+          'conflict',
+          `engine ${input.name} was deleted and its leases are still being revoked; DELETE it again or wait`,
+        );
       }
       if (tombstone) await targets.drop(input.name);
       const fields = await checked(input);
-      const created = await stores.audited((tx) => stores.engines.within(tx).create(fields), (done) => (done ? engineAuditEntry(actor, input.name, { operation: 'create' }) : undefined));
+      const created = await stores.audited(
+        (tx) => stores.engines.within(tx).create(fields),
+        (done) => (done ? engineAuditEntry(actor, input.name, { operation: 'create' }) : undefined),
+      );
       if (!created) throw new ApiError('conflict', `engine ${input.name} already exists`);
       return engineView((await stores.engines.get(input.name))!);
     },
@@ -123,11 +144,18 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
     async update(actor: Identity, name: string, patch: Partial<Omit<EngineInput, 'name'>>) {
       const current = await mustGet(name);
       const next = { ...current, ...patch, name };
-      if (next.connection_url !== current.connection_url || next.root_credentials_path !== current.root_credentials_path || next.ca_certificate !== current.ca_certificate) {
+      if (
+        next.connection_url !== current.connection_url ||
+        next.root_credentials_path !== current.root_credentials_path ||
+        next.ca_certificate !== current.ca_certificate
+      ) {
         await guardRootCredentialUse(actor, name, next.root_credentials_path);
       }
       const fields = await checked(next);
-      await stores.audited((tx) => stores.engines.within(tx).update(fields), engineAuditEntry(actor, name, { operation: 'update' }));
+      await stores.audited(
+        (tx) => stores.engines.within(tx).update(fields),
+        engineAuditEntry(actor, name, { operation: 'update' }),
+      );
       await targets.drop(name);
       return engineView((await stores.engines.get(name))!);
     },
@@ -142,7 +170,11 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
         failure = error instanceof TargetError ? error.message : 'root credential unreadable';
       }
       await stores.engines.setStatus(name, failure ? 'unhealthy' : 'healthy', failure ?? null);
-      return engineView({ ...engine, connection_status: failure ? 'unhealthy' : 'healthy', last_error: failure ?? null });
+      return engineView({
+        ...engine,
+        connection_status: failure ? 'unhealthy' : 'healthy',
+        last_error: failure ?? null,
+      });
     },
 
     list: async () => (await stores.engines.list()).map(engineView),
@@ -162,22 +194,32 @@ export function createEngineService(stores: Stores, targets: TargetPools, author
       }
       let outcome: RootRotationOutcome;
       try {
-        outcome = await withinDeadline(temporal.client, temporal.waitMs, () => temporal.client.workflow.execute<typeof rootRotationWorkflow>('rootRotationWorkflow', {
-          workflowId: rootRotationWorkflowId(temporal.taskQueue, name), taskQueue: temporal.taskQueue,
-          args: [{ engine: name, requestedBy: actor.identity_id }], workflowIdConflictPolicy: 'USE_EXISTING',
-        }));
+        outcome = await withinDeadline(temporal.client, temporal.waitMs, () =>
+          temporal.client.workflow.execute<typeof rootRotationWorkflow>('rootRotationWorkflow', {
+            workflowId: rootRotationWorkflowId(temporal.taskQueue, name),
+            taskQueue: temporal.taskQueue,
+            args: [{ engine: name, requestedBy: actor.identity_id }],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          }),
+        );
       } catch (error) {
         if (error instanceof TimedOut) {
-          throw new ApiError('engine_unavailable', `no worker finished the rotation within ${Math.round(temporal.waitMs / 1000)}s; it completes once one runs (GET /v1/rotation/secrets/${engine.root_credentials_path})`);
+          throw new ApiError(
+            'engine_unavailable',
+            `no worker finished the rotation within ${Math.round(temporal.waitMs / 1000)}s; it completes once one runs (GET /v1/rotation/secrets/${engine.root_credentials_path})`,
+          );
         }
         throw error;
       }
-      if (outcome.state === 'busy') throw new ApiError('conflict', `a rotation of ${engine.root_credentials_path} is in progress`, { rotation_id: outcome.rotationId });
-      if (outcome.state === 'failed') throw new ApiError('engine_unavailable', `the database refused the new root password: ${outcome.error}`);
+      if (outcome.state === 'busy')
+        throw new ApiError('conflict', `a rotation of ${engine.root_credentials_path} is in progress`, {
+          rotation_id: outcome.rotationId,
+        });
+      if (outcome.state === 'failed')
+        throw new ApiError('engine_unavailable', `the database refused the new root password: ${outcome.error}`);
       await targets.drop(name);
       return engineView((await stores.engines.get(name))!);
     },
-
   };
 }
 

@@ -31,11 +31,33 @@ export interface ServiceDeps {
 }
 
 /** Every service of the API, built here and only here, in one direction: each from the ones before it. */
-export function createServices({ stores, temporal, taskQueue, authorizer, passwords, liveTokens, checkpoints, workerWaitMs = DEFAULT_WAIT_MS }: ServiceDeps) {
+export function createServices({
+  stores,
+  temporal,
+  taskQueue,
+  authorizer,
+  passwords,
+  liveTokens,
+  checkpoints,
+  workerWaitMs = DEFAULT_WAIT_MS,
+}: ServiceDeps) {
   const targets = new TargetPools({ engines: stores.engines, secrets: stores.secrets });
-  const engines = createEngineService(stores, targets, authorizer, { client: temporal, taskQueue, waitMs: workerWaitMs });
+  const engines = createEngineService(stores, targets, authorizer, {
+    client: temporal,
+    taskQueue,
+    waitMs: workerWaitMs,
+  });
   const roles = createRoleService(stores, engines, targets, authorizer);
-  const leases = createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, passwords, waitMs: workerWaitMs });
+  const leases = createLeaseService({
+    stores,
+    temporal,
+    taskQueue,
+    engines,
+    roles,
+    authorizer,
+    passwords,
+    waitMs: workerWaitMs,
+  });
   const secretDeleted = (workflowId: string) => temporal.workflow.getHandle(workflowId).signal(secretDeletedSignal);
   return {
     secrets: createSecretService(stores, secretDeleted),

@@ -26,16 +26,35 @@ const REVOKE_PARALLELISM = 16;
 export function leaseView(l: LeaseRecord | LeaseView) {
   if ('lease_id' in l) {
     return {
-      lease_id: l.lease_id, engine: l.engine, role: l.role, username: l.username, state: l.state,
-      issued_at: l.issued_at.toISOString(), expires_at: l.expires_at.toISOString(), max_expires_at: l.max_expires_at.toISOString(),
-      revoked_at: l.revoked_at?.toISOString() ?? null, identity_id: l.identity_id, metadata: l.metadata,
-      last_error: l.last_error, ...(l.forced ? { forced: true } : {}),
+      lease_id: l.lease_id,
+      engine: l.engine,
+      role: l.role,
+      username: l.username,
+      state: l.state,
+      issued_at: l.issued_at.toISOString(),
+      expires_at: l.expires_at.toISOString(),
+      max_expires_at: l.max_expires_at.toISOString(),
+      revoked_at: l.revoked_at?.toISOString() ?? null,
+      identity_id: l.identity_id,
+      metadata: l.metadata,
+      last_error: l.last_error,
+      ...(l.forced ? { forced: true } : {}),
     };
   }
   return {
-    lease_id: l.leaseId, engine: l.engine, role: l.role, username: l.username, state: l.state,
-    issued_at: l.issuedAt, expires_at: l.expiresAt, max_expires_at: l.maxExpiresAt, revoked_at: l.revokedAt ?? null,
-    identity_id: l.identityId, metadata: l.metadata, last_error: l.lastError ?? null, ...(l.forced ? { forced: true } : {}),
+    lease_id: l.leaseId,
+    engine: l.engine,
+    role: l.role,
+    username: l.username,
+    state: l.state,
+    issued_at: l.issuedAt,
+    expires_at: l.expiresAt,
+    max_expires_at: l.maxExpiresAt,
+    revoked_at: l.revokedAt ?? null,
+    identity_id: l.identityId,
+    metadata: l.metadata,
+    last_error: l.lastError ?? null,
+    ...(l.forced ? { forced: true } : {}),
   };
 }
 export type LeaseJson = ReturnType<typeof leaseView>;
@@ -43,7 +62,8 @@ export type LeaseJson = ReturnType<typeof leaseView>;
 const secondsUntil = (iso: string) => Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
 
 const isGoneWorkflow = (error: unknown) =>
-  error instanceof WorkflowNotFoundError || (error instanceof Error && /workflow execution already completed|not found/i.test(error.message));
+  error instanceof WorkflowNotFoundError ||
+  (error instanceof Error && /workflow execution already completed|not found/i.test(error.message));
 
 export interface LeaseServiceDeps {
   stores: Stores;
@@ -58,8 +78,16 @@ export interface LeaseServiceDeps {
   waitMs?: number;
 }
 
-
-export function createLeaseService({ stores, temporal, taskQueue, engines, roles, authorizer, passwords, waitMs = DEFAULT_WAIT_MS }: LeaseServiceDeps) {
+export function createLeaseService({
+  stores,
+  temporal,
+  taskQueue,
+  engines,
+  roles,
+  authorizer,
+  passwords,
+  waitMs = DEFAULT_WAIT_MS,
+}: LeaseServiceDeps) {
   /**
    * Whether the actor holds `permission` on a lease's creds path, `dynamic/<engine>/creds/<role>`: what a
    * lease is checked against wherever it is reached, listed one by one or revoked in bulk. Memoized per call.
@@ -68,17 +96,30 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
     const known = new Map<string, Promise<boolean>>();
     return (lease: { engine: string; role: string }) => {
       const path = credsPath(lease.engine, lease.role);
-      if (!known.has(path)) known.set(path, isAdmin(actor) ? Promise.resolve(true) : authorizer.allows(actor, permission, path));
+      if (!known.has(path))
+        known.set(path, isAdmin(actor) ? Promise.resolve(true) : authorizer.allows(actor, permission, path));
       return known.get(path)!;
     };
   };
 
   /** Asks for revocation durably, without waiting: it happens as soon as a worker runs the lease. */
-  const abandon = (leaseId: string) => temporal.workflow.getHandle(leaseId).signal(abandonSignal).catch(() => {});
+  const abandon = (leaseId: string) =>
+    temporal.workflow
+      .getHandle(leaseId)
+      .signal(abandonSignal)
+      .catch(() => {});
 
-  const audit = (actor: Identity, action: string, lease: { engine: string; role: string; lease_id: string }, extra: Record<string, unknown> = {}) =>
+  const audit = (
+    actor: Identity,
+    action: string,
+    lease: { engine: string; role: string; lease_id: string },
+    extra: Record<string, unknown> = {},
+  ) =>
     stores.audit.append({
-      identity_id: actor.identity_id, action, path: credsPath(lease.engine, lease.role), result: 'success',
+      identity_id: actor.identity_id,
+      action,
+      path: credsPath(lease.engine, lease.role),
+      result: 'success',
       extra_data: { lease_id: lease.lease_id, ...extra },
     });
 
@@ -93,12 +134,18 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
     if (isFinished(lease.state)) return leaseView(lease);
     try {
       return leaseView(
-        await withinDeadline(temporal, waitMs, () => temporal.workflow.getHandle(lease.lease_id).executeUpdate(revokeUpdate, { args: [{ force }] })),
+        await withinDeadline(temporal, waitMs, () =>
+          temporal.workflow.getHandle(lease.lease_id).executeUpdate(revokeUpdate, { args: [{ force }] }),
+        ),
       );
     } catch (error) {
       if (error instanceof TimedOut) {
         await abandon(lease.lease_id);
-        return { ...leaseView(lease), state: 'revoking' as const, last_error: 'no worker answered in time; the revocation is queued and will run when one does' };
+        return {
+          ...leaseView(lease),
+          state: 'revoking' as const,
+          last_error: 'no worker answered in time; the revocation is queued and will run when one does',
+        };
       }
       if (isGoneWorkflow(error)) return leaseView(await mustGet(lease.lease_id));
       throw new ApiError('engine_unavailable', `revocation could not be requested: ${failureMessage(error)}`);
@@ -107,7 +154,12 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
 
   const service = {
     /** Mints credentials: one workflow per lease, started and answered in one round trip (update-with-start). */
-    async issue(actor: Identity, engineName: string, roleName: string, body: { ttl?: number; metadata?: Record<string, string> }) {
+    async issue(
+      actor: Identity,
+      engineName: string,
+      roleName: string,
+      body: { ttl?: number; metadata?: Record<string, string> },
+    ) {
       const engine = await engines.mustGet(engineName);
       const role = await roles.mustGet(engineName, roleName);
       const maxTtl = Math.min(role.max_ttl, engine.max_ttl);
@@ -128,7 +180,11 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         ttlSeconds: ttl,
         maxTtlSeconds: maxTtl,
         defaultIncrementSeconds: Math.min(role.default_ttl, maxTtl),
-        statements: { creation: role.creation_statements, revocation: role.revocation_statements, renew: role.renew_statements },
+        statements: {
+          creation: role.creation_statements,
+          revocation: role.revocation_statements,
+          renew: role.renew_statements,
+        },
       };
       const start = new WithStartWorkflowOperation<typeof leaseWorkflowV2>('leaseWorkflowV2', {
         workflowId: spec.leaseId,
@@ -136,26 +192,42 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         args: [{ spec }],
         workflowIdConflictPolicy: 'FAIL',
         // Indexed from the start (the expiry is an estimate until the workflow records the real one).
-        typedSearchAttributes: leaseSearchAttributes(spec, { state: 'active', expiresAt: new Date(Date.now() + ttl * 1000).toISOString() }),
+        typedSearchAttributes: leaseSearchAttributes(spec, {
+          state: 'active',
+          expiresAt: new Date(Date.now() + ttl * 1000).toISOString(),
+        }),
         memo: { identity_id: spec.identityId, metadata: spec.metadata },
       });
       let issued;
       const minted = leaseMetrics.startMint(spec);
       try {
-        issued = await withinDeadline(temporal, waitMs, () => temporal.workflow.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start }));
+        issued = await withinDeadline(temporal, waitMs, () =>
+          temporal.workflow.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start }),
+        );
         minted('success');
       } catch (error) {
         minted('failure');
         if (error instanceof TimedOut) {
           // The lease may still be issued once a worker runs it; no one will hold its credential, so revoke it then.
           await abandon(spec.leaseId);
-          throw new ApiError('engine_unavailable', `no worker issued the credentials within ${Math.round(waitMs / 1000)}s; try again`);
+          throw new ApiError(
+            'engine_unavailable',
+            `no worker issued the credentials within ${Math.round(waitMs / 1000)}s; try again`,
+          );
         }
-        throw new ApiError('engine_unavailable', `engine ${engineName} could not issue credentials: ${failureMessage(error)}`);
+        throw new ApiError(
+          'engine_unavailable',
+          `engine ${engineName} could not issue credentials: ${failureMessage(error)}`,
+        );
       }
       const lease = issued.lease;
       try {
-        await audit(actor, 'dynamic_generate', { engine: engineName, role: roleName, lease_id: spec.leaseId }, { username: spec.username, ttl });
+        await audit(
+          actor,
+          'dynamic_generate',
+          { engine: engineName, role: roleName, lease_id: spec.leaseId },
+          { username: spec.username, ttl },
+        );
       } catch (error) {
         // An unrecorded credential must not be handed out, nor left alive: revoke it, then fail.
         await abandon(spec.leaseId);
@@ -180,7 +252,11 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
      * A page of the leases whose creds path the actor may `list`, whatever the engine, newest first. Leases
      * the actor may not see are skipped, so a page is full unless it is the last.
      */
-    async list(actor: Identity, filter: { engine?: string; role?: string; state?: LeaseState }, { limit, cursor }: PageQuery): Promise<Page<LeaseJson>> {
+    async list(
+      actor: Identity,
+      filter: { engine?: string; role?: string; state?: LeaseState },
+      { limit, cursor }: PageQuery,
+    ): Promise<Page<LeaseJson>> {
       const visible = permittedOn(actor, 'list');
       const keyOf = (l: LeaseRecord): [string, string] => [l.issued_at.toISOString(), l.lease_id];
       let after = cursor === undefined ? undefined : (decodeCursor(cursor, ['string', 'string']) as [string, string]);
@@ -190,7 +266,8 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
         const seen = await Promise.all(rows.map(visible));
         for (const [i, row] of rows.entries()) {
           if (!seen[i]) continue;
-          if (shown.length === limit) return { data: shown.map(leaseView), next_cursor: encodeCursor(keyOf(shown[shown.length - 1]!)) };
+          if (shown.length === limit)
+            return { data: shown.map(leaseView), next_cursor: encodeCursor(keyOf(shown[shown.length - 1]!)) };
           shown.push(row);
         }
         if (rows.length <= limit) return { data: shown.map(leaseView), next_cursor: null };
@@ -207,26 +284,38 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       let result;
       try {
         result = await withinDeadline(temporal, waitMs, () =>
-          temporal.workflow.getHandle(leaseId).executeUpdate(renewUpdate, { args: [{ incrementSeconds, requestedBy: actor.identity_id }] }),
+          temporal.workflow
+            .getHandle(leaseId)
+            .executeUpdate(renewUpdate, { args: [{ incrementSeconds, requestedBy: actor.identity_id }] }),
         );
         leaseMetrics.renewed(lease, 'success');
       } catch (error) {
         leaseMetrics.renewed(lease, 'failure');
-        if (error instanceof TimedOut) throw new ApiError('engine_unavailable', 'no worker answered the renewal in time; try again');
+        if (error instanceof TimedOut)
+          throw new ApiError('engine_unavailable', 'no worker answered the renewal in time; try again');
         const type = failureType(error);
         if (type === LeaseErrors.maxTtlExceeded) throw new ApiError('max_ttl_exceeded', failureMessage(error));
         if (type === LeaseErrors.invalidIncrement) throw new ApiError('invalid_request', failureMessage(error));
-        if (type === LeaseErrors.notActive || isGoneWorkflow(error)) throw new ApiError('conflict', `lease ${leaseId} is no longer active`);
+        if (type === LeaseErrors.notActive || isGoneWorkflow(error))
+          throw new ApiError('conflict', `lease ${leaseId} is no longer active`);
         throw new ApiError('engine_unavailable', `renewal failed: ${failureMessage(error)}`);
       }
       // The renewal's audit entry is committed with the lease's new expiry, by the activity that renews it.
-      return { ...leaseView(result.lease), lease_duration: result.grantedSeconds ?? secondsUntil(result.lease.expiresAt), renewable: true, warnings: result.warnings };
+      return {
+        ...leaseView(result.lease),
+        lease_duration: result.grantedSeconds ?? secondsUntil(result.lease.expiresAt),
+        renewable: true,
+        warnings: result.warnings,
+      };
     },
 
     /** Revokes and waits until the role is gone; `complete` is false when the first try failed and retries go on. */
     async revoke(actor: Identity, leaseId: string, force = false) {
       const lease = await mustGet(leaseId);
-      const view = await revokeOne(lease, force).catch((error) => { leaseMetrics.revoked(lease, 'error'); throw error; });
+      const view = await revokeOne(lease, force).catch((error) => {
+        leaseMetrics.revoked(lease, 'error');
+        throw error;
+      });
       if (!isFinished(lease.state)) {
         leaseMetrics.revoked(lease, view.forced ? 'forced' : view.state);
         await audit(actor, 'dynamic_revoke', lease, { outcome: view.state, ...(force ? { force } : {}) });
@@ -242,8 +331,11 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       const lease = await mustGet(leaseId);
       if (isFinished(lease.state)) return { lease: leaseView(lease), requested: false };
       // The revocation's audit entry is written by the workflow, with the lease's end, for `requestedBy`.
-      await withinDeadline(temporal, waitMs, () => temporal.workflow.getHandle(leaseId).signal(abandonSignal, { requestedBy: actor.identity_id })).catch((error) => {
-        if (error instanceof TimedOut) throw new ApiError('engine_unavailable', 'Temporal did not take the revocation request in time; try again');
+      await withinDeadline(temporal, waitMs, () =>
+        temporal.workflow.getHandle(leaseId).signal(abandonSignal, { requestedBy: actor.identity_id }),
+      ).catch((error) => {
+        if (error instanceof TimedOut)
+          throw new ApiError('engine_unavailable', 'Temporal did not take the revocation request in time; try again');
         if (isGoneWorkflow(error)) return; // the workflow ended meanwhile: nothing left to revoke
         throw error;
       });
@@ -270,11 +362,26 @@ export function createLeaseService({ stores, temporal, taskQueue, engines, roles
       await engines.mustGet(engine);
       const live = await stores.leases.unfinished({ engine, role });
       const revocable = permittedOn(actor, 'revoke');
-      const refused = [...new Set((await Promise.all(live.map(async (l) => ((await revocable(l)) ? undefined : credsPath(l.engine, l.role))))).filter((p) => p !== undefined))];
+      const refused = [
+        ...new Set(
+          (
+            await Promise.all(live.map(async (l) => ((await revocable(l)) ? undefined : credsPath(l.engine, l.role))))
+          ).filter((p) => p !== undefined),
+        ),
+      ];
       if (refused.length) {
-        throw await refusal(stores.audit, actor, refused[0]!, `no policy grants revoke on ${refused.join(', ')}; nothing was revoked`, { permission: 'revoke', prefix: { engine, role } });
+        throw await refusal(
+          stores.audit,
+          actor,
+          refused[0]!,
+          `no policy grants revoke on ${refused.join(', ')}; nothing was revoked`,
+          { permission: 'revoke', prefix: { engine, role } },
+        );
       }
-      return service.revokeMany(actor, live.map((l) => l.lease_id));
+      return service.revokeMany(
+        actor,
+        live.map((l) => l.lease_id),
+      );
     },
   };
   return service;

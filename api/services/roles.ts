@@ -1,6 +1,13 @@
 import { isAdmin, rolePath, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
-import { DEFAULT_RENEW_STATEMENTS, DEFAULT_REVOCATION_STATEMENTS, DEFAULT_USERNAME_TEMPLATE, STATEMENT_PLACEHOLDERS, unknownPlaceholders, USERNAME_PLACEHOLDERS } from '../../lib/templates';
+import {
+  DEFAULT_RENEW_STATEMENTS,
+  DEFAULT_REVOCATION_STATEMENTS,
+  DEFAULT_USERNAME_TEMPLATE,
+  STATEMENT_PLACEHOLDERS,
+  unknownPlaceholders,
+  USERNAME_PLACEHOLDERS,
+} from '../../lib/templates';
 import type { Stores } from '../../store';
 import type { RoleFields, RoleRecord } from '../../store/roles';
 import { DefinitionRejected, dryRunRole } from '../../engine/dry-run';
@@ -9,7 +16,6 @@ import { TargetError, type TargetPools } from '../../engine/target-pools';
 import type { Authorizer } from '../auth';
 import type { EngineService } from './engines';
 import { refusal } from './refusal';
-
 
 export interface RoleInput {
   name: string;
@@ -39,16 +45,27 @@ export function roleView(r: RoleRecord) {
 /** Checks what can be checked without a database: placeholders, name use, TTLs. Returns warnings. */
 function checkDefinition(role: RoleFields, engineMaxTtl: number): string[] {
   const warnings: string[] = [];
-  const groups = { creation_statements: role.creation_statements, revocation_statements: role.revocation_statements, renew_statements: role.renew_statements };
+  const groups = {
+    creation_statements: role.creation_statements,
+    revocation_statements: role.revocation_statements,
+    renew_statements: role.renew_statements,
+  };
   for (const [field, statements] of Object.entries(groups)) {
     statements.forEach((statement, index) => {
       const control = sessionControlProblem(statement);
-      if (control) throw new ApiError('invalid_statements', `${field}[${index}]: ${control}`, { field, statement_index: index });
+      if (control)
+        throw new ApiError('invalid_statements', `${field}[${index}]: ${control}`, { field, statement_index: index });
       const unknown = unknownPlaceholders(statement, STATEMENT_PLACEHOLDERS);
       if (unknown.length) {
-        throw new ApiError('invalid_statements', `${field}[${index}] uses unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(', ')}`, {
-          field, statement_index: index, allowed: STATEMENT_PLACEHOLDERS.map((p) => `{{${p}}}`),
-        });
+        throw new ApiError(
+          'invalid_statements',
+          `${field}[${index}] uses unknown placeholder(s) ${unknown.map((u) => `{{${u}}}`).join(', ')}`,
+          {
+            field,
+            statement_index: index,
+            allowed: STATEMENT_PLACEHOLDERS.map((p) => `{{${p}}}`),
+          },
+        );
       }
     });
   }
@@ -58,13 +75,19 @@ function checkDefinition(role: RoleFields, engineMaxTtl: number): string[] {
   if (!role.revocation_statements.some((s) => s.includes('{{name}}'))) {
     throw new ApiError('invalid_statements', 'revocation_statements must drop the role named {{name}}');
   }
-  if (!role.creation_statements.some((s) => s.includes('{{password}}'))) warnings.push('creation_statements never set {{password}}: the issued user cannot log in with a password');
+  if (!role.creation_statements.some((s) => s.includes('{{password}}')))
+    warnings.push('creation_statements never set {{password}}: the issued user cannot log in with a password');
   if (!role.creation_statements.some((s) => s.includes('{{expiration}}'))) {
-    warnings.push(`creation_statements set no VALID UNTIL '{{expiration}}': Postgres will not refuse the login by itself if revocation is late`);
+    warnings.push(
+      `creation_statements set no VALID UNTIL '{{expiration}}': Postgres will not refuse the login by itself if revocation is late`,
+    );
   }
   const unknownUser = unknownPlaceholders(role.username_template, USERNAME_PLACEHOLDERS);
   if (unknownUser.length || !role.username_template.includes('{{random}}')) {
-    throw new ApiError('invalid_request', 'username_template may use only {{role}}, {{engine}} and {{random}}, and must include {{random}}');
+    throw new ApiError(
+      'invalid_request',
+      'username_template may use only {{role}}, {{engine}} and {{random}}, and must include {{random}}',
+    );
   }
   if (role.default_ttl > role.max_ttl) throw new ApiError('invalid_request', 'default_ttl must not exceed max_ttl');
   if (role.max_ttl > engineMaxTtl) warnings.push(`max_ttl is capped at the engine's max_ttl of ${engineMaxTtl}s`);
@@ -73,25 +96,44 @@ function checkDefinition(role: RoleFields, engineMaxTtl: number): string[] {
 
 /** Tries the statements against the database (rolled back) and turns a refusal into invalid_statements. */
 async function tryAgainstDatabase(targets: TargetPools, role: RoleFields): Promise<string[]> {
-  const statements = { creation: role.creation_statements, renew: role.renew_statements, revocation: role.revocation_statements };
+  const statements = {
+    creation: role.creation_statements,
+    renew: role.renew_statements,
+    revocation: role.revocation_statements,
+  };
   try {
     return await targets.withClient(role.engine, (client) => dryRunRole(client, statements));
   } catch (error) {
     if (error instanceof DefinitionRejected) {
       const { statementIndex, sqlstate, message, hint } = error.failure;
       throw new ApiError('invalid_statements', error.message, {
-        phase: error.phase, statement_index: statementIndex, sqlstate: sqlstate ?? null, message, hint: hint ?? null,
+        phase: error.phase,
+        statement_index: statementIndex,
+        sqlstate: sqlstate ?? null,
+        message,
+        hint: hint ?? null,
       });
     }
-    if (error instanceof TargetError) throw new ApiError('engine_unavailable', `could not try the statements: ${error.message}`);
+    if (error instanceof TargetError)
+      throw new ApiError('engine_unavailable', `could not try the statements: ${error.message}`);
     throw error;
   }
 }
 
-const roleEntry = (actor: Identity, engine: string, name: string, operation: 'create' | 'update' | 'delete') =>
-  ({ identity_id: actor.identity_id, action: 'role_write', path: rolePath(engine, name), result: 'success' as const, extra_data: { operation } });
+const roleEntry = (actor: Identity, engine: string, name: string, operation: 'create' | 'update' | 'delete') => ({
+  identity_id: actor.identity_id,
+  action: 'role_write',
+  path: rolePath(engine, name),
+  result: 'success' as const,
+  extra_data: { operation },
+});
 
-export function createRoleService(stores: Stores, engines: EngineService, targets: TargetPools, authorizer: Pick<Authorizer, 'allows'>) {
+export function createRoleService(
+  stores: Stores,
+  engines: EngineService,
+  targets: TargetPools,
+  authorizer: Pick<Authorizer, 'allows'>,
+) {
   async function mustGet(engine: string, name: string) {
     await engines.mustGet(engine);
     const role = await stores.roles.get(engine, name);
@@ -118,14 +160,21 @@ export function createRoleService(stores: Stores, engines: EngineService, target
       max_ttl: input.max_ttl ?? base.max_ttl,
       username_template: input.username_template ?? base.username_template,
     };
-    const alreadyExists = () => new ApiError('conflict', `role ${input.name} already exists on engine ${engineName}; change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`);
+    const alreadyExists = () =>
+      new ApiError(
+        'conflict',
+        `role ${input.name} already exists on engine ${engineName}; change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`,
+      );
     if (!existing && (await stores.roles.get(engineName, input.name))) throw alreadyExists();
     const warnings = [...checkDefinition(fields, engine.max_ttl), ...(await tryAgainstDatabase(targets, fields))];
-    const saved = await stores.audited(async (tx) => {
-      if (!existing) return stores.roles.within(tx).create(fields);
-      await stores.roles.within(tx).update(fields);
-      return true;
-    }, (done) => (done ? roleEntry(actor, engineName, input.name, existing ? 'update' : 'create') : undefined));
+    const saved = await stores.audited(
+      async (tx) => {
+        if (!existing) return stores.roles.within(tx).create(fields);
+        await stores.roles.within(tx).update(fields);
+        return true;
+      },
+      (done) => (done ? roleEntry(actor, engineName, input.name, existing ? 'update' : 'create') : undefined),
+    );
     if (!saved) throw alreadyExists();
     return { ...roleView((await stores.roles.get(engineName, input.name))!), warnings };
   }
@@ -154,7 +203,10 @@ export function createRoleService(stores: Stores, engines: EngineService, target
     },
     async delete(actor: Identity, engine: string, name: string) {
       await mustGet(engine, name);
-      await stores.audited((tx) => stores.roles.within(tx).delete(engine, name), roleEntry(actor, engine, name, 'delete'));
+      await stores.audited(
+        (tx) => stores.roles.within(tx).delete(engine, name),
+        roleEntry(actor, engine, name, 'delete'),
+      );
     },
   };
 }

@@ -7,8 +7,13 @@ import { decodeCursor, pageFromRows, type PageQuery } from '../../lib/pagination
 export type RotationNotice = (workflowId: string) => Promise<void>;
 
 export function createSecretService(stores: Stores, secretDeleted: RotationNotice) {
-  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) =>
-    ({ identity_id: actor.identity_id, action, path, result: 'success' as const, extra_data: extra });
+  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) => ({
+    identity_id: actor.identity_id,
+    action,
+    path,
+    result: 'success' as const,
+    extra_data: extra,
+  });
 
   /** A root credential an engine uses is readable by the engine machinery and admins only. */
   async function guardRootCredential(actor: Identity, path: string) {
@@ -16,14 +21,23 @@ export function createSecretService(stores: Stores, secretDeleted: RotationNotic
     const { rowCount } = await stores.db.query('SELECT 1 FROM engines WHERE root_credentials_path = $1', [path]);
     if (!rowCount) return;
     const reason = `${path} is a dynamic engine's root credential`;
-    await stores.audit.append({ identity_id: actor.identity_id, action: 'auth_fail', path, result: 'failure', extra_data: { status: 403, reason } });
+    await stores.audit.append({
+      identity_id: actor.identity_id,
+      action: 'auth_fail',
+      path,
+      result: 'failure',
+      extra_data: { status: 403, reason },
+    });
     throw new ApiError('forbidden', reason);
   }
 
   return {
     async put(actor: Identity, path: string, data: Record<string, unknown>, secretType: string) {
       await guardRootCredential(actor, path);
-      return stores.audited((tx) => stores.secrets.within(tx).put(path, data, secretType), (written) => entry(actor, 'secret_write', path, { version: written.version }));
+      return stores.audited(
+        (tx) => stores.secrets.within(tx).put(path, data, secretType),
+        (written) => entry(actor, 'secret_write', path, { version: written.version }),
+      );
     },
 
     async get(actor: Identity, path: string, version?: number) {
@@ -49,10 +63,13 @@ export function createSecretService(stores: Stores, secretDeleted: RotationNotic
 
     async delete(actor: Identity, path: string) {
       await guardRootCredential(actor, path);
-      const deleted = await stores.audited(async (tx) => {
-        if (!(await stores.secrets.within(tx).delete(path))) return undefined;
-        return stores.rotation.within(tx).forgetSecret(path, 'the secret was deleted');
-      }, (ended) => (ended ? entry(actor, 'secret_delete', path) : undefined));
+      const deleted = await stores.audited(
+        async (tx) => {
+          if (!(await stores.secrets.within(tx).delete(path))) return undefined;
+          return stores.rotation.within(tx).forgetSecret(path, 'the secret was deleted');
+        },
+        (ended) => (ended ? entry(actor, 'secret_delete', path) : undefined),
+      );
       if (!deleted) throw notFound(`secret ${path}`);
       // After the commit; a workflow not told waits out its grace period, then finds the rotation failed.
       await Promise.all(deleted.map((workflowId) => secretDeleted(workflowId).catch(() => {})));

@@ -5,12 +5,14 @@ import { ApplicationFailure } from '@temporalio/common';
 
 /** The type of the ApplicationFailure an update failed with (the workflow's own error codes). */
 export function failureType(error: unknown): string | undefined {
-  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) return error.cause.type ?? undefined;
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure)
+    return error.cause.type ?? undefined;
   return undefined;
 }
 
 /** The workflow's own words for a failed update; the error itself otherwise. */
-export const failureMessage = (error: unknown) => (error instanceof WorkflowUpdateFailedError && error.cause ? error.cause.message : String(error));
+export const failureMessage = (error: unknown) =>
+  error instanceof WorkflowUpdateFailedError && error.cause ? error.cause.message : String(error);
 
 /** How long a caller waits for a worker to answer before the API answers without it. */
 export const DEFAULT_WAIT_MS = 30_000;

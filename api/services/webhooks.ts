@@ -8,13 +8,27 @@ import type { DeliveryRecord, WebhookRecord } from '../../store/webhooks';
 import type { Authorizer } from '../auth';
 import { refusal } from './refusal';
 
-const webhookView = (w: WebhookRecord) => ({ id: w.id, url: w.url, events: w.events, path_pattern: w.path_pattern, created_at: w.created_at.toISOString() });
+const webhookView = (w: WebhookRecord) => ({
+  id: w.id,
+  url: w.url,
+  events: w.events,
+  path_pattern: w.path_pattern,
+  created_at: w.created_at.toISOString(),
+});
 
 /** What a delivery looked like: status, the receiver's answer, attempts, the last error; never a secret. */
 const deliveryView = (d: DeliveryRecord) => ({
-  id: d.id, event_id: d.event_id, event_type: d.event_type, secret_path: d.secret_path, rotation_id: d.rotation_id, status: d.status,
-  attempts: d.attempts, response_code: d.response_code, last_error: d.last_error,
-  created_at: d.created_at.toISOString(), last_attempt_at: d.last_attempt_at?.toISOString() ?? null,
+  id: d.id,
+  event_id: d.event_id,
+  event_type: d.event_type,
+  secret_path: d.secret_path,
+  rotation_id: d.rotation_id,
+  status: d.status,
+  attempts: d.attempts,
+  response_code: d.response_code,
+  last_error: d.last_error,
+  created_at: d.created_at.toISOString(),
+  last_attempt_at: d.last_attempt_at?.toISOString() ?? null,
 });
 
 export interface WebhookServiceDeps {
@@ -28,16 +42,31 @@ export interface WebhookServiceDeps {
  * every secret, so it is an admin's.
  */
 export function createWebhookService({ stores, authorizer }: WebhookServiceDeps) {
-  const entry = (actor: Identity, id: string, operation: string) =>
-    ({ identity_id: actor.identity_id, action: 'webhook_write', path: `webhooks/${id}`, result: 'success' as const, extra_data: { operation, webhook_id: id } });
+  const entry = (actor: Identity, id: string, operation: string) => ({
+    identity_id: actor.identity_id,
+    action: 'webhook_write',
+    path: `webhooks/${id}`,
+    result: 'success' as const,
+    extra_data: { operation, webhook_id: id },
+  });
 
   const mayHold = (actor: Identity, pathPattern: string | null) =>
-    isAdmin(actor) ? Promise.resolve(true) : pathPattern === null ? Promise.resolve(false) : authorizer.allowsAll(actor, 'rotate', pathPattern);
+    isAdmin(actor)
+      ? Promise.resolve(true)
+      : pathPattern === null
+        ? Promise.resolve(false)
+        : authorizer.allowsAll(actor, 'rotate', pathPattern);
 
   const refuse = (actor: Identity, path: string, pathPattern: string | null) =>
-    refusal(stores.audit, actor, path, pathPattern === null
-      ? 'a webhook with no path_pattern hears of every secret: only an admin may hold one'
-      : `no policy grants rotate on every secret ${pathPattern} matches`, { permission: 'rotate', path_pattern: pathPattern });
+    refusal(
+      stores.audit,
+      actor,
+      path,
+      pathPattern === null
+        ? 'a webhook with no path_pattern hears of every secret: only an admin may hold one'
+        : `no policy grants rotate on every secret ${pathPattern} matches`,
+      { permission: 'rotate', path_pattern: pathPattern },
+    );
 
   async function mustHold(actor: Identity, id: string) {
     const hook = await stores.webhooks.get(id);
@@ -53,8 +82,16 @@ export function createWebhookService({ stores, authorizer }: WebhookServiceDeps)
       if (!(await mayHold(actor, pathPattern))) throw await refuse(actor, 'webhooks', pathPattern);
       const id = newId('wh');
       const signingSecret = `whsec_${randomBytes(32).toString('base64url')}`;
-      await stores.audited((tx) => stores.webhooks.within(tx).create({ id, url: input.url, events: [...new Set(input.events)], path_pattern: pathPattern }, signingSecret),
-        entry(actor, id, 'create'));
+      await stores.audited(
+        (tx) =>
+          stores.webhooks
+            .within(tx)
+            .create(
+              { id, url: input.url, events: [...new Set(input.events)], path_pattern: pathPattern },
+              signingSecret,
+            ),
+        entry(actor, id, 'create'),
+      );
       return { ...webhookView((await stores.webhooks.get(id))!), signing_secret: signingSecret };
     },
     async list(actor: Identity) {
@@ -65,7 +102,10 @@ export function createWebhookService({ stores, authorizer }: WebhookServiceDeps)
     get: async (actor: Identity, id: string) => webhookView(await mustHold(actor, id)),
     async delete(actor: Identity, id: string) {
       await mustHold(actor, id);
-      const deleted = await stores.audited((tx) => stores.webhooks.within(tx).delete(id), (done) => (done ? entry(actor, id, 'delete') : undefined));
+      const deleted = await stores.audited(
+        (tx) => stores.webhooks.within(tx).delete(id),
+        (done) => (done ? entry(actor, id, 'delete') : undefined),
+      );
       if (!deleted) throw notFound(`webhook ${id}`);
     },
     /** A page of the webhook's deliveries, newest first. */

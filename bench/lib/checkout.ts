@@ -11,8 +11,15 @@ const ROOT = path.resolve(__dirname, '..', '..');
  */
 export function checkoutRevision(revision: string): { root: string; label: string; remove(): void } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'scaivault-baseline-'));
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      .toString()
+      .trim();
   git('worktree', 'add', '--detach', '--force', root, revision);
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
-  return { root, label: `${revision} (${git('rev-parse', '--short', revision)})`, remove: () => void git('worktree', 'remove', '--force', root) };
+  return {
+    root,
+    label: `${revision} (${git('rev-parse', '--short', revision)})`,
+    remove: () => void git('worktree', 'remove', '--force', root),
+  };
 }

@@ -25,7 +25,9 @@ function readStat(pid: number | string): Stat | undefined {
     const fields = text.slice(close + 2).split(' ');
     // fields[0] is the state (field 3); utime is field 14, stime 15, cutime 16, cstime 17.
     return {
-      pid: Number(pid), comm, ppid: Number(fields[1]),
+      pid: Number(pid),
+      comm,
+      ppid: Number(fields[1]),
       own: Number(fields[11]) + Number(fields[12]),
       reapedChildren: Number(fields[13]) + Number(fields[14]),
     };
@@ -35,7 +37,10 @@ function readStat(pid: number | string): Stat | undefined {
 }
 
 function allStats(): Stat[] {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(readStat).filter((s): s is Stat => s !== undefined);
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(readStat)
+    .filter((s): s is Stat => s !== undefined);
 }
 
 /** A process and its live descendants (the Temporal CLI may run the server as a child). */
@@ -79,8 +84,16 @@ export function threadCpuMs(pid: number): Record<string, number> {
 }
 
 /** CPU ms per operation of each thread group between two `threadCpuMs` readings. */
-export function threadCpuPerOp(before: Record<string, number>, after: Record<string, number>, ops: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(after).map(([name, ms]) => [name, (ms - (before[name] ?? 0)) / Math.max(ops, 1)]).filter(([, ms]) => (ms as number) > 0.05));
+export function threadCpuPerOp(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  ops: number,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([name, ms]) => [name, (ms - (before[name] ?? 0)) / Math.max(ops, 1)])
+      .filter(([, ms]) => (ms as number) > 0.05),
+  );
 }
 
 export type CpuSnapshot = Record<'api' | 'worker' | 'temporal' | 'postgres', number> & { at: number };
@@ -99,7 +112,12 @@ export function cpuSnapshot(pids: { api: number; worker: number; temporal: numbe
 export const PROCESSES = ['api', 'worker', 'temporal', 'postgres'] as const;
 
 /** CPU ms per operation of each process between two snapshots, less what they spend idle over that time. */
-export function cpuPerOp(before: CpuSnapshot, after: CpuSnapshot, ops: number, idlePerMs?: Partial<Record<(typeof PROCESSES)[number], number>>) {
+export function cpuPerOp(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  ops: number,
+  idlePerMs?: Partial<Record<(typeof PROCESSES)[number], number>>,
+) {
   const elapsed = after.at - before.at;
   const per = Object.fromEntries(
     PROCESSES.map((p) => [p, Math.max(0, after[p] - before[p] - (idlePerMs?.[p] ?? 0) * elapsed) / Math.max(ops, 1)]),
@@ -113,7 +131,10 @@ export async function idleCpuRate(pids: { api: number; worker: number; temporal:
   await new Promise((r) => setTimeout(r, ms));
   const b = cpuSnapshot(pids);
   const elapsed = b.at - a.at;
-  return Object.fromEntries(PROCESSES.map((p) => [p, (b[p] - a[p]) / elapsed])) as Record<(typeof PROCESSES)[number], number>;
+  return Object.fromEntries(PROCESSES.map((p) => [p, (b[p] - a[p]) / elapsed])) as Record<
+    (typeof PROCESSES)[number],
+    number
+  >;
 }
 
 export const cpuText = (c: ReturnType<typeof cpuPerOp>) =>

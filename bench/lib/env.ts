@@ -8,8 +8,16 @@ import { startDevServer } from '../../scripts/temporal-cli';
 import { adminQuery, createTargetDatabase, type TargetDatabase } from '../../test/support/postgres';
 import { call } from './load';
 import {
-  databaseName, dieWithParent, dropDatabaseAndRoles, freePort, newProductConfig, startApiProcess, startWorkerProcess, stopProcess,
-  type ProductConfig, type ProductProcess,
+  databaseName,
+  dieWithParent,
+  dropDatabaseAndRoles,
+  freePort,
+  newProductConfig,
+  startApiProcess,
+  startWorkerProcess,
+  stopProcess,
+  type ProductConfig,
+  type ProductProcess,
 } from './processes';
 
 /** The two role shapes the issue compares, as role definitions for one target database. */
@@ -37,7 +45,9 @@ export function shapesFor(target: TargetDatabase, group: string): Record<Shape['
     group: {
       key: 'group',
       label: 'group role (IN ROLE)',
-      creation: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${group}`],
+      creation: [
+        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${group}`,
+      ],
       revocation: ['DROP ROLE IF EXISTS "{{name}}"'],
     },
   };
@@ -65,7 +75,11 @@ export interface BenchEnv {
    * another checkout when `root` is given; or the Temporal dev server (same port and state file) with
    * these dynamic config values, then the API and the worker. No setting restores the default.
    */
-  restart(kind: 'api' | 'worker' | 'product' | 'temporal', setting?: Record<string, string>, root?: string): Promise<void>;
+  restart(
+    kind: 'api' | 'worker' | 'product' | 'temporal',
+    setting?: Record<string, string>,
+    root?: string,
+  ): Promise<void>;
   /** Defines a role on the engine (a new name per call) and returns its name. */
   defineRole(shape: Shape, suffix: string): Promise<string>;
   close(): Promise<void>;
@@ -78,9 +92,20 @@ export interface BenchEnv {
  */
 export type TemporalStorage = 'wal' | 'rollback' | 'memory';
 
-async function startTemporal(storage: TemporalStorage, port: number, dataDir: string, dynamicConfig?: Record<string, string>): Promise<ChildProcess> {
+async function startTemporal(
+  storage: TemporalStorage,
+  port: number,
+  dataDir: string,
+  dynamicConfig?: Record<string, string>,
+): Promise<ChildProcess> {
   const dbFile = storage === 'memory' ? undefined : path.join(dataDir, 'temporal.db');
-  const child = await startDevServer({ port, headless: true, dbFile, dynamicConfig, ...(storage === 'rollback' ? { sqlitePragmas: [] } : {}) });
+  const child = await startDevServer({
+    port,
+    headless: true,
+    dbFile,
+    dynamicConfig,
+    ...(storage === 'rollback' ? { sqlitePragmas: [] } : {}),
+  });
   dieWithParent(child);
   return child;
 }
@@ -103,7 +128,11 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
   const group = `${target.name}_readers`;
   await adminQuery(`CREATE ROLE ${group} NOLOGIN`);
   await adminQuery(`GRANT CONNECT ON DATABASE ${target.name} TO ${group}`);
-  await adminQuery(`GRANT USAGE ON SCHEMA public TO ${group}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${group}`, [], target.name);
+  await adminQuery(
+    `GRANT USAGE ON SCHEMA public TO ${group}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${group}`,
+    [],
+    target.name,
+  );
 
   const config = await newProductConfig(tag, `127.0.0.1:${temporalPort}`, dataDir);
   config.logLevel = 'info'; // the product's default: request logging is part of what a mint costs
@@ -112,10 +141,23 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
   const baseUrl = `http://127.0.0.1:${config.port}`;
   const roleNames = new Map<string, number>();
   const env: BenchEnv = {
-    tag, config, baseUrl, target, group, temporal, api, worker,
+    tag,
+    config,
+    baseUrl,
+    target,
+    group,
+    temporal,
+    api,
+    worker,
     engine: `${tag}-db`,
     shapes: shapesFor(target, group),
-    targetConfig: { host: '127.0.0.1', port: 5432, database: target.name, user: target.admin, password: target.adminPassword },
+    targetConfig: {
+      host: '127.0.0.1',
+      port: 5432,
+      database: target.name,
+      user: target.admin,
+      password: target.adminPassword,
+    },
     userPrefix: `v_${tag}`,
     rawPrefix: `raw_${tag}`,
     call: (method, p, body) => call(baseUrl, method, p, config.rootToken, body),
@@ -144,7 +186,11 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
       roleNames.set(suffix, uses);
       const name = `${tag}_${suffix}${uses > 1 ? uses : ''}`;
       const response = await env.call('POST', `/v1/dynamic/engines/${env.engine}/roles`, {
-        name, creation_statements: shape.creation, revocation_statements: shape.revocation, default_ttl: '1h', max_ttl: '24h',
+        name,
+        creation_statements: shape.creation,
+        revocation_statements: shape.revocation,
+        default_ttl: '1h',
+        max_ttl: '24h',
       });
       if (response.status !== 200) throw new Error(`role ${name}: ${response.status} ${JSON.stringify(response.body)}`);
       return name;
@@ -161,11 +207,22 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
   };
   const rootPath = `infra/postgres/${env.engine}/root`;
   const steps: [string, string, unknown][] = [
-    ['PUT', `/v1/secrets/${rootPath}`, { data: { username: target.admin, password: target.adminPassword }, secret_type: 'json' }],
-    ['POST', '/v1/dynamic/engines', {
-      name: env.engine, type: 'database', default_ttl: '1h', max_ttl: '24h',
-      config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath },
-    }],
+    [
+      'PUT',
+      `/v1/secrets/${rootPath}`,
+      { data: { username: target.admin, password: target.adminPassword }, secret_type: 'json' },
+    ],
+    [
+      'POST',
+      '/v1/dynamic/engines',
+      {
+        name: env.engine,
+        type: 'database',
+        default_ttl: '1h',
+        max_ttl: '24h',
+        config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath },
+      },
+    ],
   ];
   for (const [method, p, body] of steps) {
     const response = await env.call(method, p, body);

@@ -69,7 +69,11 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, path.dirname(entry))}`]
     : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], { cwd: config.root ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
+    cwd: config.root ?? ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   dieWithParent(child);
   let lines: string[] = [];
   let ready = readyLine === undefined;
@@ -95,8 +99,12 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
   if (ready) return Promise.resolve(proc);
   return Promise.race([
     readyPromise.then(() => proc),
-    exited.then((code) => Promise.reject(new Error(`${entry} exited with ${code} before it was ready:\n${proc.tail()}`))),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${entry} not ready after 90 s:\n${proc.tail()}`)), 90_000).unref()),
+    exited.then((code) =>
+      Promise.reject(new Error(`${entry} exited with ${code} before it was ready:\n${proc.tail()}`)),
+    ),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${entry} not ready after 90 s:\n${proc.tail()}`)), 90_000).unref(),
+    ),
   ]);
 }
 
@@ -110,7 +118,10 @@ export async function startApiProcess(config: ProductConfig): Promise<ProductPro
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (proc.child.exitCode !== null) throw new Error(`api exited with ${proc.child.exitCode}:\n${proc.tail()}`);
-    const ok = await fetch(`http://127.0.0.1:${config.port}/v1/sys/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${config.port}/v1/sys/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return proc;
     if (Date.now() > deadline) throw new Error(`api not healthy after 90 s:\n${proc.tail()}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -150,7 +161,10 @@ export async function dropDatabaseAndRoles(databases: string[], rolePrefixes: st
     for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(db)} WITH (FORCE)`);
     let dropped = 0;
     for (const prefix of rolePrefixes) {
-      const { rows } = await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)', [prefix]);
+      const { rows } = await admin.query<{ rolname: string }>(
+        'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)',
+        [prefix],
+      );
       for (const { rolname } of rows) {
         await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(rolname)}`);
         dropped++;

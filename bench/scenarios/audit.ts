@@ -15,7 +15,14 @@ export async function auditGroupCommitLever(ctx: ScenarioContext, db: Db, count:
   const measure = async (log: AuditLog) => {
     const before = cpuSnapshot(pids);
     const run = await runLoad(
-      (i) => log.append({ identity_id: 'bench', action: 'dynamic_generate', path: 'bench', result: 'success', extra_data: { lease_id: `lease_${i}` } }),
+      (i) =>
+        log.append({
+          identity_id: 'bench',
+          action: 'dynamic_generate',
+          path: 'bench',
+          result: 'success',
+          extra_data: { lease_id: `lease_${i}` },
+        }),
       { concurrency: 16, maxOps: count },
     );
     const cpu = cpuPerOp(before, cpuSnapshot(pids), run.ops);
@@ -34,7 +41,8 @@ export async function auditGroupCommitLever(ctx: ScenarioContext, db: Db, count:
   });
   const candidate = mean(batched);
   const baseline = mean(single);
-  const line = `lever audit batches`.padEnd(20) +
+  const line =
+    `lever audit batches`.padEnd(20) +
     ` group commit, c=16: ${candidate.cpu.toFixed(2)} CPU ms/append, ${rate(candidate.rate)}/s` +
     ` | baseline one transaction per entry: ${baseline.cpu.toFixed(2)} CPU ms/append, ${rate(baseline.rate)}/s` +
     ` | CPU ${x(candidate.cpu / baseline.cpu)}, rate ${x(candidate.rate / baseline.rate)}`;

@@ -23,8 +23,13 @@ import { probeUpdate, type ProbeInput, type probeWorkflow } from '../probe-workf
 import { apiMint, ms, rate, revokeAll, x, type Figure, type ScenarioContext } from './common';
 
 const EventType = proto.api.enums.v1.EventType;
-const p50 = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
-const at = (event: proto.api.history.v1.IHistoryEvent) => Number(event.eventTime!.seconds) * 1000 + (event.eventTime!.nanos ?? 0) / 1e6;
+const p50 = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+const at = (event: proto.api.history.v1.IHistoryEvent) =>
+  Number(event.eventTime!.seconds) * 1000 + (event.eventTime!.nanos ?? 0) / 1e6;
 
 /**
  * The phases of one lease workflow up to its `issue` answer, from its history's event times (ms). With a
@@ -62,26 +67,41 @@ export async function fetchHistories(env: ScenarioContext['env'], ids: string[])
   const connection = await Connection.connect({ address: env.config.temporalAddress });
   try {
     const client = new Client({ connection });
-    return await Promise.all(ids.map(async (id) => {
-      const handle = client.workflow.getHandle(id);
-      await handle.result().catch(() => undefined);
-      return (await handle.fetchHistory()).events ?? [];
-    }));
+    return await Promise.all(
+      ids.map(async (id) => {
+        const handle = client.workflow.getHandle(id);
+        await handle.result().catch(() => undefined);
+        return (await handle.fetchHistory()).events ?? [];
+      }),
+    );
   } finally {
     await connection.close();
   }
 }
 
-export function historyFigure(ctx: ScenarioContext, histories: proto.api.history.v1.IHistoryEvent[][], ending: 'revoke' | 'expiry'): Figure {
+export function historyFigure(
+  ctx: ScenarioContext,
+  histories: proto.api.history.v1.IHistoryEvent[][],
+  ending: 'revoke' | 'expiry',
+): Figure {
   const counts = histories.map((events) => {
-    const answered = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED) + 1;
+    const answered =
+      events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED) + 1;
     const upserts = (from: number, to: number) =>
-      events.slice(from, to).filter((e) => e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES).length;
-    return { mint: answered, end: events.length - answered, mintWrites: 1 + upserts(0, answered), endWrites: upserts(answered, events.length) + 1 };
+      events.slice(from, to).filter((e) => e.eventType === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
+        .length;
+    return {
+      mint: answered,
+      end: events.length - answered,
+      mintWrites: 1 + upserts(0, answered),
+      endWrites: upserts(answered, events.length) + 1,
+    };
   });
-  const mean = (key: keyof (typeof counts)[number]) => counts.reduce((sum, c) => sum + c[key], 0) / Math.max(counts.length, 1);
+  const mean = (key: keyof (typeof counts)[number]) =>
+    counts.reduce((sum, c) => sum + c[key], 0) / Math.max(counts.length, 1);
   const name = `history per ${ending}`;
-  const line = name.padEnd(20) +
+  const line =
+    name.padEnd(20) +
     ` mint ${mean('mint').toFixed(0)} events, ${mean('mintWrites').toFixed(0)} visibility write(s) | ${ending} ${mean('end').toFixed(0)} events, ${mean('endWrites').toFixed(0)} visibility writes` +
     ` | ${counts.length} leases`;
   ctx.log(line);
@@ -139,28 +159,63 @@ export async function breakdownScenario(ctx: ScenarioContext): Promise<void> {
     const sql = await timeEach(count, () => {
       const name = `${env.rawPrefix}_sql_${randomName(8)}`;
       names.push(name);
-      const values = { name, password: verifiers[names.length - 1]!, expiration: formatExpiration(new Date(Date.now() + 3600_000)) };
-      return createRole(client, env.shapes.group.creation, values, leaseMarker({ leaseId: 'lease_bench', engine: 'bench', storeId: 'store_bench', issuedAt: new Date().toISOString() }));
+      const values = {
+        name,
+        password: verifiers[names.length - 1]!,
+        expiration: formatExpiration(new Date(Date.now() + 3600_000)),
+      };
+      return createRole(
+        client,
+        env.shapes.group.creation,
+        values,
+        leaseMarker({
+          leaseId: 'lease_bench',
+          engine: 'bench',
+          storeId: 'store_bench',
+          issuedAt: new Date().toISOString(),
+        }),
+      );
     });
     for (const name of names) await client.query(`DROP ROLE IF EXISTS "${name}"`);
     await client.end();
     const upsert = await timeEach(count, () => scratch.stores.leases.upsert(scratch.spec(), newProgress()));
-    const audit = await timeEach(count, () => scratch.stores.audit.append({ identity_id: 'bench', action: 'dynamic_generate', path: 'bench', result: 'success', extra_data: { lease_id: 'x' } }));
+    const audit = await timeEach(count, () =>
+      scratch.stores.audit.append({
+        identity_id: 'bench',
+        action: 'dynamic_generate',
+        path: 'bench',
+        result: 'success',
+        extra_data: { lease_id: 'x' },
+      }),
+    );
 
-    const pick = (key: Exclude<keyof NonNullable<ReturnType<typeof phases>>, 'local'>) => p50(traced.map((t) => t[key]));
+    const pick = (key: Exclude<keyof NonNullable<ReturnType<typeof phases>>, 'local'>) =>
+      p50(traced.map((t) => t[key]));
     const total = p50(totals);
     const span = pick('workflowSpan');
     const parts = {
-      total, apiOutsideWorkflow: total - span, preludeAlone: p50(prelude), workflowSpan: span,
-      toFirstWorkflowTask: pick('toFirstWorkflowTask'), firstWorkflowTask: pick('firstWorkflowTask'), activityDispatch: pick('activityDispatch'),
-      activity: pick('activity'), scram: p50(scram), sql: p50(sql), leaseUpsert: p50(upsert), secondWorkflowTask: pick('secondWorkflowTask'),
-      auditAppend: p50(audit), traced: traced.length, localActivity: traced.filter((t) => t.local).length,
+      total,
+      apiOutsideWorkflow: total - span,
+      preludeAlone: p50(prelude),
+      workflowSpan: span,
+      toFirstWorkflowTask: pick('toFirstWorkflowTask'),
+      firstWorkflowTask: pick('firstWorkflowTask'),
+      activityDispatch: pick('activityDispatch'),
+      activity: pick('activity'),
+      scram: p50(scram),
+      sql: p50(sql),
+      leaseUpsert: p50(upsert),
+      secondWorkflowTask: pick('secondWorkflowTask'),
+      auditAppend: p50(audit),
+      traced: traced.length,
+      localActivity: traced.filter((t) => t.local).length,
     };
     const local = traced.filter((t) => t.local).length > traced.length / 2;
     const activityText = local
       ? `task with createCredential as local activity ${ms(parts.firstWorkflowTask)} (alone: SCRAM ${ms(parts.scram)} + SQL ${ms(parts.sql)} + lease row ${ms(parts.leaseUpsert)})`
       : `task ${ms(parts.firstWorkflowTask)}, activity dispatch ${ms(parts.activityDispatch)}, activity ${ms(parts.activity)} (alone: SCRAM ${ms(parts.scram)} + SQL ${ms(parts.sql)} + lease row ${ms(parts.leaseUpsert)})`;
-    const line = `breakdown c=1 (p50)`.padEnd(20) +
+    const line =
+      `breakdown c=1 (p50)`.padEnd(20) +
       ` mint ${ms(total)} ms = API outside the workflow ${ms(parts.apiOutsideWorkflow)} [alone: HTTP+auth+lookups ${ms(parts.preludeAlone)}, audit append ${ms(parts.auditAppend)}]` +
       ` + workflow ${ms(span)} [start->task ${ms(parts.toFirstWorkflowTask)}, ${activityText}, answer ${ms(parts.secondWorkflowTask)}]` +
       ` | baseline: the SQL alone ${ms(parts.sql)} ms, mint/SQL ${x(total / parts.sql)}`;
@@ -176,7 +231,9 @@ export async function breakdownScenario(ctx: ScenarioContext): Promise<void> {
 function newProgress(ttlSeconds = 3600): LeaseProgress {
   const issued = Math.floor(Date.now() / 1000) * 1000;
   return {
-    state: 'active', issuedAt: new Date(issued).toISOString(), expiresAt: new Date(issued + ttlSeconds * 1000).toISOString(),
+    state: 'active',
+    issuedAt: new Date(issued).toISOString(),
+    expiresAt: new Date(issued + ttlSeconds * 1000).toISOString(),
     maxExpiresAt: new Date(issued + 2 * ttlSeconds * 1000).toISOString(),
   };
 }
@@ -191,16 +248,35 @@ async function scratchStore(ctx: ScenarioContext) {
   const rootPath = 'bench/root';
   await stores.secrets.put(rootPath, { username: env.target.admin, password: env.target.adminPassword }, 'json');
   await stores.engines.create({
-    name: 'scratch', plugin: 'postgresql', connection_url: env.target.connectionUrl, root_credentials_path: rootPath, credentials_cache_ttl: 300,
-    default_ttl: 3600, max_ttl: 86400, connection_status: 'healthy', last_error: null, ca_certificate: null, statement_timeout: 10, lock_timeout: 5,
+    name: 'scratch',
+    plugin: 'postgresql',
+    connection_url: env.target.connectionUrl,
+    root_credentials_path: rootPath,
+    credentials_cache_ttl: 300,
+    default_ttl: 3600,
+    max_ttl: 86400,
+    connection_status: 'healthy',
+    last_error: null,
+    ca_certificate: null,
+    statement_timeout: 10,
+    lock_timeout: 5,
   });
   const spec = (): LeaseSpec => ({
-    leaseId: `lease_${randomBytes(12).toString('base64url')}`, engine: 'scratch', role: 'probe', username: `${env.rawPrefix}_p${randomName(10)}`,
-    identityId: 'bench', metadata: {}, ttlSeconds: 3600, maxTtlSeconds: 7200, defaultIncrementSeconds: 3600,
+    leaseId: `lease_${randomBytes(12).toString('base64url')}`,
+    engine: 'scratch',
+    role: 'probe',
+    username: `${env.rawPrefix}_p${randomName(10)}`,
+    identityId: 'bench',
+    metadata: {},
+    ttlSeconds: 3600,
+    maxTtlSeconds: 7200,
+    defaultIncrementSeconds: 3600,
     statements: { creation: env.shapes.group.creation, revocation: env.shapes.group.revocation, renew: [] },
   });
   return {
-    stores, masterKeys, spec,
+    stores,
+    masterKeys,
+    spec,
     async close() {
       await stores.close();
       const admin = new pg.Client({ connectionString: url.replace(/\/[^/]*$/, '/postgres') });
@@ -219,11 +295,17 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const taskQueue = `${env.tag}-probe`;
   const targets = new TargetPools({ engines: scratch.stores.engines, secrets: scratch.stores.secrets });
   const product = createLeaseActivities({
-    targets, stores: scratch.stores, storeId: 'store_bench_scratch', passwords: leasePasswordSeal(scratch.masterKeys),
+    targets,
+    stores: scratch.stores,
+    storeId: 'store_bench_scratch',
+    passwords: leasePasswordSeal(scratch.masterKeys),
   });
   const workerConnection = await NativeConnection.connect({ address: env.config.temporalAddress });
   const worker = await Worker.create({
-    connection: workerConnection, taskQueue, workflowsPath: require.resolve('../probe-workflows'), dataConverter: converter,
+    connection: workerConnection,
+    taskQueue,
+    workflowsPath: require.resolve('../probe-workflows'),
+    dataConverter: converter,
     activities: { noop: async () => 'ok', createCredential: product.createCredential },
   });
   const running = worker.run();
@@ -231,7 +313,10 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const client = new Client({ connection, dataConverter: converter });
   const probe = (input: ProbeInput) => async () => {
     const start = new WithStartWorkflowOperation<typeof probeWorkflow>('probeWorkflow', {
-      workflowId: `probe-${randomBytes(9).toString('base64url')}`, taskQueue, args: [input], workflowIdConflictPolicy: 'FAIL',
+      workflowId: `probe-${randomBytes(9).toString('base64url')}`,
+      taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
     });
     await client.workflow.executeUpdateWithStart(probeUpdate, { startWorkflowOperation: start });
   };
@@ -240,11 +325,18 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const eagerClient = new Client({ connection: workerConnection as unknown as Connection, dataConverter: converter });
   const eager = (input: ProbeInput) => async () => {
     const handle = await eagerClient.workflow.start<typeof probeWorkflow>('probeWorkflow', {
-      workflowId: `probe-${randomBytes(9).toString('base64url')}`, taskQueue, args: [input], requestEagerStart: true,
+      workflowId: `probe-${randomBytes(9).toString('base64url')}`,
+      taskQueue,
+      args: [input],
+      requestEagerStart: true,
     });
     await handle.executeUpdate(probeUpdate);
   };
-  const credential = (local: boolean): ProbeInput => ({ step: 'createCredential', local, credential: { spec: scratch.spec(), progress: newProgress() } });
+  const credential = (local: boolean): ProbeInput => ({
+    step: 'createCredential',
+    local,
+    credential: { spec: scratch.spec(), progress: newProgress() },
+  });
   const variants: [string, () => ProbeInput, ((input: ProbeInput) => () => Promise<void>)?][] = [
     ['no activity', () => ({ step: 'none', local: false })],
     ['no activity, two patches', () => ({ step: 'none', local: false, patches: 2 })],
@@ -263,10 +355,15 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
     for (const [name, input, how = probe] of variants) {
       const c1: RunResult = await runLoad(() => how(input())(), { concurrency: 1, maxOps: ctx.traced });
       const before = cpuSnapshot(pids);
-      const c16: RunResult = await runLoad(() => how(input())(), { concurrency: 16, durationMs: (ctx.runSeconds / 2) * 1000 });
+      const c16: RunResult = await runLoad(() => how(input())(), {
+        concurrency: 16,
+        durationMs: (ctx.runSeconds / 2) * 1000,
+      });
       const cpu = cpuPerOp(before, cpuSnapshot(pids), c16.ops);
       results[name] = { c1: stats(c1), c16: stats(c16), cpu: cpu.api + cpu.temporal };
-      log(`  probe ${name.padEnd(32)} c=1 p50 ${ms(results[name]!.c1.p50)} ms | c=16 ${rate(results[name]!.c16.rate)}/s p50 ${ms(results[name]!.c16.p50)} p99 ${ms(results[name]!.c16.p99)} ms, CPU ${cpu.api.toFixed(1)} (bench) + ${cpu.temporal.toFixed(1)} (temporal) ms/op${c1.errors + c16.errors ? ` (${c1.errors + c16.errors} errors: ${c1.firstError ?? c16.firstError})` : ''}`);
+      log(
+        `  probe ${name.padEnd(32)} c=1 p50 ${ms(results[name]!.c1.p50)} ms | c=16 ${rate(results[name]!.c16.rate)}/s p50 ${ms(results[name]!.c16.p50)} p99 ${ms(results[name]!.c16.p99)} ms, CPU ${cpu.api.toFixed(1)} (bench) + ${cpu.temporal.toFixed(1)} (temporal) ms/op${c1.errors + c16.errors ? ` (${c1.errors + c16.errors} errors: ${c1.firstError ?? c16.firstError})` : ''}`,
+      );
     }
   } finally {
     worker.shutdown();
@@ -280,19 +377,23 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const local = results['createCredential local activity']!;
   const none = results['no activity']!;
   const noop = results['no-op activity']!;
-  const line = `lever local activity`.padEnd(20) +
+  const line =
+    `lever local activity`.padEnd(20) +
     ` createCredential as local activity: c=1 p50 ${ms(local.c1.p50)} ms, c=16 ${rate(local.c16.rate)}/s p99 ${ms(local.c16.p99)} ms` +
     ` | baseline regular activity: c=1 p50 ${ms(regular.c1.p50)} ms, c=16 ${rate(regular.c16.rate)}/s p99 ${ms(regular.c16.p99)} ms` +
     ` | local/regular: p50 ${x(local.c1.p50 / regular.c1.p50)}, rate ${x(local.c16.rate / regular.c16.rate)}`;
-  const rtLine = `temporal round trip`.padEnd(20) +
+  const rtLine =
+    `temporal round trip`.padEnd(20) +
     ` update-with-start, no activity: c=1 p50 ${ms(none.c1.p50)} ms, c=16 ${rate(none.c16.rate)}/s | + one no-op activity: p50 ${ms(noop.c1.p50)} ms, ${rate(noop.c16.rate)}/s` +
     ` | activity hop costs ${ms(noop.c1.p50 - none.c1.p50)} ms (${x(noop.c1.p50 / none.c1.p50)})`;
   const eagerStats = results['eager start + update, no activity']!;
-  const eagerLine = `lever eager start`.padEnd(20) +
+  const eagerLine =
+    `lever eager start`.padEnd(20) +
     ` eager start + update, no activity: c=1 p50 ${ms(eagerStats.c1.p50)} ms, c=16 ${rate(eagerStats.c16.rate)}/s` +
     ` | baseline update-with-start: c=1 p50 ${ms(none.c1.p50)} ms, c=16 ${rate(none.c16.rate)}/s | eager/uws: p50 ${x(eagerStats.c1.p50 / none.c1.p50)}, rate ${x(eagerStats.c16.rate / none.c16.rate)}`;
   const patches = results['no activity, two patches']!;
-  const patchLine = `lever no patches`.padEnd(20) +
+  const patchLine =
+    `lever no patches`.padEnd(20) +
     ` update-with-start, no activity, no patch: c=16 ${rate(none.c16.rate)}/s, ${none.cpu.toFixed(1)} CPU ms/op` +
     ` | baseline with two patched() calls: c=16 ${rate(patches.c16.rate)}/s, ${patches.cpu.toFixed(1)} CPU ms/op` +
     ` | CPU ${x(none.cpu / patches.cpu)}, rate ${x(none.c16.rate / patches.c16.rate)}`;
@@ -302,7 +403,15 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   log(patchLine);
   return [
     { name: 'lever no patches', line: patchLine, data: { none, patches } },
-    { name: 'lever eager start', line: eagerLine, data: { eager: eagerStats, eagerLocalCredential: results['eager start + update, local createCredential'], updateWithStart: none } },
+    {
+      name: 'lever eager start',
+      line: eagerLine,
+      data: {
+        eager: eagerStats,
+        eagerLocalCredential: results['eager start + update, local createCredential'],
+        updateWithStart: none,
+      },
+    },
     { name: 'lever local activity', line, data: results },
     { name: 'temporal round trip', line: rtLine, data: { none, noop } },
   ];

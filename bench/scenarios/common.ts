@@ -37,7 +37,10 @@ export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 /** One mint through the REST API; anything but 200 is a failed operation. */
 export async function apiMint(env: BenchEnv, role: string, body: Record<string, unknown> = {}) {
   const response = await env.call('POST', `/v1/dynamic/engines/${env.engine}/creds/${role}`, body);
-  if (response.status !== 200) throw new Error(`mint: ${response.status} ${response.body?.error?.code ?? ''} ${response.body?.error?.message ?? ''}`);
+  if (response.status !== 200)
+    throw new Error(
+      `mint: ${response.status} ${response.body?.error?.code ?? ''} ${response.body?.error?.message ?? ''}`,
+    );
   return response.body as { lease_id: string; expires_at: string; data: { username: string } };
 }
 
@@ -63,7 +66,11 @@ export function rawMinter(env: BenchEnv, shape: Shape, connections: number) {
     created,
     async mint() {
       const name = `${env.rawPrefix}_${randomName(10)}`;
-      const values = { name, password: generatePassword(), expiration: formatExpiration(new Date(Date.now() + 3600_000)) };
+      const values = {
+        name,
+        password: generatePassword(),
+        expiration: formatExpiration(new Date(Date.now() + 3600_000)),
+      };
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -91,7 +98,10 @@ export async function dropRawRoles(env: BenchEnv, names: string[]) {
   await admin.connect();
   try {
     for (let i = 0; i < names.length; i += 500) {
-      const batch = names.slice(i, i + 500).map((n) => pg.escapeIdentifier(n)).join(', ');
+      const batch = names
+        .slice(i, i + 500)
+        .map((n) => pg.escapeIdentifier(n))
+        .join(', ');
       await admin.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${batch}`);
       await admin.query(`DROP ROLE IF EXISTS ${batch}`);
     }

@@ -8,7 +8,11 @@ import { apiMint, rate, waitUntil, x, type ScenarioContext } from './common';
  * N leases that expire in the same second: the time from that second until every role is gone (and
  * every lease is recorded expired), beside one connection dropping the same number of roles in a loop.
  */
-export async function expiryScenario(ctx: ScenarioContext, count: number, mintRateHint: number): Promise<{ leases: number; rolesGoneMs: number }> {
+export async function expiryScenario(
+  ctx: ScenarioContext,
+  count: number,
+  mintRateHint: number,
+): Promise<{ leases: number; rolesGoneMs: number }> {
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'storm');
   const prefix = `v_${role}_`;
@@ -18,24 +22,32 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
   log(`  expiry storm: minting ${count} leases that all expire at ${new Date(expirySecond * 1000).toISOString()}`);
   const expiries = new Map<string, number>();
   const sampled: string[] = [];
-  const minted = await runLoad(async () => {
-    // A request in the last 100 ms of a second might start its workflow in the next one, one second later.
-    if (Date.now() % 1000 > 900) await sleep(1000 - (Date.now() % 1000) + 5);
-    const ttl = expirySecond - Math.floor(Date.now() / 1000);
-    if (ttl < 2) throw new Error('minting ran past the expiry second');
-    const lease = await apiMint(env, role, { ttl });
-    if (sampled.length < 5) sampled.push(lease.lease_id);
-    const at = Date.parse(lease.expires_at) / 1000;
-    expiries.set(String(at), (expiries.get(String(at)) ?? 0) + 1);
-  }, { concurrency: 16, maxOps: count });
+  const minted = await runLoad(
+    async () => {
+      // A request in the last 100 ms of a second might start its workflow in the next one, one second later.
+      if (Date.now() % 1000 > 900) await sleep(1000 - (Date.now() % 1000) + 5);
+      const ttl = expirySecond - Math.floor(Date.now() / 1000);
+      if (ttl < 2) throw new Error('minting ran past the expiry second');
+      const lease = await apiMint(env, role, { ttl });
+      if (sampled.length < 5) sampled.push(lease.lease_id);
+      const at = Date.parse(lease.expires_at) / 1000;
+      expiries.set(String(at), (expiries.get(String(at)) ?? 0) + 1);
+    },
+    { concurrency: 16, maxOps: count },
+  );
   const onTime = expiries.get(String(expirySecond)) ?? 0;
   const store = new pg.Client({ connectionString: env.config.databaseUrl });
   const admin = new pg.Client({ ...env.targetConfig, user: 'postgres', password: undefined });
   await Promise.all([store.connect(), admin.connect()]);
   try {
-    const roles = async () => Number((await admin.query('SELECT count(*) FROM pg_roles WHERE starts_with(rolname, $1)', [prefix])).rows[0].count);
+    const roles = async () =>
+      Number(
+        (await admin.query('SELECT count(*) FROM pg_roles WHERE starts_with(rolname, $1)', [prefix])).rows[0].count,
+      );
     const recorded = async () =>
-      Number((await store.query(`SELECT count(*) FROM leases WHERE role = $1 AND state = 'expired'`, [role])).rows[0].count);
+      Number(
+        (await store.query(`SELECT count(*) FROM leases WHERE role = $1 AND state = 'expired'`, [role])).rows[0].count,
+      );
     const live = await roles();
     const lateMs = Date.now() - expirySecond * 1000;
     if (lateMs > 0) log(`  minting ran ${lateMs} ms past the expiry second: the storm overlapped the minting`);
@@ -50,7 +62,8 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
 
     const raw = await rawDropLoop(ctx, minted.ops);
     const ratio = rolesGoneMs / raw.ms;
-    const line = `expiry storm n=${minted.ops}`.padEnd(20) +
+    const line =
+      `expiry storm n=${minted.ops}`.padEnd(20) +
       ` product: roles gone ${(rolesGoneMs / 1000).toFixed(1)} s (${rate(minted.ops / (rolesGoneMs / 1000))}/s), all recorded expired ${(recordedMs / 1000).toFixed(1)} s` +
       `${gone ? '' : ` (NOT DONE: ${leftRoles} roles left)`}${allRecorded ? '' : ' (NOT ALL RECORDED)'}` +
       ` | raw DROP ROLE loop, 1 conn: ${(raw.ms / 1000).toFixed(2)} s (${rate(raw.perSecond)}/s) | product/raw ${x(ratio)}`;
@@ -59,8 +72,19 @@ export async function expiryScenario(ctx: ScenarioContext, count: number, mintRa
       name: `expiry storm n=${count}`,
       line,
       data: {
-        leases: minted.ops, mintErrors: minted.errors, liveBeforeExpiry: live, expiringInTheSameSecond: onTime, expiries: Object.fromEntries(expiries),
-        rolesGoneMs, recordedMs, gone, allRecorded, leftRoles, rawDropMs: raw.ms, rawDropPerSecond: raw.perSecond, productOverRaw: ratio,
+        leases: minted.ops,
+        mintErrors: minted.errors,
+        liveBeforeExpiry: live,
+        expiringInTheSameSecond: onTime,
+        expiries: Object.fromEntries(expiries),
+        rolesGoneMs,
+        recordedMs,
+        gone,
+        allRecorded,
+        leftRoles,
+        rawDropMs: raw.ms,
+        rawDropPerSecond: raw.perSecond,
+        productOverRaw: ratio,
       },
     });
     ctx.report(historyFigure(ctx, await fetchHistories(env, sampled), 'expiry'));
@@ -79,7 +103,8 @@ async function rawDropLoop(ctx: ScenarioContext, count: number) {
     const names = Array.from({ length: count }, (_, i) => `${env.rawPrefix}_drop_${i}`);
     const until = new Date(Date.now() + 3600_000).toISOString();
     await admin.query('BEGIN');
-    for (const name of names) await admin.query(`CREATE ROLE "${name}" WITH LOGIN VALID UNTIL '${until}' IN ROLE ${env.group}`);
+    for (const name of names)
+      await admin.query(`CREATE ROLE "${name}" WITH LOGIN VALID UNTIL '${until}' IN ROLE ${env.group}`);
     await admin.query('COMMIT');
     const t0 = performance.now();
     for (const name of names) await admin.query(`DROP ROLE IF EXISTS "${name}"`);
@@ -94,7 +119,12 @@ async function rawDropLoop(ctx: ScenarioContext, count: number) {
  * A worker setting against an expiry storm: the storm with the shipped worker, then with `setting` (the
  * worker restarted between), the worker's RSS after each.
  */
-export async function stormLever(ctx: ScenarioContext, count: number, setting: Record<string, string>, mintRateHint: number): Promise<void> {
+export async function stormLever(
+  ctx: ScenarioContext,
+  count: number,
+  setting: Record<string, string>,
+  mintRateHint: number,
+): Promise<void> {
   const { env, log } = ctx;
   const shipped = await expiryScenario(ctx, count, mintRateHint);
   const shippedRss = env.worker.rss();
@@ -104,8 +134,12 @@ export async function stormLever(ctx: ScenarioContext, count: number, setting: R
   await env.restart('worker');
   const perSecond = (r: typeof shipped) => r.leases / (r.rolesGoneMs / 1000);
   const mb = (bytes: number) => `${Math.round(bytes / 1e6)} MB`;
-  const label = Object.entries(setting).map(([k, v]) => `${k}=${v}`).join(' ');
-  const line = `lever storm`.padEnd(20) + ` ${count} expiring, ${label}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s), worker ${mb(largerRss)}` +
+  const label = Object.entries(setting)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const line =
+    `lever storm`.padEnd(20) +
+    ` ${count} expiring, ${label}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s), worker ${mb(largerRss)}` +
     ` | baseline shipped worker: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s), worker ${mb(shippedRss)} | time ${x(larger.rolesGoneMs / shipped.rolesGoneMs)}`;
   log(line);
   ctx.report({ name: 'lever storm', line, data: { count, setting, shipped, larger, shippedRss, largerRss } });

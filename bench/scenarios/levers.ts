@@ -50,7 +50,10 @@ export const LEVERS: Lever[] = [
     name: 'task queue partitions',
     process: 'temporal',
     baseline: { ...SHIPPED, label: "the dev server's own (shipped)" },
-    candidate: { label: '1 partition', env: { 'matching.numTaskqueueReadPartitions': '1', 'matching.numTaskqueueWritePartitions': '1' } },
+    candidate: {
+      label: '1 partition',
+      env: { 'matching.numTaskqueueReadPartitions': '1', 'matching.numTaskqueueWritePartitions': '1' },
+    },
   },
 ];
 
@@ -68,13 +71,18 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
   for (const lever of levers) {
     type Acc = { cpu: number[]; byProcess: Record<(typeof PROCESSES)[number], number>[]; mints: RunResult[] };
     const fresh = (): Acc => ({ cpu: [], byProcess: [], mints: [] });
-    const runs = new Map<Setting, Acc>([[lever.baseline, fresh()], [lever.candidate, fresh()]]);
+    const runs = new Map<Setting, Acc>([
+      [lever.baseline, fresh()],
+      [lever.candidate, fresh()],
+    ]);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [setting, acc] of runs) {
         await env.restart(lever.process, setting.env, setting.root);
         const { mintCpu, revokeCpu, mints } = await leaseCpu(ctx, role, count);
         acc.cpu.push(mintCpu.total + revokeCpu.total);
-        acc.byProcess.push(Object.fromEntries(PROCESSES.map((p) => [p, mintCpu[p] + revokeCpu[p]])) as Acc['byProcess'][number]);
+        acc.byProcess.push(
+          Object.fromEntries(PROCESSES.map((p) => [p, mintCpu[p] + revokeCpu[p]])) as Acc['byProcess'][number],
+        );
         acc.mints.push(mints);
       }
     }
@@ -82,13 +90,17 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
     const summary = (setting: Setting) => {
       const acc = runs.get(setting)!;
       const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-      const byProcess = Object.fromEntries(PROCESSES.map((p) => [p, mean(acc.byProcess.map((b) => b[p]))])) as Acc['byProcess'][number];
+      const byProcess = Object.fromEntries(
+        PROCESSES.map((p) => [p, mean(acc.byProcess.map((b) => b[p]))]),
+      ) as Acc['byProcess'][number];
       return { cpu: mean(acc.cpu), byProcess, rate: stats(merge(acc.mints)).rate, runs: acc.cpu };
     };
-    const split = (s: ReturnType<typeof summary>) => PROCESSES.map((p) => `${p} ${s.byProcess[p].toFixed(1)}`).join(' ');
+    const split = (s: ReturnType<typeof summary>) =>
+      PROCESSES.map((p) => `${p} ${s.byProcess[p].toFixed(1)}`).join(' ');
     const candidate = summary(lever.candidate);
     const baseline = summary(lever.baseline);
-    const line = `lever ${lever.name}`.padEnd(20) +
+    const line =
+      `lever ${lever.name}`.padEnd(20) +
       ` ${lever.candidate.label}: ${candidate.cpu.toFixed(1)} CPU ms/lease, mint ${rate(candidate.rate)}/s` +
       ` | baseline ${lever.baseline.label}: ${baseline.cpu.toFixed(1)} CPU ms/lease, mint ${rate(baseline.rate)}/s` +
       ` | CPU ${x(candidate.cpu / baseline.cpu)}, rate ${x(candidate.rate / baseline.rate)}` +

@@ -1,6 +1,17 @@
 import type { Shape } from '../lib/env';
 import { merge, runLoad, stats, type RunResult } from '../lib/load';
-import { apiMint, dropRawRoles, rawMinter, revokeAll, statsText, VAULT_BENCHMARK, x, ms, rate, type ScenarioContext } from './common';
+import {
+  apiMint,
+  dropRawRoles,
+  rawMinter,
+  revokeAll,
+  statsText,
+  VAULT_BENCHMARK,
+  x,
+  ms,
+  rate,
+  type ScenarioContext,
+} from './common';
 
 const ROUNDS = 2;
 
@@ -42,7 +53,8 @@ export async function mintScenario(ctx: ScenarioContext): Promise<void> {
         line += ` | raw at 4 conns ${rate(r4.rate)}/s`;
       }
       if (concurrency === 16 && shape.key === 'group') {
-        line += ` | vault-benchmark example ${VAULT_BENCHMARK.rate}/s mean ${VAULT_BENCHMARK.mean} p99 ${VAULT_BENCHMARK.p99} ms:` +
+        line +=
+          ` | vault-benchmark example ${VAULT_BENCHMARK.rate}/s mean ${VAULT_BENCHMARK.mean} p99 ${VAULT_BENCHMARK.p99} ms:` +
           ` ${a.rate > VAULT_BENCHMARK.rate ? 'beats' : 'below'} rate, mean ${ms(a.mean)}, p99 ${ms(a.p99)}`;
       }
       if (a.errors) data.firstApiError = merge(api).firstError;

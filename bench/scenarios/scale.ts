@@ -26,7 +26,10 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     const seconds = ctx.runSeconds / 2;
     const minter = rawMinter(env, env.shapes.group, 16);
     const raw1 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
-    const api = await runLoad(() => apiMint(env, role).then(() => {}), { concurrency: 16, durationMs: ctx.runSeconds * 1000 });
+    const api = await runLoad(() => apiMint(env, role).then(() => {}), {
+      concurrency: 16,
+      durationMs: ctx.runSeconds * 1000,
+    });
     const raw2 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
     await minter.close();
     await dropRawRoles(env, minter.created);
@@ -36,33 +39,52 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   const live0 = await liveLeases();
   const memory0 = memory();
   const at0 = await probe();
-  log(`  scale: at ${live0} live: api ${statsText(at0.api)} | raw ${statsText(at0.raw)}; filling to ${live} live leases`);
+  log(
+    `  scale: at ${live0} live: api ${statsText(at0.api)} | raw ${statsText(at0.raw)}; filling to ${live} live leases`,
+  );
   const fillStart = Date.now();
   const filled: string[] = [];
   const fillTo = async (count: number) =>
-    runLoad(async () => void filled.push((await apiMint(env, role, { ttl: '24h' })).lease_id), { concurrency: 16, maxOps: Math.max(0, count) });
+    runLoad(async () => void filled.push((await apiMint(env, role, { ttl: '24h' })).lease_id), {
+      concurrency: 16,
+      maxOps: Math.max(0, count),
+    });
   const fill = await fillTo(live - live0 - at0.minted);
   const fillSeconds = (Date.now() - fillStart) / 1000;
   const liveNow = await liveLeases();
-  log(`  scale: filled ${fill.ops} in ${fillSeconds.toFixed(0)} s (${rate(fill.ops / fillSeconds)}/s, ${fill.errors} errors)`);
+  log(
+    `  scale: filled ${fill.ops} in ${fillSeconds.toFixed(0)} s (${rate(fill.ops / fillSeconds)}/s, ${fill.errors} errors)`,
+  );
   const memoryN = memory();
   const atN = await probe();
 
   const rateRatio = atN.api.rate / at0.api.rate;
   const p99Ratio = atN.api.p99 / at0.api.p99;
   const rawRatio = atN.raw.rate / at0.raw.rate;
-  const mintLine = `scale mint @${liveNow} live`.padEnd(20) +
+  const mintLine =
+    `scale mint @${liveNow} live`.padEnd(20) +
     ` api ${statsText(atN.api)} | at ${live0} live ${rate(at0.api.rate)}/s p99 ${ms(at0.api.p99)} ms | rate ${x(rateRatio)}, p99 ${x(p99Ratio)} of that` +
     ` | raw floor ${rate(atN.raw.rate)}/s vs ${rate(at0.raw.rate)}/s at 0 (${x(rawRatio)})`;
   const perLease = (after: number, before: number, added: number) => (after - before) / Math.max(added, 1);
-  const memoryLine = `scale memory @${liveNow}`.padEnd(20) +
+  const memoryLine =
+    `scale memory @${liveNow}`.padEnd(20) +
     ` worker ${mb(memoryN.worker)} (${x(memoryN.worker / memory0.worker)} of ${mb(memory0.worker)} at ${live0} live, ~${(perLease(memoryN.worker, memory0.worker, liveNow - live0) / 1024).toFixed(1)} KB/lease)` +
     ` | api ${mb(memoryN.api)} (${x(memoryN.api / memory0.api)} of ${mb(memory0.api)})` +
     ` | temporal dev server ${mb(memoryN.temporal)} (${x(memoryN.temporal / memory0.temporal)} of ${mb(memory0.temporal)})`;
   log(mintLine);
   log(memoryLine);
   [
-    { name: 'scale mint', line: mintLine, data: { live0, live: liveNow, at0, atN, fill: { ops: fill.ops, errors: fill.errors, seconds: fillSeconds, firstError: fill.firstError } } },
+    {
+      name: 'scale mint',
+      line: mintLine,
+      data: {
+        live0,
+        live: liveNow,
+        at0,
+        atN,
+        fill: { ops: fill.ops, errors: fill.errors, seconds: fillSeconds, firstError: fill.firstError },
+      },
+    },
     { name: 'scale memory', line: memoryLine, data: { live0, live: liveNow, before: memory0, after: memoryN } },
   ].forEach((figure) => ctx.report(figure));
 
@@ -71,17 +93,23 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   await fillTo(3 * live - liveNow);
   const live3 = await liveLeases();
   const memory3 = memory();
-  const flatLine = `scale memory @${live3}`.padEnd(20) +
+  const flatLine =
+    `scale memory @${live3}`.padEnd(20) +
     ` worker ${mb(memory3.worker)} | at ${liveNow} live ${mb(memoryN.worker)} | ${x(memory3.worker / memoryN.worker)} for ${x(live3 / liveNow)} the leases` +
     ` | api ${mb(memory3.api)}, temporal dev server ${mb(memory3.temporal)}`;
   log(flatLine);
-  ctx.report({ name: 'scale memory flat', line: flatLine, data: { live: liveNow, live3, atLive: memoryN, atLive3: memory3 } });
+  ctx.report({
+    name: 'scale memory flat',
+    line: flatLine,
+    data: { live: liveNow, live3, atLive: memoryN, atLive3: memory3 },
+  });
 
   // What a lease evicted from the worker's cache costs to end (its history replayed first), beside one still cached.
   const sample = ctx.quick ? 50 : 200;
   const evicted = await revokeCpu(ctx, filled.slice(0, sample));
   const cached = await revokeCpu(ctx, filled.slice(-sample));
-  const evictLine = `scale evicted revoke`.padEnd(20) +
+  const evictLine =
+    `scale evicted revoke`.padEnd(20) +
     ` ${sample} leases evicted from the worker's cache: ${evicted.total.toFixed(1)} CPU ms/lease (worker ${evicted.worker.toFixed(1)}, temporal ${evicted.temporal.toFixed(1)})` +
     ` | baseline ${sample} still cached: ${cached.total.toFixed(1)} (worker ${cached.worker.toFixed(1)}, temporal ${cached.temporal.toFixed(1)}) | ${x(evicted.total / cached.total)}`;
   log(evictLine);

@@ -17,9 +17,17 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: c
 async function recorded(file: string) {
   const history = JSON.parse(readFileSync(path.join(ROOT, 'test', 'replay', 'histories', file), 'utf8'));
   const input = history.events[0].workflowExecutionStartedEventAttributes.input.payloads[0];
-  const sealed = { metadata: Object.fromEntries(Object.entries(input.metadata as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(input.data, 'base64') };
+  const sealed = {
+    metadata: Object.fromEntries(
+      Object.entries(input.metadata as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')]),
+    ),
+    data: Buffer.from(input.data, 'base64'),
+  };
   const [opened] = await new EncryptionCodec(payloadKeyring([REPLAY_TEST_MASTER_KEY])).decode([sealed]);
-  return { history, workflowId: (JSON.parse(Buffer.from(opened!.data!).toString()) as { spec: { leaseId: string } }).spec.leaseId };
+  return {
+    history,
+    workflowId: (JSON.parse(Buffer.from(opened!.data!).toString()) as { spec: { leaseId: string } }).spec.leaseId,
+  };
 }
 
 /**
@@ -29,16 +37,28 @@ async function recorded(file: string) {
  * handling of each activation), which a live run mixes with everything else; with `--against=<rev>` that
  * revision's workflow code is the baseline, in alternating rounds.
  */
-export async function workflowCodeScenario(ctx: ScenarioContext, count: number, baseline?: { root: string; label: string }): Promise<void> {
+export async function workflowCodeScenario(
+  ctx: ScenarioContext,
+  count: number,
+  baseline?: { root: string; label: string },
+): Promise<void> {
   installRuntime();
   const histories = await Promise.all(HISTORIES.map(recorded));
-  const bundle = (root: string) => bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quiet });
+  const bundle = (root: string) =>
+    bundleWorkflowCode({
+      workflowsPath: path.join(root, 'workflows', 'index.ts'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: quiet,
+    });
   const arms = [{ label: 'working tree', bundle: await bundle(ROOT), cpu: [] as number[] }];
   if (baseline) arms.push({ label: baseline.label, bundle: await bundle(baseline.root), cpu: [] });
   const replay = async (workflowBundle: Awaited<ReturnType<typeof bundle>>) => {
     const all = Array.from({ length: count }, () => histories).flat();
     const before = threadCpuMs(process.pid);
-    for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter: dataConverter(payloadKeyring([REPLAY_TEST_MASTER_KEY])) }, all)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle, dataConverter: dataConverter(payloadKeyring([REPLAY_TEST_MASTER_KEY])) },
+      all,
+    )) {
       if (result.error) throw result.error;
     }
     const after = threadCpuMs(process.pid);
@@ -49,8 +69,12 @@ export async function workflowCodeScenario(ctx: ScenarioContext, count: number, 
   // The median of alternating rounds: this machine's CPU time per unit of work drifts by 10-20% from minute to minute.
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const [candidate, base] = arms;
-  const line = `workflow code`.padEnd(20) + ` replayed leases (issue+renew+revoke, issue+expire): ${median(candidate!.cpu).toFixed(2)} CPU ms/lease` +
-    (base ? ` | baseline ${base.label}: ${median(base.cpu).toFixed(2)} CPU ms/lease | ${x(median(candidate!.cpu) / median(base.cpu))}` : '');
+  const line =
+    `workflow code`.padEnd(20) +
+    ` replayed leases (issue+renew+revoke, issue+expire): ${median(candidate!.cpu).toFixed(2)} CPU ms/lease` +
+    (base
+      ? ` | baseline ${base.label}: ${median(base.cpu).toFixed(2)} CPU ms/lease | ${x(median(candidate!.cpu) / median(base.cpu))}`
+      : '');
   ctx.log(line);
   ctx.report({ name: 'workflow code', line, data: { candidate: candidate!.cpu, baseline: base?.cpu, count } });
 }

@@ -29,7 +29,11 @@ export function renderCredential(credential: Credentials, format: CredentialForm
     case 'json':
       return `${JSON.stringify({ ...credential.data, lease_id: credential.lease_id, expires_at: credential.expires_at }, null, 2)}\n`;
     case 'env':
-      return Object.entries(credentialEnv(credential)).map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n') + '\n';
+      return (
+        Object.entries(credentialEnv(credential))
+          .map(([k, v]) => `${k}=${shellQuote(v)}`)
+          .join('\n') + '\n'
+      );
     case 'pgpass': {
       const env = credentialEnv(credential);
       return `${[env.PGHOST!, env.PGPORT!, env.PGDATABASE!, env.PGUSER!, env.PGPASSWORD!].map(pgpassField).join(':')}\n`;
@@ -40,7 +44,8 @@ export function renderCredential(credential: Credentials, format: CredentialForm
 }
 
 /** Single-quoted when it needs to be, so `set -a; . file` and Docker's `--env-file` both read it. */
-const shellQuote = (value: string) => (/^[A-Za-z0-9_@%+=:,./-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
+const shellQuote = (value: string) =>
+  /^[A-Za-z0-9_@%+=:,./-]*$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** Writes the file whole or not at all: a temp file beside it (mode 0600), then a rename over it. */
 export function writeAtomically(file: string, contents: string): void {

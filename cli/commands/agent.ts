@@ -4,7 +4,13 @@ import { constants } from 'node:os';
 import { Command, Option } from 'commander';
 import { HeldCredential } from '../../client/held-credential';
 import type { Credentials, ScaiVaultClient } from '../../client';
-import { credentialEnv, FORMATS, renderCredential, writeAtomically, type CredentialFormat } from '../agent/credential-files';
+import {
+  credentialEnv,
+  FORMATS,
+  renderCredential,
+  writeAtomically,
+  type CredentialFormat,
+} from '../agent/credential-files';
 import { clientFromEnv, UsageError } from '../env';
 
 /** How long a stopping agent gives the child, and its revocations, before it exits anyway. */
@@ -35,12 +41,27 @@ export function agentCommand(): Command {
     .option('--ttl <duration>', 'lease TTL and renewal increment, for example 1h (the role default when unset)')
     .option('--out <file>', 'write the credential to this file (mode 0600)')
     .addOption(new Option('--format <format>', 'file format').choices([...FORMATS]).default('json'))
-    .option('--token-file <file>', 'read the token from this file, again whenever it changes (instead of SCAIVAULT_TOKEN)')
-    .option('--grace <seconds>', 'how long a replaced credential stays valid before it is revoked', (v) => Number(v), 30)
+    .option(
+      '--token-file <file>',
+      'read the token from this file, again whenever it changes (instead of SCAIVAULT_TOKEN)',
+    )
+    .option(
+      '--grace <seconds>',
+      'how long a replaced credential stays valid before it is revoked',
+      (v) => Number(v),
+      30,
+    )
     .argument('[command...]', 'the command to run with the credential in its environment (after --)')
     .action(async (command: string[], opts: AgentOptions) => {
-      if (!opts.out === (command.length === 0)) throw new UsageError('give either --out <file> or -- <command> [args...]');
-      const held = await HeldCredential.acquire({ client: agentClient(opts), engine: opts.engine, role: opts.role, ttl: opts.ttl, graceMs: opts.grace * 1000 });
+      if (!opts.out === (command.length === 0))
+        throw new UsageError('give either --out <file> or -- <command> [args...]');
+      const held = await HeldCredential.acquire({
+        client: agentClient(opts),
+        engine: opts.engine,
+        role: opts.role,
+        ttl: opts.ttl,
+        graceMs: opts.grace * 1000,
+      });
       held.on('error', (error) => process.stderr.write(`scaivault agent: ${error.message}\n`));
       await (opts.out ? keepFile(held, opts.out, opts.format) : runCommand(held, command));
     });
@@ -86,11 +107,18 @@ async function keepFile(held: HeldCredential, file: string, format: CredentialFo
 async function runCommand(held: HeldCredential, command: string[]): Promise<void> {
   let child: ChildProcess;
   let stopping = false;
-  const exited = (c: ChildProcess) => new Promise<number>((resolve) => c.once('exit', (code, signal) =>
-    resolve(code ?? 128 + (signal ? constants.signals[signal] : 0))));
+  const exited = (c: ChildProcess) =>
+    new Promise<number>((resolve) =>
+      c.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0))),
+    );
   const start = () => {
-    child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...credentialEnv(held.current) } });
-    child.once('error', (error) => process.stderr.write(`scaivault agent: cannot run ${command[0]}: ${error.message}\n`));
+    child = spawn(command[0]!, command.slice(1), {
+      stdio: 'inherit',
+      env: { ...process.env, ...credentialEnv(held.current) },
+    });
+    child.once('error', (error) =>
+      process.stderr.write(`scaivault agent: cannot run ${command[0]}: ${error.message}\n`),
+    );
     void exited(child).then((code) => {
       if (!restarting && !stopping) void stopAndExit(held, code);
     });

@@ -5,7 +5,8 @@ import { printFields, printJson } from '../output';
 export function authCommand(): Command {
   const auth = new Command('auth').description('tokens and identities');
 
-  auth.command('whoami')
+  auth
+    .command('whoami')
     .description('the identity, scopes and policies of SCAIVAULT_TOKEN')
     .option('--json', "print the API's JSON unchanged")
     .action(async (opts: { json?: boolean }) => {

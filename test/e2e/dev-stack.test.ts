@@ -8,7 +8,14 @@ import { freePort } from '../support/global-setup';
 import { launchBrowser } from '../support/browser';
 import { configureGuideEngine } from '../support/guide';
 import { apiCaller, type Call } from '../support/http';
-import { ADMIN_URL, adminQuery, createTargetDatabase, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
+import {
+  ADMIN_URL,
+  adminQuery,
+  createTargetDatabase,
+  roleExists,
+  uniqueName,
+  type TargetDatabase,
+} from '../support/postgres';
 import { exited, runEntry } from '../support/processes';
 import { pythonWithGuideDeps } from '../support/python';
 import { waitFor } from '../support/wait';
@@ -25,7 +32,11 @@ const usernames: string[] = [];
 /** `npm start`'s entry point, as a real process with its own ports, data dir and store database. */
 async function startProduct() {
   stackProcess = runEntry('scripts/dev-stack.ts', env);
-  const started = await waitFor(async () => stackProcess!.output(), (out) => out.includes('ScaiVault is running') || stackProcess!.exitCode !== null, 90_000);
+  const started = await waitFor(
+    async () => stackProcess!.output(),
+    (out) => out.includes('ScaiVault is running') || stackProcess!.exitCode !== null,
+    90_000,
+  );
   expect(started, started).toContain('ScaiVault is running');
   return started;
 }
@@ -67,7 +78,11 @@ describe('npm start', () => {
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     expect(banner).toContain(token);
     call = apiCaller(baseUrl, token);
-    expect((await fetch(`${baseUrl}/v1/sys/health`).then((r) => r.json()))).toEqual({ status: 'ok', temporal: 'ok', database: 'ok' });
+    expect(await fetch(`${baseUrl}/v1/sys/health`).then((r) => r.json())).toEqual({
+      status: 'ok',
+      temporal: 'ok',
+      database: 'ok',
+    });
   });
 
   it('runs the API and the worker as processes of their own, so each gets a core', () => {
@@ -87,10 +102,16 @@ describe('npm start', () => {
     };
     const other = runEntry('scripts/dev-stack.ts', otherEnv);
     try {
-      const banner = await waitFor(async () => other.output(), (out) => out.includes('ScaiVault is running') || other.exitCode !== null, 90_000);
+      const banner = await waitFor(
+        async () => other.output(),
+        (out) => out.includes('ScaiVault is running') || other.exitCode !== null,
+        90_000,
+      );
       expect(banner, banner).toContain('ScaiVault is running');
       const otherToken = readFileSync(path.join(otherDir, 'root-token'), 'utf8').trim();
-      const whoami = await fetch(`http://127.0.0.1:${otherEnv.SCAIVAULT_PORT}/v1/auth/whoami`, { headers: { authorization: `Bearer ${otherToken}` } });
+      const whoami = await fetch(`http://127.0.0.1:${otherEnv.SCAIVAULT_PORT}/v1/auth/whoami`, {
+        headers: { authorization: `Bearer ${otherToken}` },
+      });
       expect(whoami.status).toBe(200);
       // Each instance knows only its own root token.
       expect((await call('GET', '/v1/auth/whoami', undefined, otherToken)).status).toBe(401);
@@ -121,10 +142,15 @@ describe('npm start', () => {
   });
 
   it('shows an admin who opens a lease in the Temporal Web UI its decoded input, never its password', async () => {
-    const minted = await call('POST', `/v1/dynamic/engines/${env.ENGINE}/creds/readonly`, { metadata: { ticket: 'OPS-UI-4471' } });
+    const minted = await call('POST', `/v1/dynamic/engines/${env.ENGINE}/creds/readonly`, {
+      metadata: { ticket: 'OPS-UI-4471' },
+    });
     expect(minted.status).toBe(200);
     usernames.push(minted.body.data.username);
-    const { lease_id: leaseId, data: { password } } = minted.body as { lease_id: string; data: { password: string } };
+    const {
+      lease_id: leaseId,
+      data: { password },
+    } = minted.body as { lease_id: string; data: { password: string } };
     const token = readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim();
     const codecEndpoint = `${baseUrl}/v1/sys/codec`;
 
@@ -133,7 +159,8 @@ describe('npm start', () => {
       const page = await browser.newPage();
       const decodes: Array<{ status: number; body: string }> = [];
       page.on('response', async (response) => {
-        if (new URL(response.url()).pathname === '/v1/sys/codec/decode') decodes.push({ status: response.status(), body: await response.text().catch(() => '') });
+        if (new URL(response.url()).pathname === '/v1/sys/codec/decode')
+          decodes.push({ status: response.status(), body: await response.text().catch(() => '') });
       });
 
       // Sign in to the codec session: the browser keeps an HttpOnly cookie, not the token.
@@ -164,10 +191,16 @@ describe('npm start', () => {
 
       expect(decodes.length).toBeGreaterThan(0);
       expect(decodes.every((d) => d.status === 200)).toBe(true);
-      const decodedText = decodes.map((d) => (JSON.parse(d.body).payloads as Array<{ data?: string }>)
-        .map((p) => Buffer.from(p.data ?? '', 'base64').toString('utf8')).join('\n')).join('\n');
+      const decodedText = decodes
+        .map((d) =>
+          (JSON.parse(d.body).payloads as Array<{ data?: string }>)
+            .map((p) => Buffer.from(p.data ?? '', 'base64').toString('utf8'))
+            .join('\n'),
+        )
+        .join('\n');
       expect(decodedText).toContain(leaseId);
-      for (const seen of [decodedText, await page.content(), await page.innerText('body')]) expect(seen).not.toContain(password);
+      for (const seen of [decodedText, await page.content(), await page.innerText('body')])
+        expect(seen).not.toContain(password);
     } finally {
       await browser.close();
     }
@@ -186,7 +219,11 @@ describe('npm start', () => {
     expect(listed.body.state).toBe('active');
     expect(await roleExists(minted.body.data.username)).toBe(true);
 
-    const lease = await waitFor(async () => (await call('GET', `/v1/dynamic/leases/${minted.body.lease_id}`)).body, (l) => l.state === 'expired', 60_000);
+    const lease = await waitFor(
+      async () => (await call('GET', `/v1/dynamic/leases/${minted.body.lease_id}`)).body,
+      (l) => l.state === 'expired',
+      60_000,
+    );
     expect(lease.state).toBe('expired');
     expect(await roleExists(minted.body.data.username)).toBe(false);
     await stopProduct();

@@ -3,8 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  databaseName, dropDatabaseAndRoles, freePort, newProductConfig, startApiProcess, startWorkerProcess, stopProcess,
-  type ProductConfig, type ProductProcess,
+  databaseName,
+  dropDatabaseAndRoles,
+  freePort,
+  newProductConfig,
+  startApiProcess,
+  startWorkerProcess,
+  stopProcess,
+  type ProductConfig,
+  type ProductProcess,
 } from '../../bench/lib/processes';
 import { apiCaller, type Call } from '../support/http';
 import { adminQuery, createTargetDatabase, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
@@ -51,11 +58,28 @@ describe('two APIs and two workers', () => {
     expect((await a('GET', '/v1/sys/ready')).status).toBe(200);
     expect((await b('GET', '/v1/sys/ready')).status).toBe(200);
     engine = uniqueName('scale').replace(/_/g, '-');
-    expect((await a('PUT', `/v1/secrets/infra/${engine}/root`, { data: { username: target.admin, password: target.adminPassword } })).status).toBe(200);
-    expect((await a('POST', '/v1/dynamic/engines', {
-      name: engine, type: 'database', default_ttl: '1h', max_ttl: '8h',
-      config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: `infra/${engine}/root` },
-    })).status).toBe(201);
+    expect(
+      (
+        await a('PUT', `/v1/secrets/infra/${engine}/root`, {
+          data: { username: target.admin, password: target.adminPassword },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await a('POST', '/v1/dynamic/engines', {
+          name: engine,
+          type: 'database',
+          default_ttl: '1h',
+          max_ttl: '8h',
+          config: {
+            plugin: 'postgresql',
+            connection_url: target.connectionUrl,
+            root_credentials_path: `infra/${engine}/root`,
+          },
+        })
+      ).status,
+    ).toBe(201);
     // Written through one API, read through the other.
     expect((await b('POST', `/v1/dynamic/engines/${engine}/roles`, target.guideRole)).status).toBe(200);
   });
@@ -66,11 +90,24 @@ describe('two APIs and two workers', () => {
       if (i === 8) await stopProcess(workers[0], 'SIGKILL');
       const minted = await calls[i % 2]!('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: 6 });
       expect(minted.status, JSON.stringify(minted.body)).toBe(200);
-      leases.push({ lease_id: minted.body.lease_id, username: minted.body.data.username, expires_at: minted.body.expires_at });
+      leases.push({
+        lease_id: minted.body.lease_id,
+        username: minted.body.data.username,
+        expires_at: minted.body.expires_at,
+      });
     }
-    const store = (id: string) => adminQuery<{ state: string; revoked_at: Date | null }>('SELECT state, revoked_at FROM leases WHERE lease_id = $1', [id], databaseName(configs[0]!.databaseUrl));
+    const store = (id: string) =>
+      adminQuery<{ state: string; revoked_at: Date | null }>(
+        'SELECT state, revoked_at FROM leases WHERE lease_id = $1',
+        [id],
+        databaseName(configs[0]!.databaseUrl),
+      );
     for (const lease of leases) {
-      const [row] = await waitFor(() => store(lease.lease_id), (rows) => rows[0]?.state === 'expired', 60_000);
+      const [row] = await waitFor(
+        () => store(lease.lease_id),
+        (rows) => rows[0]?.state === 'expired',
+        60_000,
+      );
       expect(row!.state).toBe('expired');
       // On time: within the sticky timeout (10 s) and a workflow task of the expiry.
       expect(row!.revoked_at!.getTime() - Date.parse(lease.expires_at)).toBeLessThan(30_000);
@@ -79,12 +116,28 @@ describe('two APIs and two workers', () => {
   }, 120_000);
 
   it('an API told to stop finishes the requests it has taken', async () => {
-    const leaseCount = async () => Number((await adminQuery('SELECT count(*) FROM leases WHERE engine = $1', [engine], databaseName(configs[0]!.databaseUrl)))[0].count);
+    const leaseCount = async () =>
+      Number(
+        (
+          await adminQuery(
+            'SELECT count(*) FROM leases WHERE engine = $1',
+            [engine],
+            databaseName(configs[0]!.databaseUrl),
+          )
+        )[0].count,
+      );
     const before = await leaseCount();
-    const inFlight = Array.from({ length: 8 }, () => calls[1]!('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: 60 }).then(
-      (r) => (r.status === 200 ? 'answered' : r.status === 503 && r.body?.error?.code === 'engine_unavailable' ? 'refused: stopping' : `HTTP ${r.status}`),
-      (error: Error & { cause?: { code?: string } }) => `not taken: ${error.cause?.code ?? error.message}`,
-    ));
+    const inFlight = Array.from({ length: 8 }, () =>
+      calls[1]!('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: 60 }).then(
+        (r) =>
+          r.status === 200
+            ? 'answered'
+            : r.status === 503 && r.body?.error?.code === 'engine_unavailable'
+              ? 'refused: stopping'
+              : `HTTP ${r.status}`,
+        (error: Error & { cause?: { code?: string } }) => `not taken: ${error.cause?.code ?? error.message}`,
+      ),
+    );
     await new Promise((r) => setTimeout(r, 30));
     const stopping = stopProcess(apis[1], 'SIGTERM');
     const answers = await Promise.all(inFlight);
@@ -93,7 +146,8 @@ describe('two APIs and two workers', () => {
     // Each request was answered, refused in the contract's shape, or not taken at all (refused at connect,
     // or reset before the server read it: the keep-alive race every HTTP server has at shutdown). What
     // shows a request cut off mid-way is a lease issued with no answer: there is none.
-    for (const answer of answers) expect(answer).toMatch(/^(answered|refused: stopping|not taken: (ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET))$/);
+    for (const answer of answers)
+      expect(answer).toMatch(/^(answered|refused: stopping|not taken: (ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET))$/);
     expect(answers.filter((a) => a === 'answered').length).toBeGreaterThan(0);
     expect(await leaseCount()).toBe(before + answers.filter((a) => a === 'answered').length);
     // The other API goes on serving.

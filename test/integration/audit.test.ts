@@ -25,7 +25,15 @@ afterAll(async () => {
   await target?.drop(users);
 });
 
-interface Entry { id: string; timestamp: string; identity_id: string; action: string; path: string; result: string; extra_data: Record<string, unknown> }
+interface Entry {
+  id: string;
+  timestamp: string;
+  identity_id: string;
+  action: string;
+  path: string;
+  result: string;
+  extra_data: Record<string, unknown>;
+}
 
 async function logs(query: string): Promise<Entry[]> {
   const { status, body } = await stack.call('GET', `/v1/audit?${query}`);
@@ -43,21 +51,42 @@ describe('audit entries', () => {
     const minted = await mintToken(stack, 'svc:reporting', ['dynamic:generate', 'secrets:read', 'secrets:write']);
     service = minted.token;
     secrets.push(service);
-    await grant(stack, 'reporting', [
-      { path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['generate'] },
-      { path_pattern: 'app/reporting/*', permissions: ['read', 'write'] },
-    ], 'svc:reporting');
+    await grant(
+      stack,
+      'reporting',
+      [
+        { path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['generate'] },
+        { path_pattern: 'app/reporting/*', permissions: ['read', 'write'] },
+      ],
+      'svc:reporting',
+    );
 
-    expect((await stack.call('PUT', '/v1/secrets/app/reporting/api-key', { data: { key: 'canary-secret-value-1' } }, service)).status).toBe(200);
+    expect(
+      (
+        await stack.call(
+          'PUT',
+          '/v1/secrets/app/reporting/api-key',
+          { data: { key: 'canary-secret-value-1' } },
+          service,
+        )
+      ).status,
+    ).toBe(200);
     const read = await stack.call('GET', '/v1/secrets/app/reporting/api-key', undefined, service);
     expect(read.body.data.key).toBe('canary-secret-value-1');
     secrets.push('canary-secret-value-1');
 
-    const issued = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: '1h', metadata: { purpose: 'body-canary' } }, service);
+    const issued = await stack.call(
+      'POST',
+      `/v1/dynamic/engines/${engine}/creds/readonly`,
+      { ttl: '1h', metadata: { purpose: 'body-canary' } },
+      service,
+    );
     expect(issued.status).toBe(200);
     leaseId = issued.body.lease_id;
     secrets.push(issued.body.data.password, issued.body.data.connection_url);
-    expect((await stack.call('POST', `/v1/dynamic/leases/${leaseId}/renew`, { increment: '2h' }, service)).status).toBe(200);
+    expect((await stack.call('POST', `/v1/dynamic/leases/${leaseId}/renew`, { increment: '2h' }, service)).status).toBe(
+      200,
+    );
     expect((await stack.call('DELETE', `/v1/dynamic/leases/${leaseId}`, undefined, service)).status).toBe(204);
 
     const expiring = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { ttl: 2 }, service);
@@ -72,28 +101,53 @@ describe('audit entries', () => {
   it('record mint, renew and revoke with the lease id and the identity that acted', async () => {
     for (const action of ['dynamic_generate', 'dynamic_renew', 'dynamic_revoke']) {
       const [entry] = await logs(`action=${action}&identity_id=svc:reporting&limit=1`);
-      expect(entry, action).toMatchObject({ identity_id: 'svc:reporting', action, path: `dynamic/${engine}/creds/readonly`, result: 'success' });
+      expect(entry, action).toMatchObject({
+        identity_id: 'svc:reporting',
+        action,
+        path: `dynamic/${engine}/creds/readonly`,
+        result: 'success',
+      });
       expect(entry!.id).toMatch(/^\d+$/);
       expect(Date.parse(entry!.timestamp)).not.toBeNaN();
     }
     const mine = await logs('identity_id=svc:reporting&limit=100');
-    const leaseActions = mine.filter((e) => e.action.startsWith('dynamic_') && e.extra_data.lease_id === leaseId).map((e) => e.action);
+    const leaseActions = mine
+      .filter((e) => e.action.startsWith('dynamic_') && e.extra_data.lease_id === leaseId)
+      .map((e) => e.action);
     expect(leaseActions.sort()).toEqual(['dynamic_generate', 'dynamic_renew', 'dynamic_revoke']);
   });
 
   it('record the expiry the workflow performs, with no HTTP call behind it', async () => {
-    const expired = await waitFor(() => logs('action=dynamic_expire'), (l) => l.some((e) => e.extra_data.lease_id === expiringLeaseId));
+    const expired = await waitFor(
+      () => logs('action=dynamic_expire'),
+      (l) => l.some((e) => e.extra_data.lease_id === expiringLeaseId),
+    );
     expect(expired.find((e) => e.extra_data.lease_id === expiringLeaseId)).toMatchObject({
-      identity_id: 'system:dynamic-engines', path: `dynamic/${engine}/creds/readonly`, result: 'success',
+      identity_id: 'system:dynamic-engines',
+      path: `dynamic/${engine}/creds/readonly`,
+      result: 'success',
     });
   });
 
   it('record secret writes and reads, and every auth failure', async () => {
-    expect((await logs('action=secret_write&identity_id=svc:reporting'))[0]).toMatchObject({ path: 'app/reporting/api-key', result: 'success' });
-    expect((await logs('action=secret_read&identity_id=svc:reporting'))[0]).toMatchObject({ path: 'app/reporting/api-key', result: 'success' });
+    expect((await logs('action=secret_write&identity_id=svc:reporting'))[0]).toMatchObject({
+      path: 'app/reporting/api-key',
+      result: 'success',
+    });
+    expect((await logs('action=secret_read&identity_id=svc:reporting'))[0]).toMatchObject({
+      path: 'app/reporting/api-key',
+      result: 'success',
+    });
     const failures = await logs('action=auth_fail');
-    expect(failures.find((e) => e.identity_id === 'anonymous')).toMatchObject({ path: '/v1/auth/whoami', result: 'failure', extra_data: { status: 401 } });
-    expect(failures.find((e) => e.identity_id === 'svc:reporting')).toMatchObject({ result: 'failure', extra_data: { status: 403 } });
+    expect(failures.find((e) => e.identity_id === 'anonymous')).toMatchObject({
+      path: '/v1/auth/whoami',
+      result: 'failure',
+      extra_data: { status: 401 },
+    });
+    expect(failures.find((e) => e.identity_id === 'svc:reporting')).toMatchObject({
+      result: 'failure',
+      extra_data: { status: 403 },
+    });
   });
 
   it('record one entry per mutating call of this issue: tokens, policies, bindings', async () => {
@@ -104,7 +158,13 @@ describe('audit entries', () => {
     expect((await stack.call('DELETE', `/v1/policies/${policy}`)).status).toBe(204);
     expect(await countRows()).toBe(before + 5);
     const actions = (await logs('limit=5')).map((e) => `${e.action}:${e.extra_data.operation ?? ''}`);
-    expect(actions).toEqual(['policy_write:delete', 'token_revoke:', 'policy_write:bind', 'policy_write:create', 'token_create:']);
+    expect(actions).toEqual([
+      'policy_write:delete',
+      'token_revoke:',
+      'policy_write:bind',
+      'policy_write:create',
+      'token_create:',
+    ]);
     secrets.push(token.token);
   });
 
@@ -163,7 +223,9 @@ describe('an audit write failure', () => {
       expect(read.body.error.code).toBe('internal');
       expect(JSON.stringify(read.body)).not.toContain('canary-secret-value-1');
       // A refused authentication stays refused; it may be one a window's aggregated entry counts, written later.
-      expect([401, 500]).toContain((await stack.call('GET', '/v1/auth/whoami', undefined, 'svt_unaudited-failure')).status);
+      expect([401, 500]).toContain(
+        (await stack.call('GET', '/v1/auth/whoami', undefined, 'svt_unaudited-failure')).status,
+      );
     } finally {
       await stack.stores.db.query('DROP TRIGGER audit_down ON audit_log; DROP FUNCTION audit_down();');
     }
@@ -185,7 +247,8 @@ describe('an audit write failure', () => {
         ['POST', '/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['secret.rotated'] }],
         ['DELETE', '/v1/secrets/app/reporting/api-key', undefined],
       ];
-      for (const [method, url, body] of changes) expect((await stack.call(method, url, body)).status, `${method} ${url}`).toBe(500);
+      for (const [method, url, body] of changes)
+        expect((await stack.call(method, url, body)).status, `${method} ${url}`).toBe(500);
     } finally {
       await stack.stores.db.query('DROP TRIGGER audit_down ON audit_log; DROP FUNCTION audit_down();');
     }
@@ -201,7 +264,13 @@ describe('an audit write failure', () => {
 
 describe('entries with an idempotency key', () => {
   it('are written once, however often and however concurrently they are appended', async () => {
-    const entry = { identity_id: 'system:dynamic-engines', action: 'test_once', path: 'once', result: 'success' as const, idempotency_key: 'lease_once:test_once' };
+    const entry = {
+      identity_id: 'system:dynamic-engines',
+      action: 'test_once',
+      path: 'once',
+      result: 'success' as const,
+      idempotency_key: 'lease_once:test_once',
+    };
     await Promise.all(Array.from({ length: 5 }, () => stack.stores.audit.append(entry)));
     await stack.stores.audit.append(entry);
     expect((await stack.stores.db.query(`SELECT 1 FROM audit_log WHERE action = 'test_once'`)).rowCount).toBe(1);
@@ -212,13 +281,29 @@ describe('chain verification', () => {
   const verify = async () => {
     const { status, body } = await stack.call('GET', '/v1/audit/verify');
     expect(status).toBe(200);
-    return body as { valid: boolean; checked: number; first_broken_id?: string; reason?: string; checkpoint?: { last_id: string } | null };
+    return body as {
+      valid: boolean;
+      checked: number;
+      first_broken_id?: string;
+      reason?: string;
+      checkpoint?: { last_id: string } | null;
+    };
   };
 
   it('holds for appends written together in batches, each entry once and in its own place in the chain', async () => {
     const before = await countRows();
     const marks = Array.from({ length: 60 }, (_, i) => `batched-${i}`);
-    await Promise.all(marks.map((mark) => stack.stores.audit.append({ identity_id: 'batch-test', action: 'test_batch', path: mark, result: 'success', extra_data: { mark } })));
+    await Promise.all(
+      marks.map((mark) =>
+        stack.stores.audit.append({
+          identity_id: 'batch-test',
+          action: 'test_batch',
+          path: mark,
+          result: 'success',
+          extra_data: { mark },
+        }),
+      ),
+    );
     const { rows } = await stack.stores.db.query<{ path: string; n: string }>(
       "SELECT path, count(*) AS n FROM audit_log WHERE action = 'test_batch' GROUP BY path",
     );
@@ -234,7 +319,11 @@ describe('chain verification', () => {
   });
 
   it('is append-only for the product itself: UPDATE, DELETE and TRUNCATE are refused', async () => {
-    for (const sql of [`UPDATE audit_log SET identity_id = 'someone-else'`, 'DELETE FROM audit_log', 'TRUNCATE audit_log']) {
+    for (const sql of [
+      `UPDATE audit_log SET identity_id = 'someone-else'`,
+      'DELETE FROM audit_log',
+      'TRUNCATE audit_log',
+    ]) {
       await expect(stack.stores.db.query(sql), sql).rejects.toThrow(/append-only/);
     }
     expect((await verify()).valid).toBe(true);
@@ -244,7 +333,11 @@ describe('chain verification', () => {
     const { rows } = await stack.stores.db.query('SELECT id, identity_id FROM audit_log ORDER BY id LIMIT 1 OFFSET 5');
     const { id, identity_id } = rows[0];
     await tamper(`UPDATE audit_log SET identity_id = 'someone-else' WHERE id = $1`, [id]);
-    expect(await verify()).toMatchObject({ valid: false, first_broken_id: String(id), reason: 'entry content altered' });
+    expect(await verify()).toMatchObject({
+      valid: false,
+      first_broken_id: String(id),
+      reason: 'entry content altered',
+    });
     await tamper('UPDATE audit_log SET identity_id = $2 WHERE id = $1', [id, identity_id]);
     expect((await verify()).valid).toBe(true);
     await tamper(`UPDATE audit_log SET extra_data = extra_data || '{"ttl": 1}' WHERE id = $1`, [id]);
@@ -254,23 +347,38 @@ describe('chain verification', () => {
   });
 
   it('finds an entry and every hash after it rewritten by whoever lacks the key, keyed or posing as unkeyed', async () => {
-    const { rows } = await stack.stores.db.query<{ id: string }>('SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3');
+    const { rows } = await stack.stores.db.query<{ id: string }>(
+      'SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3',
+    );
     const forgedId = rows[0]!.id;
     // The forger recomputes every hash from the edited entry on, as an unkeyed chain would let them.
     const forge = async (keyId: 'keep' | 'drop') => {
       await tamper(`UPDATE audit_log SET identity_id = 'forger' WHERE id = $1`, [forgedId]);
       const all = (await stack.stores.db.query('SELECT * FROM audit_log WHERE id >= $1 ORDER BY id', [forgedId])).rows;
-      let prev = (await stack.stores.db.query('SELECT hash FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT 1', [forgedId])).rows[0].hash as string;
+      let prev = (
+        await stack.stores.db.query('SELECT hash FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT 1', [forgedId])
+      ).rows[0].hash as string;
       for (const row of all) {
         const hash = unkeyedHash(prev, { ...row, timestamp: row.timestamp.toISOString() });
-        await tamper(`UPDATE audit_log SET prev_hash = $2, hash = $3${keyId === 'drop' ? ', key_id = NULL' : ''} WHERE id = $1`, [row.id, prev, hash]);
+        await tamper(
+          `UPDATE audit_log SET prev_hash = $2, hash = $3${keyId === 'drop' ? ', key_id = NULL' : ''} WHERE id = $1`,
+          [row.id, prev, hash],
+        );
         prev = hash;
       }
     };
     await forge('keep');
-    expect(await verify()).toMatchObject({ valid: false, first_broken_id: String(forgedId), reason: 'entry content altered' });
+    expect(await verify()).toMatchObject({
+      valid: false,
+      first_broken_id: String(forgedId),
+      reason: 'entry content altered',
+    });
     await forge('drop');
-    expect(await verify()).toMatchObject({ valid: false, first_broken_id: String(forgedId), reason: expect.stringMatching(/unkeyed entry after keyed ones/) });
+    expect(await verify()).toMatchObject({
+      valid: false,
+      first_broken_id: String(forgedId),
+      reason: expect.stringMatching(/unkeyed entry after keyed ones/),
+    });
   });
 });
 
@@ -279,18 +387,30 @@ describe('a cut-off tail', () => {
     // A log of its own: the file's other edits above left this one's chain broken on purpose.
     const fresh = await startStack();
     try {
-      for (let i = 0; i < 5; i++) await fresh.stores.audit.append({ identity_id: 'tail-test', action: 'test_tail', path: `tail-${i}`, result: 'success' });
+      for (let i = 0; i < 5; i++)
+        await fresh.stores.audit.append({
+          identity_id: 'tail-test',
+          action: 'test_tail',
+          path: `tail-${i}`,
+          result: 'success',
+        });
       const { rows } = await fresh.stores.db.query<{ id: string }>('SELECT id FROM audit_log ORDER BY id DESC LIMIT 2');
       const [newest, second] = [rows[0]!.id, rows[1]!.id];
       // The API's periodic checkpoint, taken now; the worker records it in the workflow's memo.
       await fresh.checkpointAudit();
-      const checkpointed = await waitFor(async () => (await fresh.call('GET', '/v1/audit/verify')).body, (b) => b.checkpoint?.last_id === newest, 20_000);
+      const checkpointed = await waitFor(
+        async () => (await fresh.call('GET', '/v1/audit/verify')).body,
+        (b) => b.checkpoint?.last_id === newest,
+        20_000,
+      );
       expect(checkpointed).toMatchObject({ valid: true, checkpoint: { last_id: newest } });
 
       await tamperWithAudit(fresh, 'DELETE FROM audit_log WHERE id >= $1', [second]);
       const cut = (await fresh.call('GET', '/v1/audit/verify')).body;
       expect(cut).toMatchObject({ valid: false, first_broken_id: second, checkpoint: { last_id: newest } });
-      expect(cut.reason).toMatch(new RegExp(`entries after id \\d+ are missing: the checkpoint of .* names entry ${newest}`));
+      expect(cut.reason).toMatch(
+        new RegExp(`entries after id \\d+ are missing: the checkpoint of .* names entry ${newest}`),
+      );
     } finally {
       await fresh.stop();
     }

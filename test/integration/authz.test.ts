@@ -40,19 +40,35 @@ describe('tokens', () => {
     const minted = await mintToken(stack, 'svc:whoami', ['secrets:read'], { ttl: '1h' });
     expect(minted.token).toMatch(/^svt_[A-Za-z0-9_-]{43}$/); // 256 bits
     expect(Date.parse(minted.expires_at!) - Date.now()).toBeGreaterThan(3500_000);
-    const [row] = (await stack.stores.db.query('SELECT t::text AS text, token_hash FROM tokens t WHERE token_id = $1', [minted.token_id])).rows;
+    const [row] = (
+      await stack.stores.db.query('SELECT t::text AS text, token_hash FROM tokens t WHERE token_id = $1', [
+        minted.token_id,
+      ])
+    ).rows;
     expect(row.token_hash).toBe(hashToken(minted.token));
     expect(row.text).not.toContain(minted.token);
 
-    const policy = await grant(stack, 'whoami-policy', [{ path_pattern: 'app/*', permissions: ['read'] }], 'svc:whoami');
+    const policy = await grant(
+      stack,
+      'whoami-policy',
+      [{ path_pattern: 'app/*', permissions: ['read'] }],
+      'svc:whoami',
+    );
     const whoami = await stack.call('GET', '/v1/auth/whoami', undefined, minted.token);
     expect(whoami.status).toBe(200);
-    expect(whoami.body).toEqual({ identity_id: 'svc:whoami', token_id: minted.token_id, scopes: ['secrets:read'], policies: [policy] });
+    expect(whoami.body).toEqual({
+      identity_id: 'svc:whoami',
+      token_id: minted.token_id,
+      scopes: ['secrets:read'],
+      policies: [policy],
+    });
   });
 
   it('stop authenticating once expired, revoked, or their identity is deleted', async () => {
     const expiring = await mintToken(stack, 'svc:expiring', ['secrets:read'], { ttl: '1h' });
-    await stack.stores.db.query(`UPDATE tokens SET expires_at = now() - interval '1 second' WHERE token_id = $1`, [expiring.token_id]);
+    await stack.stores.db.query(`UPDATE tokens SET expires_at = now() - interval '1 second' WHERE token_id = $1`, [
+      expiring.token_id,
+    ]);
     const expired = await stack.call('GET', '/v1/auth/whoami', undefined, expiring.token);
     expect(expired.status).toBe(401);
     expect(expired.body.error).toMatchObject({ code: 'unauthorized', request_id: expect.stringMatching(/^req_/) });
@@ -101,14 +117,24 @@ describe('policies', () => {
     const rules = [{ path_pattern: 'infra/postgres/reporting/root', permissions: ['read', 'rotate'] }];
     const created = await stack.call('POST', '/v1/policies', { name: 'dynamic-reporting-db-root', rules });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.stringMatching(/^pol_/), name: 'dynamic-reporting-db-root', rules, bindings: [] });
+    expect(created.body).toMatchObject({
+      id: expect.stringMatching(/^pol_/),
+      name: 'dynamic-reporting-db-root',
+      rules,
+      bindings: [],
+    });
     const id = created.body.id;
     expect((await stack.call('POST', '/v1/policies', { name: 'dynamic-reporting-db-root', rules })).status).toBe(409);
     const bound = await stack.call('POST', `/v1/policies/${id}/bindings`, { identity_id: 'system:dynamic-engines' });
     expect(bound).toEqual({ status: 201, body: { policy_id: id, identity_id: 'system:dynamic-engines' } });
-    const replaced = await stack.call('PUT', `/v1/policies/${id}`, { name: 'renamed', rules: [{ path_pattern: 'infra/*', permissions: ['read'] }] });
+    const replaced = await stack.call('PUT', `/v1/policies/${id}`, {
+      name: 'renamed',
+      rules: [{ path_pattern: 'infra/*', permissions: ['read'] }],
+    });
     expect(replaced.body).toMatchObject({ id, name: 'renamed', bindings: ['system:dynamic-engines'] });
-    expect((await stack.call('GET', `/v1/policies/${id}`)).body.rules).toEqual([{ path_pattern: 'infra/*', permissions: ['read'] }]);
+    expect((await stack.call('GET', `/v1/policies/${id}`)).body.rules).toEqual([
+      { path_pattern: 'infra/*', permissions: ['read'] },
+    ]);
     expect((await stack.call('DELETE', `/v1/policies/${id}/bindings/system:dynamic-engines`)).status).toBe(204);
     expect((await stack.call('DELETE', `/v1/policies/${id}`)).status).toBe(204);
     expect((await stack.call('GET', `/v1/policies/${id}`)).status).toBe(404);
@@ -133,7 +159,12 @@ describe('the root credential', () => {
     const engines = await mintToken(stack, 'system:dynamic-engines', ['secrets:read']);
     expect((await stack.call('GET', `/v1/secrets/${rootPath}`, undefined, engines.token)).status).toBe(403); // deny by default
 
-    const policy = await grant(stack, 'guide-root', [{ path_pattern: rootPath, permissions: ['read', 'rotate'] }], 'system:dynamic-engines');
+    const policy = await grant(
+      stack,
+      'guide-root',
+      [{ path_pattern: rootPath, permissions: ['read', 'rotate'] }],
+      'system:dynamic-engines',
+    );
     const read = await stack.call('GET', `/v1/secrets/${rootPath}`, undefined, engines.token);
     expect(read.status).toBe(200);
     expect(read.body.data.username).toBe(target.admin);
@@ -146,7 +177,10 @@ describe('the root credential', () => {
     const refused = await stack.call('GET', `/v1/secrets/${rootPath}`, undefined, nosy.token);
     expect(refused.status).toBe(403);
     expect(JSON.stringify(refused.body)).not.toContain(target.adminPassword);
-    expect((await stack.call('PUT', `/v1/secrets/${rootPath}`, { data: { username: 'x', password: 'y' } }, nosy.token)).status).toBe(403);
+    expect(
+      (await stack.call('PUT', `/v1/secrets/${rootPath}`, { data: { username: 'x', password: 'y' } }, nosy.token))
+        .status,
+    ).toBe(403);
   });
 });
 
@@ -154,7 +188,12 @@ describe('a scoped service token', () => {
   let service: string;
   beforeAll(async () => {
     service = (await mintToken(stack, 'svc:reporting', ['dynamic:generate'])).token;
-    await grant(stack, 'reporting-readonly', [{ path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['generate'] }], 'svc:reporting');
+    await grant(
+      stack,
+      'reporting-readonly',
+      [{ path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['generate'] }],
+      'svc:reporting',
+    );
   });
 
   it('mints, renews and revokes its own lease, which records its identity', async () => {
@@ -186,7 +225,12 @@ describe('a scoped service token', () => {
 
   it('loses generate when a bound deny covers the path: deny wins', async () => {
     const denied = (await mintToken(stack, 'svc:denied', ['dynamic:generate'])).token;
-    await grant(stack, 'denied-generate', [{ path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['generate'] }], 'svc:denied');
+    await grant(
+      stack,
+      'denied-generate',
+      [{ path_pattern: `dynamic/${engine}/creds/readonly`, permissions: ['generate'] }],
+      'svc:denied',
+    );
     await grant(stack, 'denied-all', [{ path_pattern: `dynamic/+/creds/*`, permissions: ['deny'] }], 'svc:denied');
     expect((await stack.call('POST', creds(), {}, denied)).status).toBe(403);
   });
@@ -195,7 +239,12 @@ describe('a scoped service token', () => {
     const operator = (await mintToken(stack, 'svc:operator', ['dynamic:generate'])).token;
     const rootLease = await mintLease();
     expect((await stack.call('DELETE', `/v1/dynamic/leases/${rootLease}`, undefined, operator)).status).toBe(403);
-    await grant(stack, 'operator', [{ path_pattern: `dynamic/${engine}/creds/*`, permissions: ['renew', 'revoke'] }], 'svc:operator');
+    await grant(
+      stack,
+      'operator',
+      [{ path_pattern: `dynamic/${engine}/creds/*`, permissions: ['renew', 'revoke'] }],
+      'svc:operator',
+    );
     expect((await stack.call('POST', `/v1/dynamic/leases/${rootLease}/renew`, {}, operator)).status).toBe(200);
     expect((await stack.call('DELETE', `/v1/dynamic/leases/${rootLease}`, undefined, operator)).status).toBe(204);
     expect((await stack.call('POST', creds(), {}, operator)).status).toBe(403); // renew/revoke do not imply generate
@@ -216,34 +265,67 @@ describe('the authorization table', () => {
 
   beforeAll(async () => {
     app = await buildServer({
-      stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys, logLevel: 'silent',
+      stores: stack.stores,
+      temporal: stack.temporal,
+      taskQueue: stack.taskQueue,
+      masterKeys: stack.masterKeys,
+      logLevel: 'silent',
       authFailureLimit: { max: 10_000, windowMs: 60_000 },
     });
     await app.ready();
     routes = app.accessTable;
     const policy = await grant(stack, 'matrix', [{ path_pattern: 'matrix/*', permissions: ['deny'] }]);
     const victim = await mintToken(stack, 'svc:victim', ['secrets:read']);
-    samples = { engine, name: engine, role: 'readonly', lease_id: await mintLease(), id: policy, token_id: victim.token_id, identity_id: 'svc:victim', '*': 'matrix/secret' };
+    samples = {
+      engine,
+      name: engine,
+      role: 'readonly',
+      lease_id: await mintLease(),
+      id: policy,
+      token_id: victim.token_id,
+      identity_id: 'svc:victim',
+      '*': 'matrix/secret',
+    };
     stranger = (await mintToken(stack, 'svc:stranger', ['secrets:read'])).token;
   });
   afterAll(() => app?.close());
 
-  const concrete = (url: string) => url.replace(/:(\w+)|\*/g, (match, name: string | undefined) => samples[name ?? match]!);
+  const concrete = (url: string) =>
+    url.replace(/:(\w+)|\*/g, (match, name: string | undefined) => samples[name ?? match]!);
   const call = (route: RouteAccess, token?: string) =>
-    app.inject({ method: route.method as 'GET', url: concrete(route.url), headers: token ? { authorization: `Bearer ${token}` } : {} });
+    app.inject({
+      method: route.method as 'GET',
+      url: concrete(route.url),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
 
   it('covers the contract routes, and only health and the codec sign-in page are public', () => {
     const keys = routes.map((r) => `${r.method} ${r.url}`);
     for (const expected of [
-      'POST /v1/auth/tokens', 'GET /v1/auth/whoami', 'DELETE /v1/auth/tokens/:token_id', 'POST /v1/policies', 'PUT /v1/policies/:id',
-      'POST /v1/policies/:id/bindings', 'GET /v1/audit', 'GET /v1/audit/verify', 'GET /v1/secrets/*',
-      'POST /v1/dynamic/engines/:engine/creds/:role', 'DELETE /v1/dynamic/leases/:lease_id',
-    ]) expect(keys).toContain(expected);
+      'POST /v1/auth/tokens',
+      'GET /v1/auth/whoami',
+      'DELETE /v1/auth/tokens/:token_id',
+      'POST /v1/policies',
+      'PUT /v1/policies/:id',
+      'POST /v1/policies/:id/bindings',
+      'GET /v1/audit',
+      'GET /v1/audit/verify',
+      'GET /v1/secrets/*',
+      'POST /v1/dynamic/engines/:engine/creds/:role',
+      'DELETE /v1/dynamic/leases/:lease_id',
+    ])
+      expect(keys).toContain(expected);
     // GET + HEAD each; the sign-in page is static HTML whose form posts the token as a bearer header; the
     // OpenAPI document describes the routes, as Vault's is public.
     expect(routes.filter((r) => 'public' in r.access).map((r) => r.url)).toEqual([
-      '/v1/sys/health', '/v1/sys/health', '/v1/sys/ready', '/v1/sys/ready', '/v1/sys/openapi.json', '/v1/sys/openapi.json',
-      '/v1/sys/codec/session', '/v1/sys/codec/session',
+      '/v1/sys/health',
+      '/v1/sys/health',
+      '/v1/sys/ready',
+      '/v1/sys/ready',
+      '/v1/sys/openapi.json',
+      '/v1/sys/openapi.json',
+      '/v1/sys/codec/session',
+      '/v1/sys/codec/session',
     ]);
     expect(routes.length).toBeGreaterThan(30);
   });
@@ -259,12 +341,20 @@ describe('the authorization table', () => {
       const access = route.access;
       if ('authenticated' in access) {
         // whoami answers any live token; revoking a token checks ownership in the service.
-        expectStatus(route, 'as a stranger', (await call(route, stranger)).statusCode, route.url === '/v1/auth/whoami' ? 200 : 403);
+        expectStatus(
+          route,
+          'as a stranger',
+          (await call(route, stranger)).statusCode,
+          route.url === '/v1/auth/whoami' ? 200 : 403,
+        );
         continue;
       }
       if ('public' in access) continue;
       const name = access.scope.replace(':', '-');
-      const allOtherScopes = await tokenFor(`svc:without-${name}`, SCOPES.filter((s) => s !== access.scope && s !== 'admin'));
+      const allOtherScopes = await tokenFor(
+        `svc:without-${name}`,
+        SCOPES.filter((s) => s !== access.scope && s !== 'admin'),
+      );
       expectStatus(route, `without ${access.scope}`, (await call(route, allOtherScopes)).statusCode, 403);
       if (access.permission) {
         const scopeOnly = await tokenFor(`svc:only-${name}`, [access.scope]);
@@ -276,16 +366,27 @@ describe('the authorization table', () => {
 });
 
 describe('failed authentications', () => {
-  const limitedApp = (max: number, windowMs = 60_000, trustProxy?: string) => buildServer({
-    stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys, logLevel: 'silent',
-    authFailureLimit: { max, windowMs }, trustProxy,
-  });
+  const limitedApp = (max: number, windowMs = 60_000, trustProxy?: string) =>
+    buildServer({
+      stores: stack.stores,
+      temporal: stack.temporal,
+      taskQueue: stack.taskQueue,
+      masterKeys: stack.masterKeys,
+      logLevel: 'silent',
+      authFailureLimit: { max, windowMs },
+      trustProxy,
+    });
 
   it('are rate-limited per source address with 429, while other sources, and valid tokens from the same one, still pass', async () => {
     const app = await limitedApp(5);
     try {
       const whoami = (token: string, remoteAddress = '10.0.0.1') =>
-        app.inject({ method: 'GET', url: '/v1/auth/whoami', headers: { authorization: `Bearer ${token}` }, remoteAddress });
+        app.inject({
+          method: 'GET',
+          url: '/v1/auth/whoami',
+          headers: { authorization: `Bearer ${token}` },
+          remoteAddress,
+        });
       for (let i = 0; i < 5; i++) expect((await whoami(`svt_guess-${i}`)).statusCode).toBe(401);
       const limited = await whoami('svt_guess-6');
       expect(limited.statusCode).toBe(429);
@@ -301,11 +402,21 @@ describe('failed authentications', () => {
   it('150 bad tokens, then a good one from the same address: the good one passes, and the flood is two audit entries, not 150', async () => {
     const address = `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
     const app = await limitedApp(100, 1_000);
-    const entries = async () => (await stack.stores.db.query(
-      `SELECT extra_data FROM audit_log WHERE action = 'auth_fail' AND extra_data->>'remote_address' = $1 ORDER BY id`, [address],
-    )).rows.map((r) => r.extra_data as Record<string, unknown>);
+    const entries = async () =>
+      (
+        await stack.stores.db.query(
+          `SELECT extra_data FROM audit_log WHERE action = 'auth_fail' AND extra_data->>'remote_address' = $1 ORDER BY id`,
+          [address],
+        )
+      ).rows.map((r) => r.extra_data as Record<string, unknown>);
     try {
-      const whoami = (token: string) => app.inject({ method: 'GET', url: '/v1/auth/whoami', headers: { authorization: `Bearer ${token}` }, remoteAddress: address });
+      const whoami = (token: string) =>
+        app.inject({
+          method: 'GET',
+          url: '/v1/auth/whoami',
+          headers: { authorization: `Bearer ${token}` },
+          remoteAddress: address,
+        });
       const statuses = [];
       for (let i = 0; i < 150; i++) statuses.push((await whoami(`svt_flood-${i}`)).statusCode);
       expect(statuses.filter((s) => s === 401).length).toBe(100);
@@ -323,10 +434,13 @@ describe('failed authentications', () => {
     const trusting = await limitedApp(1, 60_000, '127.0.0.1');
     const plain = await limitedApp(1, 60_000);
     try {
-      const guess = (app: FastifyInstance, forwardedFor: string) => app.inject({
-        method: 'GET', url: '/v1/auth/whoami', remoteAddress: '127.0.0.1',
-        headers: { authorization: 'Bearer svt_guess', 'x-forwarded-for': forwardedFor },
-      });
+      const guess = (app: FastifyInstance, forwardedFor: string) =>
+        app.inject({
+          method: 'GET',
+          url: '/v1/auth/whoami',
+          remoteAddress: '127.0.0.1',
+          headers: { authorization: 'Bearer svt_guess', 'x-forwarded-for': forwardedFor },
+        });
       // Behind the trusted proxy each client is its own source; without trust the proxy is one source for all.
       expect((await guess(trusting, '203.0.113.1')).statusCode).toBe(401);
       expect((await guess(trusting, '203.0.113.2')).statusCode).toBe(401);

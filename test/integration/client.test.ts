@@ -17,10 +17,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a held credential', () => {
   it('renews across several TTLs, rotates past the max TTL, and a query load through the rotating pool never fails', async () => {
-    const { engine } = await configureGuideEngine(c.stack, c.target, { name: 'short', default_ttl: '3s', max_ttl: '8s' });
+    const { engine } = await configureGuideEngine(c.stack, c.target, {
+      name: 'short',
+      default_ttl: '3s',
+      max_ttl: '8s',
+    });
     const client = new ScaiVaultClient(c.stack.baseUrl, c.stack.rootToken);
     const held = await HeldCredential.acquire({ client, engine, role: 'short', ttl: '3s', graceMs: 1_000 });
-    const events = { renewed: 0, rotated: [] as Array<{ next: Credentials; previous: Credentials }>, errors: [] as string[] };
+    const events = {
+      renewed: 0,
+      rotated: [] as Array<{ next: Credentials; previous: Credentials }>,
+      errors: [] as string[],
+    };
     held.on('renewed', () => events.renewed++);
     held.on('rotated', (next, previous) => events.rotated.push({ next, previous }));
     held.on('error', (error) => events.errors.push(error.message));
@@ -55,23 +63,50 @@ describe('a held credential', () => {
     expect(events.rotated[0]!.next.data.username).not.toBe(first);
     // The replaced lease is revoked after its grace period, the held one on stop.
     expect(await roleExists(first)).toBe(false);
-    await waitFor(() => roleExists(held.current.data.username), (exists) => !exists, 10_000);
+    await waitFor(
+      () => roleExists(held.current.data.username),
+      (exists) => !exists,
+      10_000,
+    );
     expect(events.errors).toEqual([]);
   }, 60_000);
 
   it("is revoked from the service's shutdown hook: SIGTERM, and the role is gone within 5 s", async () => {
     const { engine } = await configureGuideEngine(c.stack, c.target);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/held-credential-child.ts'), c.stack.baseUrl, c.stack.rootToken, engine, 'readonly'], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'test/support/held-credential-child.ts'),
+        c.stack.baseUrl,
+        c.stack.rootToken,
+        engine,
+        'readonly',
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
-    const line = await waitFor(async () => out, (o) => o.includes('\n'), 30_000);
+    const line = await waitFor(
+      async () => out,
+      (o) => o.includes('\n'),
+      30_000,
+    );
     const { username } = JSON.parse(line.trim()) as { username: string };
     expect(await roleExists(username)).toBe(true);
-    const exit = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const exit = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
     child.kill('SIGTERM');
-    await waitFor(() => roleExists(username), (exists) => !exists, 5_000);
+    await waitFor(
+      () => roleExists(username),
+      (exists) => !exists,
+      5_000,
+    );
     expect(await roleExists(username)).toBe(false);
     // The process then ended as SIGTERM would have ended it without the hook.
     expect(await exit).toBe('SIGTERM');
@@ -85,12 +120,26 @@ describe('a revocation that does not wait', () => {
     const answer = await c.stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}?wait=false`);
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ lease_id: minted.body.lease_id, state: 'revoking' });
-    await waitFor(() => roleExists(minted.body.data.username), (exists) => !exists, 10_000);
+    await waitFor(
+      () => roleExists(minted.body.data.username),
+      (exists) => !exists,
+      10_000,
+    );
     expect((await c.stack.call('GET', `/v1/dynamic/leases/${minted.body.lease_id}`)).body.state).toBe('revoked');
     // Audited once, by the workflow with the lease's end, for the identity that asked.
-    const entries = (await c.stack.call('GET', '/v1/audit?action=dynamic_revoke&limit=100')).body.logs.filter((e: any) => e.extra_data.lease_id === minted.body.lease_id);
-    expect(entries).toEqual([expect.objectContaining({ identity_id: 'root', result: 'success', extra_data: expect.objectContaining({ outcome: 'revoked' }) })]);
+    const entries = (await c.stack.call('GET', '/v1/audit?action=dynamic_revoke&limit=100')).body.logs.filter(
+      (e: any) => e.extra_data.lease_id === minted.body.lease_id,
+    );
+    expect(entries).toEqual([
+      expect.objectContaining({
+        identity_id: 'root',
+        result: 'success',
+        extra_data: expect.objectContaining({ outcome: 'revoked' }),
+      }),
+    ]);
     expect((await c.stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}?wait=false`)).status).toBe(204);
-    expect((await c.stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}?wait=false&force=true`)).status).toBe(400);
+    expect(
+      (await c.stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}?wait=false&force=true`)).status,
+    ).toBe(400);
   });
 });

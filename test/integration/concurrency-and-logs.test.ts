@@ -16,7 +16,11 @@ withGuideStack({ withGrantOption: true, tables: 20, configure: false }, (c) => (
 beforeAll(async () => {
   group = uniqueName('reporting_readonly');
   await adminQuery(`CREATE ROLE ${group} NOLOGIN`);
-  await adminQuery(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${group}; GRANT ${group} TO ${target.admin} WITH ADMIN OPTION`, [], target.name);
+  await adminQuery(
+    `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${group}; GRANT ${group} TO ${target.admin} WITH ADMIN OPTION`,
+    [],
+    target.name,
+  );
   await adminQuery(`ALTER DATABASE ${target.name} SET log_statement = 'ddl'`);
 });
 
@@ -27,7 +31,9 @@ afterAll(async () => {
 
 async function mintMany(engine: string, role: string) {
   return Promise.all(
-    Array.from({ length: PARALLEL }, () => stack.call('POST', `/v1/dynamic/engines/${engine}/creds/${role}`, { ttl: '10m' })),
+    Array.from({ length: PARALLEL }, () =>
+      stack.call('POST', `/v1/dynamic/engines/${engine}/creds/${role}`, { ttl: '10m' }),
+    ),
   );
 }
 
@@ -46,7 +52,9 @@ describe('many issuances at once', () => {
   it(`issues ${PARALLEL} leases in parallel with the group-role shape`, async () => {
     const { engine } = await configureGuideEngine(stack, target, {
       name: 'grouped',
-      creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${group}`],
+      creation_statements: [
+        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${group}`,
+      ],
       revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
     });
     const results = await mintMany(engine, 'grouped');

@@ -11,7 +11,10 @@ describe('deleting an engine', () => {
   it('while mints run: every credential handed out is revoked, no role is left, and the engine is gone', async () => {
     const { engine } = await configureGuideEngine(c.stack, c.target);
     const mints = Array.from({ length: 12 }, (_, i) =>
-      new Promise((r) => setTimeout(r, i * 15)).then(() => c.stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})));
+      new Promise((r) => setTimeout(r, i * 15)).then(() =>
+        c.stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {}),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 60));
     let deleted = await c.stack.call('DELETE', `/v1/dynamic/engines/${engine}?force=true`);
     const answers = await Promise.all(mints);
@@ -20,17 +23,23 @@ describe('deleting an engine', () => {
       deleted = await c.stack.call('DELETE', `/v1/dynamic/engines/${engine}?force=true`);
     }
     expect([204, 404], JSON.stringify(deleted.body)).toContain(deleted.status);
-    const issued = answers.filter((a) => a.status === 200).map((a) => a.body as { lease_id: string; data: { username: string } });
+    const issued = answers
+      .filter((a) => a.status === 200)
+      .map((a) => a.body as { lease_id: string; data: { username: string } });
     for (const refused of answers.filter((a) => a.status !== 200)) expect([404, 503]).toContain(refused.status);
     // Mints that came after the deletion began found the engine gone; the others were revoked with it.
     const settled = await waitFor(
-      async () => (await c.stack.stores.db.query<{ state: string }>('SELECT state FROM leases WHERE engine = $1', [engine])).rows,
+      async () =>
+        (await c.stack.stores.db.query<{ state: string }>('SELECT state FROM leases WHERE engine = $1', [engine])).rows,
       (rows) => rows.every((r) => r.state === 'revoked' || r.state === 'expired'),
       30_000,
     );
     expect(settled.every((r) => r.state === 'revoked' || r.state === 'expired')).toBe(true);
     for (const lease of issued) expect(await roleExists(lease.data.username)).toBe(false);
-    const stranded = await adminQuery(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'v_readonly_%' AND shobj_description(oid, 'pg_authid') LIKE $1`, [`%${engine}%`]);
+    const stranded = await adminQuery(
+      `SELECT rolname FROM pg_roles WHERE rolname LIKE 'v_readonly_%' AND shobj_description(oid, 'pg_authid') LIKE $1`,
+      [`%${engine}%`],
+    );
     expect(stranded).toEqual([]);
     expect((await c.stack.call('GET', `/v1/dynamic/engines/${engine}`)).status).toBe(404);
     expect((await c.stack.stores.db.query('SELECT 1 FROM engines WHERE name = $1', [engine])).rowCount).toBe(0);
@@ -51,7 +60,11 @@ describe('deleting an engine', () => {
     const ids: string[] = [];
     for await (const w of workflows) ids.push(w.workflowId);
     expect(ids).toHaveLength(1);
-    const ended = await waitFor(async () => (await c.stack.temporal.workflow.getHandle(ids[0]!).describe()).status.name, (s) => s !== 'RUNNING', 30_000);
+    const ended = await waitFor(
+      async () => (await c.stack.temporal.workflow.getHandle(ids[0]!).describe()).status.name,
+      (s) => s !== 'RUNNING',
+      30_000,
+    );
     expect(ended).toBe('COMPLETED');
   });
 });

@@ -32,12 +32,19 @@ describe('the guide, steps 2 to 5', () => {
     const listed = await stack.call('GET', `/v1/dynamic/leases?engine=${engine}&state=active`);
     expect(listed.body.data.map((l: { lease_id: string }) => l.lease_id)).toContain(body.lease_id);
     const shown = await stack.call('GET', `/v1/dynamic/leases/${body.lease_id}`);
-    expect(shown.body).toMatchObject({ state: 'active', metadata: { purpose: 'nightly report' }, identity_id: 'root', role: 'readonly' });
+    expect(shown.body).toMatchObject({
+      state: 'active',
+      metadata: { purpose: 'nightly report' },
+      identity_id: 'root',
+      role: 'readonly',
+    });
 
     const revoked = await stack.call('DELETE', `/v1/dynamic/leases/${body.lease_id}`);
     expect(revoked.status).toBe(204);
     expect(await roleExists(body.data.username)).toBe(false);
-    await expect(queryAs(body.data.connection_url, 'SELECT 1')).rejects.toThrow(/password authentication failed|does not exist/);
+    await expect(queryAs(body.data.connection_url, 'SELECT 1')).rejects.toThrow(
+      /password authentication failed|does not exist/,
+    );
     expect((await stack.call('GET', `/v1/dynamic/leases/${body.lease_id}`)).body.state).toBe('revoked');
 
     expect((await stack.call('DELETE', `/v1/dynamic/leases/${body.lease_id}`)).status).toBe(204);

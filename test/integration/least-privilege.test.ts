@@ -13,10 +13,17 @@ withGuideStack({ withGrantOption: true, appRole }, (context) => (c = context));
 
 describe('the store under a least-privilege role', () => {
   it('is a plain login role that owns nothing in the store', async () => {
-    const [role] = await adminQuery('SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = $1', [appRole]);
+    const [role] = await adminQuery(
+      'SELECT rolsuper, rolcreatedb, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = $1',
+      [appRole],
+    );
     expect(role).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolbypassrls: false });
     expect(new URL(c.stack.databaseUrl).username).toBe(appRole);
-    const owned = await adminQuery(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = $1`, [appRole], new URL(c.stack.databaseUrl).pathname.slice(1));
+    const owned = await adminQuery(
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = $1`,
+      [appRole],
+      new URL(c.stack.databaseUrl).pathname.slice(1),
+    );
     expect(owned).toEqual([]);
   });
 
@@ -24,7 +31,9 @@ describe('the store under a least-privilege role', () => {
     const minted = await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/creds/readonly`, { ttl: '1h' });
     expect(minted.status, JSON.stringify(minted.body)).toBe(200);
     expect(await queryAs(minted.body.data.connection_url, 'SELECT count(*) FROM orders')).toBeDefined();
-    expect((await c.stack.call('POST', `/v1/dynamic/leases/${minted.body.lease_id}/renew`, { increment: '30m' })).status).toBe(200);
+    expect(
+      (await c.stack.call('POST', `/v1/dynamic/leases/${minted.body.lease_id}/renew`, { increment: '30m' })).status,
+    ).toBe(200);
     expect((await c.stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}`)).status).toBe(204);
     expect(await roleExists(minted.body.data.username)).toBe(false);
     expect((await c.stack.call('PUT', '/v1/secrets/app/least/privilege', { data: { v: 1 } })).status).toBe(200);

@@ -23,7 +23,8 @@ describe('a lease renewed for a long time', () => {
     // The workflow starts over after 250 updates in a run (the server caps a run at 2,000), so history
     // stays bounded however long the lease is renewed.
     const runs: number[] = [];
-    for await (const run of stack.temporal.workflow.list({ query: `WorkflowId = "${minted.lease_id}"` })) runs.push(run.historyLength ?? 0);
+    for await (const run of stack.temporal.workflow.list({ query: `WorkflowId = "${minted.lease_id}"` }))
+      runs.push(run.historyLength ?? 0);
     const current = await handle.describe();
     expect(current.runId).not.toBe(firstRun);
     expect(runs.length).toBeGreaterThanOrEqual(2);

@@ -12,7 +12,12 @@ async function walk(url: string, limit: number, token?: string, items = (body: a
   let cursor: string | null = null;
   do {
     const sep = url.includes('?') ? '&' : '?';
-    const { status, body } = await c.stack.call('GET', `${url}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, undefined, token);
+    const { status, body } = await c.stack.call(
+      'GET',
+      `${url}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+      undefined,
+      token,
+    );
     expect(status, JSON.stringify(body)).toBe(200);
     pages.push(items(body));
     cursor = body.next_cursor;
@@ -24,7 +29,8 @@ async function walk(url: string, limit: number, token?: string, items = (body: a
 describe('lists', () => {
   it('of leases go newest first, each lease once, and the last page says it is the last', async () => {
     const minted: string[] = [];
-    for (let i = 0; i < 5; i++) minted.push((await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/creds/readonly`, {})).body.lease_id);
+    for (let i = 0; i < 5; i++)
+      minted.push((await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/creds/readonly`, {})).body.lease_id);
     const pages = await walk(`/v1/dynamic/leases?engine=${c.engine}`, 2);
     expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
     const ids = pages.flat().map((l: any) => l.lease_id);
@@ -35,28 +41,55 @@ describe('lists', () => {
 
   it('of leases are full pages of what the caller may see, skipping the rest', async () => {
     const identity = 'svc:pager';
-    await grant(c.stack, 'pager', [{ path_pattern: `dynamic/${c.engine}/creds/writer`, permissions: ['list'] }], identity);
+    await grant(
+      c.stack,
+      'pager',
+      [{ path_pattern: `dynamic/${c.engine}/creds/writer`, permissions: ['list'] }],
+      identity,
+    );
     const token = (await mintToken(c.stack, identity, ['dynamic:manage'])).token;
-    const writer = await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/roles`, { ...c.target.guideRole, name: 'writer' });
+    const writer = await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/roles`, {
+      ...c.target.guideRole,
+      name: 'writer',
+    });
     expect(writer.status).toBe(200);
     const visible: string[] = [];
-    for (let i = 0; i < 3; i++) visible.push((await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/creds/writer`, {})).body.lease_id);
+    for (let i = 0; i < 3; i++)
+      visible.push((await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/creds/writer`, {})).body.lease_id);
     const pages = await walk('/v1/dynamic/leases', 2, token);
     expect(pages.map((p) => p.length)).toEqual([2, 1]);
-    expect(pages.flat().map((l: any) => l.lease_id).sort()).toEqual(visible.sort());
+    expect(
+      pages
+        .flat()
+        .map((l: any) => l.lease_id)
+        .sort(),
+    ).toEqual(visible.sort());
   });
 
   it('of engines, roles, policies, secrets and rotation settings page the same way', async () => {
     for (let i = 0; i < 3; i++) {
       expect((await c.stack.call('PUT', `/v1/secrets/app/paged/s${i}`, { data: { v: i } })).status).toBe(200);
-      expect((await c.stack.call('POST', '/v1/policies', { name: `paged-${i}`, rules: [{ path_pattern: 'app/*', permissions: ['read'] }] })).status).toBe(201);
+      expect(
+        (
+          await c.stack.call('POST', '/v1/policies', {
+            name: `paged-${i}`,
+            rules: [{ path_pattern: 'app/*', permissions: ['read'] }],
+          })
+        ).status,
+      ).toBe(201);
     }
     const secretPages = await walk('/v1/secrets?prefix=app/paged/', 2, undefined, (b) => b.data.paths);
     expect(secretPages).toEqual([['app/paged/s0', 'app/paged/s1'], ['app/paged/s2']]);
     const policyNames = (await walk('/v1/policies', 1)).flat().map((p: any) => p.name);
     expect(policyNames).toEqual(expect.arrayContaining(['paged-0', 'paged-1', 'paged-2']));
     expect(new Set(policyNames).size).toBe(policyNames.length);
-    for (const url of ['/v1/dynamic/engines', `/v1/dynamic/engines/${c.engine}/roles`, '/v1/secret-policies', '/v1/rotation/policies', '/v1/webhooks']) {
+    for (const url of [
+      '/v1/dynamic/engines',
+      `/v1/dynamic/engines/${c.engine}/roles`,
+      '/v1/secret-policies',
+      '/v1/rotation/policies',
+      '/v1/webhooks',
+    ]) {
       const { status, body } = await c.stack.call('GET', `${url}?limit=1`);
       expect(status, url).toBe(200);
       expect(body, url).toHaveProperty('next_cursor');

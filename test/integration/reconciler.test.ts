@@ -22,14 +22,20 @@ async function plant(comment: string | null) {
 }
 
 const runReconciler = () =>
-  stack.temporal.workflow.execute('reconcileWorkflow', { taskQueue: stack.taskQueue, workflowId: uniqueName('reconcile-test'), args: [] }) as Promise<ReconcileReport[]>;
+  stack.temporal.workflow.execute('reconcileWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: uniqueName('reconcile-test'),
+    args: [],
+  }) as Promise<ReconcileReport[]>;
 
 describe('the reconciler', () => {
   it("drops this store's orphaned lease roles and leaves every other role alone", async () => {
     const id = await storeId(stack.stores);
     const longAgo = new Date(Date.now() - 3600_000).toISOString();
     const orphan = await plant(`scaivault lease=lease_gone engine=${engine} store=${id} issued=${longAgo}`);
-    const fresh = await plant(`scaivault lease=lease_mid_issue engine=${engine} store=${id} issued=${new Date().toISOString()}`);
+    const fresh = await plant(
+      `scaivault lease=lease_mid_issue engine=${engine} store=${id} issued=${new Date().toISOString()}`,
+    );
     const otherStore = await plant(`scaivault lease=lease_x engine=${engine} store=store_other issued=${longAgo}`);
     const unmarked = await plant(null);
     const live = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})).body;
@@ -40,8 +46,16 @@ describe('the reconciler', () => {
     expect(await roleExists(orphan)).toBe(false);
     for (const kept of [fresh, otherStore, unmarked, live.data.username]) expect(await roleExists(kept)).toBe(true);
 
-    const { rows } = await stack.stores.db.query(`SELECT identity_id, result, extra_data FROM audit_log WHERE action = 'dynamic_reconcile'`);
-    expect(rows).toEqual([expect.objectContaining({ identity_id: 'system:dynamic-engines', result: 'success', extra_data: expect.objectContaining({ username: orphan, lease_id: 'lease_gone' }) })]);
+    const { rows } = await stack.stores.db.query(
+      `SELECT identity_id, result, extra_data FROM audit_log WHERE action = 'dynamic_reconcile'`,
+    );
+    expect(rows).toEqual([
+      expect.objectContaining({
+        identity_id: 'system:dynamic-engines',
+        result: 'success',
+        extra_data: expect.objectContaining({ username: orphan, lease_id: 'lease_gone' }),
+      }),
+    ]);
   });
 
   it('drops a role a forced revocation left behind', async () => {

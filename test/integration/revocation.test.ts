@@ -21,9 +21,15 @@ const leaseState = async (id: string) => (await stack.call('GET', `/v1/dynamic/l
 describe('renewals racing a revocation', () => {
   it('run one at a time and never outlive it: 8 renewals and a revoke end revoked, the role gone, the record revoked', async () => {
     // Each renewal takes a while, so the later ones are still waiting their turn when the revoke arrives.
-    const slow = { ...target.guideRole, name: 'slowrenew', renew_statements: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`, 'SELECT pg_sleep(0.3)'] };
+    const slow = {
+      ...target.guideRole,
+      name: 'slowrenew',
+      renew_statements: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`, 'SELECT pg_sleep(0.3)'],
+    };
     expect((await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, slow)).status).toBeLessThan(300);
-    const { status, body: lease } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/slowrenew`, { ttl: '1h' });
+    const { status, body: lease } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/slowrenew`, {
+      ttl: '1h',
+    });
     expect(status).toBe(200);
 
     const answers: { status: number; code?: string }[] = [];
@@ -34,7 +40,9 @@ describe('renewals racing a revocation', () => {
     // All eight accepted by the workflow (one running, seven waiting), then the revoke.
     const handle = stack.temporal.workflow.getHandle(lease.lease_id);
     await waitFor(
-      async () => ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length,
+      async () =>
+        ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
+          .length,
       (accepted) => accepted >= 9,
       10_000,
     );
@@ -46,11 +54,15 @@ describe('renewals racing a revocation', () => {
     // A renewal either finished before the revocation began, or was refused: none is granted on a revoked
     // lease. Judged by the lease's own history (the HTTP answers of a renewal and the revoke can cross).
     const events = (await handle.fetchHistory()).events ?? [];
-    const nameOf = new Map(events.flatMap((e) => {
-      const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
-      return accepted ? [[accepted.meta!.updateId!, accepted.input!.name!] as const] : [];
-    }));
-    const revokeAcceptedAt = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'revoke');
+    const nameOf = new Map(
+      events.flatMap((e) => {
+        const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+        return accepted ? [[accepted.meta!.updateId!, accepted.input!.name!] as const] : [];
+      }),
+    );
+    const revokeAcceptedAt = events.findIndex(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'revoke',
+    );
     const revocationBeganAt = events.findIndex((e, i) => i > revokeAcceptedAt && e.markerRecordedEventAttributes);
     const grantedAt = events.flatMap((e, i) => {
       const completed = e.workflowExecutionUpdateCompletedEventAttributes;
@@ -88,7 +100,9 @@ describe('revocation is judged by its outcome', () => {
     const first = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
     expect(first.status).toBe(202);
     expect(first.body.state).toBe('revocation_failed');
-    expect(first.body.last_error).toMatch(/cannot be dropped because some objects depend on it|permission denied to (reassign|drop) objects/);
+    expect(first.body.last_error).toMatch(
+      /cannot be dropped because some objects depend on it|permission denied to (reassign|drop) objects/,
+    );
     expect(await roleExists(lease.data.username)).toBe(true);
     expect((await leaseState(lease.lease_id)).state).toBe('revocation_failed');
     const { rows } = await stack.stores.db.query(
@@ -98,7 +112,11 @@ describe('revocation is judged by its outcome', () => {
     expect(rows.length).toBeGreaterThan(0);
 
     await adminQuery(`DROP SCHEMA ${schema}`, [], target.name);
-    const done = await waitFor(() => leaseState(lease.lease_id), (l) => l.state === 'revoked', 30_000);
+    const done = await waitFor(
+      () => leaseState(lease.lease_id),
+      (l) => l.state === 'revoked',
+      30_000,
+    );
     expect(done.state).toBe('revoked');
     expect(await roleExists(lease.data.username)).toBe(false);
   });

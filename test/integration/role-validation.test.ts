@@ -24,7 +24,9 @@ describe('a role definition is tried against the database before it is saved', (
     // And the warning is true: the issued user logs in but cannot read orders.
     const minted = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {});
     expect(minted.status).toBe(200);
-    await expect(queryAs(minted.body.data.connection_url, 'SELECT count(*) FROM orders')).rejects.toThrow(/permission denied/);
+    await expect(queryAs(minted.body.data.connection_url, 'SELECT count(*) FROM orders')).rejects.toThrow(
+      /permission denied/,
+    );
     // The guide's revocation statements still remove a user that owns nothing, on PostgreSQL 15.
     expect((await stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}`)).status).toBe(204);
   });
@@ -33,7 +35,10 @@ describe('a role definition is tried against the database before it is saved', (
     const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'first' });
     const bad = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
       name: 'broken',
-      creation_statements: [guideTarget.guideRole.creation_statements[0], 'GRANT SELECT ON no_such_table TO "{{name}}"'],
+      creation_statements: [
+        guideTarget.guideRole.creation_statements[0],
+        'GRANT SELECT ON no_such_table TO "{{name}}"',
+      ],
       revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
     });
     expect(bad.status).toBe(400);
@@ -78,8 +83,16 @@ describe('a role definition is tried against the database before it is saved', (
 
 describe('a statement that never ends', () => {
   it("is cancelled by the database at the engine's statement_timeout: the dry run answers 400 in the database's words", async () => {
-    const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'quick' }, { statement_timeout: '1s', lock_timeout: '1s' });
-    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.config).toMatchObject({ statement_timeout: 1, lock_timeout: 1 });
+    const { engine } = await configureGuideEngine(
+      stack,
+      guideTarget,
+      { name: 'quick' },
+      { statement_timeout: '1s', lock_timeout: '1s' },
+    );
+    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.config).toMatchObject({
+      statement_timeout: 1,
+      lock_timeout: 1,
+    });
     const started = Date.now();
     const slow = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
       name: 'sleeper',
@@ -88,13 +101,21 @@ describe('a statement that never ends', () => {
     });
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(slow.status).toBe(400);
-    expect(slow.body.error).toMatchObject({ code: 'invalid_statements', details: { phase: 'creation', statement_index: 1, sqlstate: '57014' } });
+    expect(slow.body.error).toMatchObject({
+      code: 'invalid_statements',
+      details: { phase: 'creation', statement_index: 1, sqlstate: '57014' },
+    });
     expect(slow.body.error.message).toMatch(/statement timeout/);
     expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/sleeper`)).status).toBe(404);
   });
 
   it('waiting on a lock is cancelled at lock_timeout, and the limits stay below the activity timeout', async () => {
-    const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'locker' }, { statement_timeout: '5s', lock_timeout: '1s' });
+    const { engine } = await configureGuideEngine(
+      stack,
+      guideTarget,
+      { name: 'locker' },
+      { statement_timeout: '5s', lock_timeout: '1s' },
+    );
     const holder = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${guideTarget.name}` });
     await holder.connect();
     try {
@@ -111,7 +132,11 @@ describe('a statement that never ends', () => {
       await holder.query('ROLLBACK');
       await holder.end();
     }
-    for (const config of [{ statement_timeout: '30s' }, { statement_timeout: '0s' }, { statement_timeout: '2s', lock_timeout: '3s' }]) {
+    for (const config of [
+      { statement_timeout: '30s' },
+      { statement_timeout: '0s' },
+      { statement_timeout: '2s', lock_timeout: '3s' },
+    ]) {
       const refused = await stack.call('PATCH', `/v1/dynamic/engines/${engine}`, { config });
       expect(refused.status, JSON.stringify(config)).toBe(400);
     }

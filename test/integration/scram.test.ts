@@ -12,7 +12,9 @@ describe('SCRAM-SHA-256 verifiers', () => {
     const verifier = await scramVerifier(password);
     expect(verifier).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
     await adminQuery(`CREATE ROLE ${role} LOGIN PASSWORD '${verifier}'`);
-    const stored = await adminQuery<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
+    const stored = await adminQuery<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [
+      role,
+    ]);
     expect(stored[0]?.rolpassword).toBe(verifier);
 
     // Loopback is trusted on this machine, so check the password against the stored verifier as the

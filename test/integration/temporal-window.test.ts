@@ -19,11 +19,18 @@ async function rawHistory(workflowId: string): Promise<Buffer> {
   return Buffer.from(temporal.api.history.v1.History.encode(history).finish());
 }
 
-const forms = (secret: string) => [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url'), Buffer.from(secret).toString('hex')];
+const forms = (secret: string) => [
+  secret,
+  Buffer.from(secret).toString('base64'),
+  Buffer.from(secret).toString('base64url'),
+  Buffer.from(secret).toString('hex'),
+];
 
 describe('what Temporal stores', () => {
   it('holds no password, root credential or database error in readable form', async () => {
-    const minted = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { metadata: { ticket: 'OPS-4411' } })).body;
+    const minted = (
+      await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, { metadata: { ticket: 'OPS-4411' } })
+    ).body;
     const schema = `owned_${minted.data.username}`;
     await adminQuery(`CREATE SCHEMA ${schema} AUTHORIZATION "${minted.data.username}"`, [], target.name);
     expect((await stack.call('DELETE', `/v1/dynamic/leases/${minted.lease_id}`)).status).toBe(202);
@@ -42,10 +49,14 @@ describe('what Temporal stores', () => {
 
 describe('leases are searchable in the Web UI', () => {
   it('lists exactly the active leases of an engine by search attributes, as the REST listing does', async () => {
-    const leases = await Promise.all([1, 2, 3].map(() => stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})));
+    const leases = await Promise.all(
+      [1, 2, 3].map(() => stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})),
+    );
     await stack.call('DELETE', `/v1/dynamic/leases/${leases[0]!.body.lease_id}`);
     const query = `ScaiVaultEngine="${engine}" AND ScaiVaultLeaseState="active"`;
-    const rest = (await stack.call('GET', `/v1/dynamic/leases?engine=${engine}&state=active`)).body.data.map((l: { lease_id: string }) => l.lease_id).sort();
+    const rest = (await stack.call('GET', `/v1/dynamic/leases?engine=${engine}&state=active`)).body.data
+      .map((l: { lease_id: string }) => l.lease_id)
+      .sort();
     expect(rest).toHaveLength(2);
     const search = async () => {
       const ids: string[] = [];

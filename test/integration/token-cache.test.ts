@@ -13,7 +13,13 @@ let callOther: Call;
 /** Two API instances on one store, as a deployment with replicas runs them; each remembers live tokens for 1 s. */
 beforeAll(async () => {
   stack = await startStack({ worker: false });
-  other = await buildServer({ stores: stack.stores, temporal: stack.temporal, taskQueue: stack.taskQueue, masterKeys: stack.masterKeys, logLevel: 'silent' });
+  other = await buildServer({
+    stores: stack.stores,
+    temporal: stack.temporal,
+    taskQueue: stack.taskQueue,
+    masterKeys: stack.masterKeys,
+    logLevel: 'silent',
+  });
   callOther = apiCaller(await other.listen({ host: '127.0.0.1', port: 0 }), stack.rootToken);
 });
 afterAll(async () => {
@@ -35,7 +41,7 @@ describe('a token revoked on one API instance', () => {
     expect((await callOther('GET', '/v1/auth/whoami', undefined, token.token)).status).toBe(401);
   });
 
-  it('takes its identity\'s deletion at once on the instance that deleted it', async () => {
+  it("takes its identity's deletion at once on the instance that deleted it", async () => {
     const token = await mintToken(stack, 'svc:leaving', ['secrets:read']);
     expect((await stack.call('GET', '/v1/auth/whoami', undefined, token.token)).status).toBe(200);
     expect((await stack.call('DELETE', '/v1/auth/identities/svc:leaving')).status).toBe(204);

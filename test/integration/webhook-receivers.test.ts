@@ -24,9 +24,17 @@ describe('webhook receivers at internal addresses', () => {
 
   it.each([
     ['a loopback IP', () => `http://127.0.0.1:${port}/hook`, /127\.0\.0\.1 is loopback/],
-    ['a name that resolves to loopback (checked as it resolves, so a rebinding name is caught too)', () => `http://localhost:${port}/hook`, /is loopback/],
+    [
+      'a name that resolves to loopback (checked as it resolves, so a rebinding name is caught too)',
+      () => `http://localhost:${port}/hook`,
+      /is loopback/,
+    ],
     ['cloud metadata, link-local', () => 'http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is linkLocal/],
-    ['link-local as an IPv4-mapped IPv6 literal', () => 'http://[::ffff:169.254.169.254]/', /169\.254\.169\.254 is linkLocal/],
+    [
+      'link-local as an IPv4-mapped IPv6 literal',
+      () => 'http://[::ffff:169.254.169.254]/',
+      /169\.254\.169\.254 is linkLocal/,
+    ],
     ['a private range', () => 'http://10.0.0.7/hook', /10\.0\.0\.7 is private/],
   ])('refuses %s, and sends it nothing', async (_label, url, reason) => {
     const before = received.length;
@@ -53,7 +61,9 @@ describe('webhook receivers at internal addresses', () => {
     try {
       const started = Date.now();
       const url = `http://127.0.0.1:${(dripping.address() as AddressInfo).port}/hook`;
-      await expect(postToReceiver(url, {}, '{}', { timeoutMs: 600, allow: parseReceiverAllowList('127.0.0.0/8') })).rejects.toThrow(/no complete answer within 600 ms/);
+      await expect(
+        postToReceiver(url, {}, '{}', { timeoutMs: 600, allow: parseReceiverAllowList('127.0.0.0/8') }),
+      ).rejects.toThrow(/no complete answer within 600 ms/);
       expect(Date.now() - started).toBeLessThan(3_000);
     } finally {
       dripping.closeAllConnections();
@@ -62,6 +72,8 @@ describe('webhook receivers at internal addresses', () => {
   });
 
   it('an allow list for one range opens no other', async () => {
-    await expect(post(`http://127.0.0.1:${port}/hook`, parseReceiverAllowList('10.0.0.0/8'))).rejects.toBeInstanceOf(ReceiverRefused);
+    await expect(post(`http://127.0.0.1:${port}/hook`, parseReceiverAllowList('10.0.0.0/8'))).rejects.toBeInstanceOf(
+      ReceiverRefused,
+    );
   });
 });

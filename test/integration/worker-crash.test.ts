@@ -38,7 +38,11 @@ describe('a worker killed in the middle of a lease', () => {
     // ...though Postgres itself refuses the login after VALID UNTIL.
 
     worker = startWorkerProcess();
-    const lease = await waitFor(async () => (await stack.call('GET', `/v1/dynamic/leases/${leaseId}`)).body, (l) => l.state === 'expired', 60_000);
+    const lease = await waitFor(
+      async () => (await stack.call('GET', `/v1/dynamic/leases/${leaseId}`)).body,
+      (l) => l.state === 'expired',
+      60_000,
+    );
     expect(lease.state).toBe('expired');
     expect(await roleExists(data.username)).toBe(false);
   });

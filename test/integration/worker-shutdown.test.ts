@@ -22,7 +22,8 @@ withGuideStack({ withGrantOption: true, worker: false }, (c) => ({ stack, target
 afterAll(async () => {
   // Should the test stop half-way, a mint still waiting needs a worker to answer before the API can close.
   await gate?.open();
-  if (minting && !inProcessWorker && !workers.some((w) => w.exitCode === null && w.signalCode === null)) await stack.startWorker();
+  if (minting && !inProcessWorker && !workers.some((w) => w.exitCode === null && w.signalCode === null))
+    await stack.startWorker();
   await minting;
   workers.forEach((w) => w.kill('SIGKILL'));
 });
@@ -50,7 +51,12 @@ async function lockGate() {
   return { open: () => (closed ??= client.end()) }; // ending the session releases its lock
 }
 const waitingAtGate = async () =>
-  (await adminQuery(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted`, [GATE]))[0].n as number;
+  (
+    await adminQuery(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted`,
+      [GATE],
+    )
+  )[0].n as number;
 
 describe('a worker stopped with SIGTERM', () => {
   it('finishes the activity in flight, exits 0, and the next worker carries every lease to its end', async () => {
@@ -65,9 +71,17 @@ describe('a worker stopped with SIGTERM', () => {
 
     // Temporal's own worker metrics, served by the SDK runtime (SCAIVAULT_TEMPORAL_METRICS_ADDR): the worker
     // process is up once it polls (it bundles the workflows first).
-    const scrape = () => fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+    const scrape = () =>
+      fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
     const queues = { namespace: 'default', task_queue: stack.taskQueue };
-    const polling = await waitFor(scrape, (text) => (sample(text, 'temporal_num_pollers', { ...queues, poller_type: 'workflow_task' }) ?? 0) > 0, 90_000);
+    const polling = await waitFor(
+      scrape,
+      (text) => (sample(text, 'temporal_num_pollers', { ...queues, poller_type: 'workflow_task' }) ?? 0) > 0,
+      90_000,
+    );
     expect(sample(polling, 'temporal_worker_start_total', queues), first.output()).toBe(1);
 
     // A lease that is simply active when the worker stops.
@@ -82,11 +96,15 @@ describe('a worker stopped with SIGTERM', () => {
     first.kill('SIGTERM');
     // The runtime drains: every poller stops, so no new task starts here, while the activity keeps its slot.
     const pollers = (text: string) =>
-      ['activity_task', 'workflow_task', 'sticky_workflow_task'].map((poller_type) => sample(text, 'temporal_num_pollers', { ...queues, poller_type }));
+      ['activity_task', 'workflow_task', 'sticky_workflow_task'].map((poller_type) =>
+        sample(text, 'temporal_num_pollers', { ...queues, poller_type }),
+      );
     const draining = await waitFor(scrape, (text) => pollers(text).every((n) => n === 0), 30_000);
     expect(pollers(draining)).toEqual([0, 0, 0]);
     // Issuing runs as a local activity (leases from before that change, as a regular one).
-    const slotsUsed = ['ActivityWorker', 'LocalActivityWorker'].map((worker_type) => sample(draining, 'temporal_worker_task_slots_used', { ...queues, worker_type }) ?? 0);
+    const slotsUsed = ['ActivityWorker', 'LocalActivityWorker'].map(
+      (worker_type) => sample(draining, 'temporal_worker_task_slots_used', { ...queues, worker_type }) ?? 0,
+    );
     expect(slotsUsed[0]! + slotsUsed[1]!).toBe(1);
     expect(first.exitCode).toBeNull();
     expect(await waitingAtGate()).toBe(1);

@@ -14,11 +14,16 @@ import { REPLAY_TEST_MASTER_KEY } from './test-master-key';
  * code: a change that would break a running lease fails here, before it reaches a worker with live leases.
  */
 const HISTORY_DIR = path.join(__dirname, 'histories');
-const FILES = readdirSync(HISTORY_DIR).filter((f) => f.endsWith('.json')).sort();
+const FILES = readdirSync(HISTORY_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const history = (file: string) => JSON.parse(readFileSync(path.join(HISTORY_DIR, file), 'utf8'));
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 
-const options = (workflowBundle: ReplayWorkerOptions['workflowBundle'], masterKey = REPLAY_TEST_MASTER_KEY): ReplayWorkerOptions => ({
+const options = (
+  workflowBundle: ReplayWorkerOptions['workflowBundle'],
+  masterKey = REPLAY_TEST_MASTER_KEY,
+): ReplayWorkerOptions => ({
   workflowBundle,
   dataConverter: dataConverter(payloadKeyring([masterKey])),
 });
@@ -34,7 +39,12 @@ Runtime.install({
 async function recordedWorkflowId(file: string): Promise<string> {
   const input = history(file).events[0].workflowExecutionStartedEventAttributes.input?.payloads?.[0];
   if (!file.startsWith('lease-') || !input) return file;
-  const sealed = { metadata: Object.fromEntries(Object.entries(input.metadata as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(input.data, 'base64') };
+  const sealed = {
+    metadata: Object.fromEntries(
+      Object.entries(input.metadata as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')]),
+    ),
+    data: Buffer.from(input.data, 'base64'),
+  };
   const [opened] = await new EncryptionCodec(payloadKeyring([REPLAY_TEST_MASTER_KEY])).decode([sealed]);
   return (JSON.parse(Buffer.from(opened!.data!).toString()) as { spec: { leaseId: string } }).spec.leaseId;
 }
@@ -44,7 +54,10 @@ async function replayAll(replayOptions: ReplayWorkerOptions) {
   const results: { file: string; error?: string }[] = [];
   const histories = [...ids].map(([workflowId, file]) => ({ workflowId, history: history(file) }));
   for await (const result of Worker.runReplayHistories(replayOptions, histories)) {
-    results.push({ file: ids.get(result.workflowId)!, ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}) });
+    results.push({
+      file: ids.get(result.workflowId)!,
+      ...(result.error ? { error: `${result.error.name}: ${result.error.message}` } : {}),
+    });
   }
   return results.sort((a, b) => (a.file < b.file ? -1 : 1));
 }
@@ -91,7 +104,17 @@ describe('recorded workflow histories', () => {
   });
 
   it('fail replay against a workflow changed in a way that would break running leases', async () => {
-    const changed = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'changed-workflows.ts'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quiet });
-    await expect(Worker.runReplayHistory(options(changed), history('lease-issue-renew-revoke.json'), await recordedWorkflowId('lease-issue-renew-revoke.json'))).rejects.toBeInstanceOf(DeterminismViolationError);
+    const changed = await bundleWorkflowCode({
+      workflowsPath: path.join(__dirname, 'changed-workflows.ts'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: quiet,
+    });
+    await expect(
+      Worker.runReplayHistory(
+        options(changed),
+        history('lease-issue-renew-revoke.json'),
+        await recordedWorkflowId('lease-issue-renew-revoke.json'),
+      ),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

@@ -6,4 +6,6 @@ import { createHash } from 'node:crypto';
  * activity results, the issued passwords of long-dropped test users) that this key opens. It is used by
  * `scripts/record-histories.ts` and `test/replay/replay.test.ts` and must never seal anything else.
  */
-export const REPLAY_TEST_MASTER_KEY = createHash('sha256').update('scaivault replay histories: test-only master key, public').digest();
+export const REPLAY_TEST_MASTER_KEY = createHash('sha256')
+  .update('scaivault replay histories: test-only master key, public')
+  .digest();

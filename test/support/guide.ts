@@ -19,14 +19,24 @@ export async function configureGuideEngine(
   const created = await stack.call('POST', '/v1/dynamic/engines', {
     name: engine,
     type: 'database',
-    config: { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath, ...engineConfig },
+    config: {
+      plugin: 'postgresql',
+      connection_url: target.connectionUrl,
+      root_credentials_path: rootPath,
+      ...engineConfig,
+    },
     default_ttl: '1h',
     max_ttl: '8h',
   });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const defined = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, { ...target.guideRole, ...role });
   expect(defined.status, JSON.stringify(defined.body)).toBe(200);
-  return { engine, rootPath, role: (role.name as string | undefined) ?? target.guideRole.name, roleResponse: defined.body };
+  return {
+    engine,
+    rootPath,
+    role: (role.name as string | undefined) ?? target.guideRole.name,
+    roleResponse: defined.body,
+  };
 }
 
 /** Lease users this stack issued, for cleanup. */
@@ -48,7 +58,15 @@ export interface GuideContext {
  * `assign` hands them to the file's own variables.
  */
 export function withGuideStack(
-  options: { withGrantOption?: boolean; tables?: number; worker?: boolean; workerWaitMs?: number; appRole?: string; configure?: boolean; engineConfig?: Record<string, unknown> },
+  options: {
+    withGrantOption?: boolean;
+    tables?: number;
+    worker?: boolean;
+    workerWaitMs?: number;
+    appRole?: string;
+    configure?: boolean;
+    engineConfig?: Record<string, unknown>;
+  },
   assign: (context: GuideContext) => void,
 ) {
   let context: Partial<GuideContext> = {};
@@ -58,7 +76,8 @@ export function withGuideStack(
       createTargetDatabase({ withGrantOption: options.withGrantOption, tables: options.tables }),
     ]);
     context = { stack, target };
-    if (options.configure !== false) Object.assign(context, await configureGuideEngine(stack, target, {}, options.engineConfig));
+    if (options.configure !== false)
+      Object.assign(context, await configureGuideEngine(stack, target, {}, options.engineConfig));
     assign(context as GuideContext);
   });
   afterAll(async () => {

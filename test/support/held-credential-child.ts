@@ -8,6 +8,8 @@ const [address, token, engine, role] = process.argv.slice(2) as [string, string,
 void (async () => {
   const held = await HeldCredential.acquire({ client: new ScaiVaultClient(address, token), engine, role, ttl: '1h' });
   revokeOnShutdown(held);
-  process.stdout.write(`${JSON.stringify({ lease_id: held.current.lease_id, username: held.current.data.username })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ lease_id: held.current.lease_id, username: held.current.data.username })}\n`,
+  );
   setInterval(() => {}, 1 << 30);
 })();

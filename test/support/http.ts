@@ -1,11 +1,19 @@
-export type Call = (method: string, path: string, body?: unknown, token?: string) => Promise<{ status: number; body: any }>;
+export type Call = (
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+) => Promise<{ status: number; body: any }>;
 
 /** A JSON caller for the API at `baseUrl`, authenticated with `defaultToken` unless told otherwise. */
 export function apiCaller(baseUrl: string, defaultToken: string): Call {
   return async (method, path, body, token = defaultToken) => {
     const response = await fetch(baseUrl + path, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();

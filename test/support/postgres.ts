@@ -5,7 +5,11 @@ export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://post
 
 export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(5).toString('hex')}`;
 
-export async function adminQuery<T extends pg.QueryResultRow = any>(sql: string, values: unknown[] = [], database?: string) {
+export async function adminQuery<T extends pg.QueryResultRow = any>(
+  sql: string,
+  values: unknown[] = [],
+  database?: string,
+) {
   const url = database ? ADMIN_URL.replace(/\/[^/]*$/, `/${database}`) : ADMIN_URL;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -16,10 +20,14 @@ export async function adminQuery<T extends pg.QueryResultRow = any>(sql: string,
   }
 }
 
-export const roleExists = async (name: string) => (await adminQuery('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).length > 0;
+export const roleExists = async (name: string) =>
+  (await adminQuery('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).length > 0;
 
 export async function validUntil(name: string): Promise<Date | null> {
-  const rows = await adminQuery<{ rolvaliduntil: Date | null }>('SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1', [name]);
+  const rows = await adminQuery<{ rolvaliduntil: Date | null }>(
+    'SELECT rolvaliduntil FROM pg_roles WHERE rolname = $1',
+    [name],
+  );
   return rows[0]?.rolvaliduntil ?? null;
 }
 
@@ -42,7 +50,13 @@ export interface TargetDatabase {
   /** The engine's connection_url template, as in the guide's step 3. */
   connectionUrl: string;
   /** The guide's step 4 role, with this database's names. */
-  guideRole: { name: string; creation_statements: string[]; revocation_statements: string[]; default_ttl: string; max_ttl: string };
+  guideRole: {
+    name: string;
+    creation_statements: string[];
+    revocation_statements: string[];
+    default_ttl: string;
+    max_ttl: string;
+  };
   drop(leaseUsers?: string[]): Promise<void>;
 }
 
@@ -51,7 +65,9 @@ export interface TargetDatabase {
  * `withGrantOption` adds the grant option the guide's step 1 lacks (see the field notes): without it
  * the issued user cannot read `orders`.
  */
-export async function createTargetDatabase(options: { withGrantOption?: boolean; tables?: number } = {}): Promise<TargetDatabase> {
+export async function createTargetDatabase(
+  options: { withGrantOption?: boolean; tables?: number } = {},
+): Promise<TargetDatabase> {
   const name = uniqueName('reporting');
   const admin = uniqueName('scaivault_admin');
   const adminPassword = 'temporary-bootstrap-password';

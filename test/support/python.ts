@@ -8,9 +8,23 @@ const TARGET = path.resolve(__dirname, '..', '..', '.tools', 'python');
 export function pythonWithGuideDeps(): { python: string; env: Record<string, string> } {
   const python = process.env.PYTHON ?? 'python3';
   if (!existsSync(path.join(TARGET, 'httpx')) || !existsSync(path.join(TARGET, 'psycopg2'))) {
-    execFileSync(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', TARGET, 'httpx', 'psycopg2-binary'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      python,
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        '--target',
+        TARGET,
+        'httpx',
+        'psycopg2-binary',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   }
   return { python, env: { PYTHONPATH: TARGET } };
 }

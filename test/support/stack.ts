@@ -37,7 +37,9 @@ export interface Stack {
  * The product wired as `npm start` wires it, against the suite's Temporal dev server and a fresh store
  * database of its own, with its own task queue so test files never pick up each other's tasks.
  */
-export async function startStack(options: { worker?: boolean; workerWaitMs?: number; appRole?: string } = {}): Promise<Stack> {
+export async function startStack(
+  options: { worker?: boolean; workerWaitMs?: number; appRole?: string } = {},
+): Promise<Stack> {
   const temporalAddress = inject('temporalAddress');
   const storeName = uniqueName('sv_store');
   const ownerUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${storeName}`);
@@ -50,7 +52,14 @@ export async function startStack(options: { worker?: boolean; workerWaitMs?: num
   await ensureRootToken(stores, '/nonexistent', rootToken);
   const taskQueue = uniqueName('tq');
   const temporal = await connectClient(temporalAddress, 'default', payloadKeyring(masterKeys));
-  const app = await buildServer({ stores, temporal, taskQueue, masterKeys, logLevel: 'silent', workerWaitMs: options.workerWaitMs });
+  const app = await buildServer({
+    stores,
+    temporal,
+    taskQueue,
+    masterKeys,
+    logLevel: 'silent',
+    workerWaitMs: options.workerWaitMs,
+  });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
@@ -58,12 +67,29 @@ export async function startStack(options: { worker?: boolean; workerWaitMs?: num
   const bundle = { code: readFileSync(inject('workflowBundlePath'), 'utf8') };
 
   const stack: Stack = {
-    baseUrl, rootToken, stores, databaseUrl, masterKey: masterKeyBytes.toString('base64'), masterKeys, taskQueue, temporalAddress, temporal,
+    baseUrl,
+    rootToken,
+    stores,
+    databaseUrl,
+    masterKey: masterKeyBytes.toString('base64'),
+    masterKeys,
+    taskQueue,
+    temporalAddress,
+    temporal,
     call: apiCaller(baseUrl, rootToken),
     checkpointAudit: () => app.auditCheckpoints.write(),
     async startWorker() {
       // The suite's webhook receivers listen on loopback.
-      worker = await createWorker({ stores, masterKeys, address: temporalAddress, namespace: 'default', taskQueue, workflowBundle: bundle, publicUrl: baseUrl, webhookAllowPrivate: parseReceiverAllowList('127.0.0.0/8') });
+      worker = await createWorker({
+        stores,
+        masterKeys,
+        address: temporalAddress,
+        namespace: 'default',
+        taskQueue,
+        workflowBundle: bundle,
+        publicUrl: baseUrl,
+        webhookAllowPrivate: parseReceiverAllowList('127.0.0.0/8'),
+      });
       running = worker.worker.run();
     },
     async stopWorker() {
@@ -96,9 +122,24 @@ export async function startStack(options: { worker?: boolean; workerWaitMs?: num
 async function leastPrivilegeUrl(ownerUrl: string, appRole: string): Promise<string> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`CREATE ROLE ${pg.escapeIdentifier(appRole)} LOGIN PASSWORD ${pg.escapeLiteral(randomBytes(12).toString('hex'))}`);
+  await admin.query(
+    `CREATE ROLE ${pg.escapeIdentifier(appRole)} LOGIN PASSWORD ${pg.escapeLiteral(randomBytes(12).toString('hex'))}`,
+  );
   await admin.end();
-  execFileSync('psql', [ownerUrl, '-v', 'ON_ERROR_STOP=1', '-v', `app_role=${appRole}`, '-q', '-f', path.join(__dirname, '..', '..', 'store', 'least-privilege.sql')], { stdio: 'pipe' });
+  execFileSync(
+    'psql',
+    [
+      ownerUrl,
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-v',
+      `app_role=${appRole}`,
+      '-q',
+      '-f',
+      path.join(__dirname, '..', '..', 'store', 'least-privilege.sql'),
+    ],
+    { stdio: 'pipe' },
+  );
   const url = new URL(ownerUrl);
   url.username = appRole;
   return url.toString();

@@ -8,8 +8,20 @@ import { temporalTransport } from '../../temporal/connection';
 describe('configuration', () => {
   it('uses the documented defaults', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 8200, dataDir: path.resolve('.data'), databaseUrl: DEFAULT_DATABASE_URL });
-    expect(config.temporal).toMatchObject({ address: '127.0.0.1:7233', external: false, port: 7233, uiPort: 8233, namespace: 'default', taskQueue: 'scaivault' });
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8200,
+      dataDir: path.resolve('.data'),
+      databaseUrl: DEFAULT_DATABASE_URL,
+    });
+    expect(config.temporal).toMatchObject({
+      address: '127.0.0.1:7233',
+      external: false,
+      port: 7233,
+      uiPort: 8233,
+      namespace: 'default',
+      taskQueue: 'scaivault',
+    });
   });
 
   it('gives an instance with another data dir its own store database, unless DATABASE_URL says otherwise', () => {
@@ -18,11 +30,16 @@ describe('configuration', () => {
     expect(a).not.toBe(DEFAULT_DATABASE_URL);
     expect(a).not.toBe(b);
     expect(a).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:5432\/scaivault_[0-9a-f]{10}$/);
-    expect(loadConfig({ SCAIVAULT_DATA_DIR: '/tmp/instance-a', DATABASE_URL: 'postgres://x@h/db' }).databaseUrl).toBe('postgres://x@h/db');
+    expect(loadConfig({ SCAIVAULT_DATA_DIR: '/tmp/instance-a', DATABASE_URL: 'postgres://x@h/db' }).databaseUrl).toBe(
+      'postgres://x@h/db',
+    );
   });
 
   it('uses an external Temporal server when TEMPORAL_ADDRESS is set', () => {
-    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }).temporal).toMatchObject({ address: 'temporal:7233', external: true });
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }).temporal).toMatchObject({
+      address: 'temporal:7233',
+      external: true,
+    });
   });
 
   it('refuses a non-numeric port', () => {
@@ -35,11 +52,21 @@ describe('the Temporal transport', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sv-transport-'));
     for (const name of ['ca.pem', 'c.pem', 'c.key']) writeFileSync(`${dir}/${name}`, `-----${name}-----`);
     expect(temporalTransport(loadConfig({}).temporal.transport)).toEqual({});
-    const mtls = temporalTransport(loadConfig({ TEMPORAL_TLS_CA: `${dir}/ca.pem`, TEMPORAL_TLS_CERT: `${dir}/c.pem`, TEMPORAL_TLS_KEY: `${dir}/c.key`, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' }).temporal.transport);
+    const mtls = temporalTransport(
+      loadConfig({
+        TEMPORAL_TLS_CA: `${dir}/ca.pem`,
+        TEMPORAL_TLS_CERT: `${dir}/c.pem`,
+        TEMPORAL_TLS_KEY: `${dir}/c.key`,
+        TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+      }).temporal.transport,
+    );
     expect(mtls.tls?.serverNameOverride).toBe('temporal.internal');
     expect(String(mtls.tls?.serverRootCACertificate)).toBe('-----ca.pem-----');
     expect(String(mtls.tls?.clientCertPair?.crt)).toBe('-----c.pem-----');
-    expect(temporalTransport(loadConfig({ TEMPORAL_API_KEY: 'cloud-key' }).temporal.transport)).toEqual({ tls: {}, apiKey: 'cloud-key' });
+    expect(temporalTransport(loadConfig({ TEMPORAL_API_KEY: 'cloud-key' }).temporal.transport)).toEqual({
+      tls: {},
+      apiKey: 'cloud-key',
+    });
     expect(() => loadConfig({ TEMPORAL_TLS_CERT: `${dir}/c.pem` })).toThrow(/go together/);
     expect(() => loadConfig({ SCAIVAULT_TLS_KEY: `${dir}/c.key` })).toThrow(/go together/);
   });

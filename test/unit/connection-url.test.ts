@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { caCertificateProblem, connectionUrlProblem, fillConnectionUrl, poolConfigFor, scrub } from '../../engine/connection-url';
+import {
+  caCertificateProblem,
+  connectionUrlProblem,
+  fillConnectionUrl,
+  poolConfigFor,
+  scrub,
+} from '../../engine/connection-url';
 
 describe('connection_url', () => {
   it.each([
     'postgresql://{{username}}:{{password}}@db.internal:5432/reporting?sslmode=require',
     'postgres://{{username}}@db.internal/reporting',
     'postgresql://scaivault_admin:{{password}}@db.internal/reporting',
-  ])("accepts %s", (url) => {
+  ])('accepts %s', (url) => {
     expect(connectionUrlProblem(url)).toBeUndefined();
   });
 
@@ -25,7 +31,10 @@ describe('connection_url', () => {
   });
 
   it('URL-encodes the credential it fills in', () => {
-    const url = fillConnectionUrl('postgresql://{{username}}:{{password}}@h:5432/db', { username: 'a@b', password: 'p/:@?' });
+    const url = fillConnectionUrl('postgresql://{{username}}:{{password}}@h:5432/db', {
+      username: 'a@b',
+      password: 'p/:@?',
+    });
     const config = poolConfigFor(url);
     expect(config).toMatchObject({ user: 'a@b', password: 'p/:@?', host: 'h', port: 5432, database: 'db' });
   });
@@ -43,14 +52,22 @@ describe('connection_url', () => {
   });
 
   it('verify-ca checks the chain but not the host name', () => {
-    const ssl = poolConfigFor('postgresql://u:p@h/db?sslmode=verify-ca').ssl as { rejectUnauthorized: boolean; checkServerIdentity: () => unknown };
+    const ssl = poolConfigFor('postgresql://u:p@h/db?sslmode=verify-ca').ssl as {
+      rejectUnauthorized: boolean;
+      checkServerIdentity: () => unknown;
+    };
     expect(ssl.rejectUnauthorized).toBe(true);
     expect(ssl.checkServerIdentity()).toBeUndefined();
   });
 
-  it.each(['sslrootcert=/etc/ssl/ca.pem', 'sslcert=/c', 'sslkey=/k', 'sslcrl=/r', 'passfile=/p', 'service=prod'])('refuses the file parameter %s', (parameter) => {
-    expect(connectionUrlProblem(`postgresql://{{username}}:{{password}}@h/db?sslmode=verify-full&${parameter}`)).toMatch(/may not name a file/);
-  });
+  it.each(['sslrootcert=/etc/ssl/ca.pem', 'sslcert=/c', 'sslkey=/k', 'sslcrl=/r', 'passfile=/p', 'service=prod'])(
+    'refuses the file parameter %s',
+    (parameter) => {
+      expect(
+        connectionUrlProblem(`postgresql://{{username}}:{{password}}@h/db?sslmode=verify-full&${parameter}`),
+      ).toMatch(/may not name a file/);
+    },
+  );
 
   it.each([
     ['no PEM at all', 'not a certificate'],

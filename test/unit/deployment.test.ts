@@ -11,7 +11,9 @@ import { loadConfig } from '../../lib/config';
  */
 const ROOT = path.resolve(__dirname, '..', '..');
 // Merge keys (`<<: *product`), as compose reads them.
-const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, any> };
+const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, any>;
+};
 const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 const services = compose.services;
 
@@ -20,7 +22,8 @@ describe('docker-compose.yml', () => {
     for (const [name, service] of Object.entries(services)) {
       expect(service.image, name).toMatch(/^[\w./-]+:[\w.-]+$/);
       expect(service.image, name).not.toMatch(/:latest$/);
-      for (const dependency of Object.keys(service.depends_on ?? {})) expect(Object.keys(services), `${name} -> ${dependency}`).toContain(dependency);
+      for (const dependency of Object.keys(service.depends_on ?? {}))
+        expect(Object.keys(services), `${name} -> ${dependency}`).toContain(dependency);
     }
   });
 
@@ -41,8 +44,11 @@ describe('docker-compose.yml', () => {
   it('gives the API and the worker the configuration they need, and commands that exist', () => {
     for (const name of ['api', 'worker', 'migrate']) {
       const { command, environment } = services[name];
-      const env = Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v).replace(/\$\{[^}]+\}/, 'A'.repeat(43) + '=')]));
-      for (const variable of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'SCAIVAULT_MASTER_KEY']) expect(env[variable], `${name} ${variable}`).toBeTruthy();
+      const env = Object.fromEntries(
+        Object.entries(environment).map(([k, v]) => [k, String(v).replace(/\$\{[^}]+\}/, 'A'.repeat(43) + '=')]),
+      );
+      for (const variable of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'SCAIVAULT_MASTER_KEY'])
+        expect(env[variable], `${name} ${variable}`).toBeTruthy();
       expect(() => loadConfig(env), name).not.toThrow();
       expect(command.slice(0, 3), name).toEqual(['node', '--import', 'tsx']);
       expect(existsSync(path.join(ROOT, command[3])), `${name}: ${command[3]}`).toBe(true);
@@ -69,8 +75,13 @@ describe('the Dockerfile', () => {
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)].map((m) => m[1]!);
     // Every top-level folder of product code (not tests, benchmarks or deployment examples).
     const sourceFolders = readdirSync(ROOT, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !['node_modules', 'test', 'bench', 'deploy'].includes(e.name))
-      .filter((e) => readdirSync(path.join(ROOT, e.name), { recursive: true }).some((f) => /\.(ts|js)$/.test(String(f))))
+      .filter(
+        (e) =>
+          e.isDirectory() && !e.name.startsWith('.') && !['node_modules', 'test', 'bench', 'deploy'].includes(e.name),
+      )
+      .filter((e) =>
+        readdirSync(path.join(ROOT, e.name), { recursive: true }).some((f) => /\.(ts|js)$/.test(String(f))),
+      )
       .map((e) => e.name);
     expect(sourceFolders).toEqual(expect.arrayContaining(['api', 'lib', 'temporal', 'workflows']));
     for (const folder of sourceFolders) expect(copied, folder).toContain(folder);

@@ -40,7 +40,10 @@ describe('keyring', () => {
 describe('payload codec', () => {
   it('round-trips payloads and leaves no plaintext in the encoded form', async () => {
     const codec = new EncryptionCodec(Keyring.derive([master()], 'temporal-payloads'));
-    const payload = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{"password":"s3cr3t-value"}') };
+    const payload = {
+      metadata: { encoding: Buffer.from('json/plain') },
+      data: Buffer.from('{"password":"s3cr3t-value"}'),
+    };
     const [encoded] = await codec.encode([payload]);
     expect(Buffer.from(encoded!.data!).toString('latin1')).not.toContain('s3cr3t');
     expect(Buffer.from(encoded!.metadata!.encoding!).toString()).toBe('binary/encrypted');

@@ -15,17 +15,23 @@ describe('the Kubernetes example', () => {
     expect(agent.restartPolicy).toBe('Always');
     const volume = pod.volumes.find((v: { name: string }) => v.name === 'credentials');
     expect(volume.emptyDir.medium).toBe('Memory');
-    for (const container of [agent, app]) expect(container.volumeMounts.map((m: { name: string }) => m.name)).toContain('credentials');
+    for (const container of [agent, app])
+      expect(container.volumeMounts.map((m: { name: string }) => m.name)).toContain('credentials');
     expect(app.volumeMounts.find((m: { name: string }) => m.name === 'credentials').readOnly).toBe(true);
   });
 
-  it("gives the agent arguments the CLI accepts, the token from a Secret file, and a preStop that revokes", () => {
+  it('gives the agent arguments the CLI accepts, the token from a Secret file, and a preStop that revokes', () => {
     const options = Object.fromEntries((agent.args as string[]).slice(1).map((a) => a.replace(/^--/, '').split('=')));
     expect(agent.args[0]).toBe('agent');
     const command = buildProgram().commands.find((c) => c.name() === 'agent')!;
     const known = command.options.map((o) => o.long!.replace(/^--/, ''));
     for (const name of Object.keys(options)) expect(known).toContain(name);
-    expect(options).toMatchObject({ engine: 'reporting-db', role: 'readonly', format: 'env', 'token-file': '/var/run/scaivault/token' });
+    expect(options).toMatchObject({
+      engine: 'reporting-db',
+      role: 'readonly',
+      format: 'env',
+      'token-file': '/var/run/scaivault/token',
+    });
     const tokenVolume = pod.volumes.find((v: { name: string }) => v.name === 'scaivault-token');
     expect(tokenVolume.secret.secretName).toBeTruthy();
     const tokenMount = agent.volumeMounts.find((m: { name: string }) => m.name === 'scaivault-token');

@@ -15,7 +15,10 @@ describe("a lease's password in Temporal", () => {
     expect(() => seal.open(sealed, 'lease_b')).toThrow();
     // What the codec endpoint does for the Web UI: open the payload, and find the password still sealed.
     const codec = new EncryptionCodec(payloadKeyring(masterKeys));
-    const payload = { metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode(JSON.stringify({ password: sealed })) };
+    const payload = {
+      metadata: { encoding: new TextEncoder().encode('json/plain') },
+      data: new TextEncoder().encode(JSON.stringify({ password: sealed })),
+    };
     const [decoded] = await codec.decode(await codec.encode([payload]));
     expect(new TextDecoder().decode(decoded!.data)).not.toContain('Pa55word');
   });

@@ -3,13 +3,22 @@ import { LiveTokens } from '../../api/live-tokens';
 import type { TokenRecord } from '../../store/tokens';
 
 const record = (over: Partial<TokenRecord> = {}): TokenRecord => ({
-  token_id: 'tok_a', identity_id: 'svc:a', scopes: ['secrets:read'], policies: [], expires_at: null, ...over,
+  token_id: 'tok_a',
+  identity_id: 'svc:a',
+  scopes: ['secrets:read'],
+  policies: [],
+  expires_at: null,
+  ...over,
 });
 
 function setup(records: Record<string, TokenRecord>, ttlMs = 1000) {
   let now = 1_000_000;
   const asked: string[] = [];
-  const tokens = new LiveTokens(async (hash) => (asked.push(hash), records[hash]), ttlMs, () => now);
+  const tokens = new LiveTokens(
+    async (hash) => (asked.push(hash), records[hash]),
+    ttlMs,
+    () => now,
+  );
   return { tokens, asked, advance: (ms: number) => void (now += ms), now: () => now };
 }
 
@@ -35,7 +44,11 @@ describe('live tokens', () => {
   });
 
   it('forget a token revoked here, and every token of an identity deleted here, at once', async () => {
-    const records = { h1: record(), h2: record({ token_id: 'tok_b', identity_id: 'svc:b' }), h3: record({ token_id: 'tok_c', identity_id: 'svc:b' }) };
+    const records = {
+      h1: record(),
+      h2: record({ token_id: 'tok_b', identity_id: 'svc:b' }),
+      h3: record({ token_id: 'tok_c', identity_id: 'svc:b' }),
+    };
     const { tokens, asked } = setup(records);
     for (const h of ['h1', 'h2', 'h3']) await tokens.find(h);
     tokens.forgetToken('tok_a');

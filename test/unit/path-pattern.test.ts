@@ -1,10 +1,25 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { matchesPattern, patternCovers, patternProblem, patternsOverlap, rulesAllow, rulesAllowAll, type PolicyRule } from '../../lib/path-pattern';
+import {
+  matchesPattern,
+  patternCovers,
+  patternProblem,
+  patternsOverlap,
+  rulesAllow,
+  rulesAllowAll,
+  type PolicyRule,
+} from '../../lib/path-pattern';
 
 describe('patternProblem', () => {
-  it.each(['infra/postgres/reporting/root', 'infra/*', 'infra/post*', '*', 'dynamic/+/creds/readonly', 'dynamic/+/creds/*', 'a.b/c-d/e_f@g'])(
-    'accepts %s', (pattern) => expect(patternProblem(pattern)).toBeUndefined());
+  it.each([
+    'infra/postgres/reporting/root',
+    'infra/*',
+    'infra/post*',
+    '*',
+    'dynamic/+/creds/readonly',
+    'dynamic/+/creds/*',
+    'a.b/c-d/e_f@g',
+  ])('accepts %s', (pattern) => expect(patternProblem(pattern)).toBeUndefined());
 
   it.each([
     ['', /empty/],
@@ -44,26 +59,39 @@ describe('matchesPattern', () => {
   const path = fc.array(segment, { minLength: 1, maxLength: 5 });
 
   it('an exact pattern matches exactly its own path', () => {
-    fc.assert(fc.property(path, path, (a, b) => matchesPattern(a.join('/'), b.join('/')) === (a.join('/') === b.join('/'))));
+    fc.assert(
+      fc.property(path, path, (a, b) => matchesPattern(a.join('/'), b.join('/')) === (a.join('/') === b.join('/'))),
+    );
   });
 
   it('a trailing "*" matches every path under the prefix and nothing else', () => {
-    fc.assert(fc.property(path, path, (prefix, p) =>
-      matchesPattern(`${prefix.join('/')}/*`, p.join('/')) === p.join('/').startsWith(`${prefix.join('/')}/`)));
+    fc.assert(
+      fc.property(
+        path,
+        path,
+        (prefix, p) =>
+          matchesPattern(`${prefix.join('/')}/*`, p.join('/')) === p.join('/').startsWith(`${prefix.join('/')}/`),
+      ),
+    );
   });
 
   it('"+" matches any one segment and never two', () => {
-    fc.assert(fc.property(path, fc.integer({ min: 0, max: 4 }), segment, (p, index, extra) => {
-      const i = index % p.length;
-      const pattern = p.map((s, j) => (j === i ? '+' : s)).join('/');
-      const twoSegments = p.map((s, j) => (j === i ? `${s}/${extra}` : s)).join('/');
-      return matchesPattern(pattern, p.join('/')) && !matchesPattern(pattern, twoSegments);
-    }));
+    fc.assert(
+      fc.property(path, fc.integer({ min: 0, max: 4 }), segment, (p, index, extra) => {
+        const i = index % p.length;
+        const pattern = p.map((s, j) => (j === i ? '+' : s)).join('/');
+        const twoSegments = p.map((s, j) => (j === i ? `${s}/${extra}` : s)).join('/');
+        return matchesPattern(pattern, p.join('/')) && !matchesPattern(pattern, twoSegments);
+      }),
+    );
   });
 });
 
 describe('rulesAllow', () => {
-  const generate: PolicyRule = { path_pattern: 'dynamic/reporting-db/creds/readonly', permissions: ['generate', 'renew'] };
+  const generate: PolicyRule = {
+    path_pattern: 'dynamic/reporting-db/creds/readonly',
+    permissions: ['generate', 'renew'],
+  };
 
   it('denies by default', () => {
     expect(rulesAllow([], 'read', 'anything')).toBe(false);
@@ -124,27 +152,47 @@ describe('patterns against patterns', () => {
   // Small alphabets so that random patterns and paths often meet.
   const literal = fc.constantFrom('a', 'ab', 'b');
   const segmentOrPlus = fc.oneof(literal, fc.constant('+'));
-  const patternArb = fc.tuple(fc.array(segmentOrPlus, { maxLength: 3 }), fc.option(fc.constantFrom('', 'a', 'ab'), { nil: undefined }))
+  const patternArb = fc
+    .tuple(fc.array(segmentOrPlus, { maxLength: 3 }), fc.option(fc.constantFrom('', 'a', 'ab'), { nil: undefined }))
     .filter(([segments, tail]) => segments.length > 0 || tail !== undefined)
     .map(([segments, tail]) => (tail === undefined ? segments.join('/') : [...segments, `${tail}*`].join('/')))
     .filter((pattern) => patternProblem(pattern) === undefined);
   const pathArb = fc.array(literal, { minLength: 1, maxLength: 5 }).map((segments) => segments.join('/'));
 
   it('a pattern covering another matches every path the other matches', () => {
-    fc.assert(fc.property(patternArb, patternArb, pathArb, (outer, inner, path) =>
-      !(patternCovers(outer, inner) && matchesPattern(inner, path)) || matchesPattern(outer, path)), { numRuns: 5000 });
+    fc.assert(
+      fc.property(
+        patternArb,
+        patternArb,
+        pathArb,
+        (outer, inner, path) =>
+          !(patternCovers(outer, inner) && matchesPattern(inner, path)) || matchesPattern(outer, path),
+      ),
+      { numRuns: 5000 },
+    );
   });
 
   it('a pattern covers itself, and a pattern that misses one of its paths does not cover it', () => {
-    fc.assert(fc.property(patternArb, patternArb, pathArb, (outer, inner, path) => {
-      expect(patternCovers(inner, inner)).toBe(true);
-      return !(matchesPattern(inner, path) && !matchesPattern(outer, path)) || !patternCovers(outer, inner);
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(patternArb, patternArb, pathArb, (outer, inner, path) => {
+        expect(patternCovers(inner, inner)).toBe(true);
+        return !(matchesPattern(inner, path) && !matchesPattern(outer, path)) || !patternCovers(outer, inner);
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('two patterns that match one path overlap', () => {
-    fc.assert(fc.property(patternArb, patternArb, pathArb, (a, b, path) =>
-      !(matchesPattern(a, path) && matchesPattern(b, path)) || (patternsOverlap(a, b) && patternsOverlap(b, a))), { numRuns: 5000 });
+    fc.assert(
+      fc.property(
+        patternArb,
+        patternArb,
+        pathArb,
+        (a, b, path) =>
+          !(matchesPattern(a, path) && matchesPattern(b, path)) || (patternsOverlap(a, b) && patternsOverlap(b, a)),
+      ),
+      { numRuns: 5000 },
+    );
   });
 
   it('grants on a pattern only what covers it, and a deny anywhere inside refuses it', () => {
@@ -152,7 +200,11 @@ describe('patterns against patterns', () => {
     expect(rulesAllowAll([rotateDb], 'rotate', 'infra/db/+/root')).toBe(true);
     expect(rulesAllowAll([rotateDb], 'rotate', 'infra/*')).toBe(false);
     expect(rulesAllowAll([rotateDb], 'read', 'infra/db/*')).toBe(false);
-    expect(rulesAllowAll([rotateDb, { path_pattern: 'infra/db/prod/root', permissions: ['deny'] }], 'rotate', 'infra/db/*')).toBe(false);
-    expect(rulesAllowAll([rotateDb, { path_pattern: 'infra/other/*', permissions: ['deny'] }], 'rotate', 'infra/db/*')).toBe(true);
+    expect(
+      rulesAllowAll([rotateDb, { path_pattern: 'infra/db/prod/root', permissions: ['deny'] }], 'rotate', 'infra/db/*'),
+    ).toBe(false);
+    expect(
+      rulesAllowAll([rotateDb, { path_pattern: 'infra/other/*', permissions: ['deny'] }], 'rotate', 'infra/db/*'),
+    ).toBe(true);
   });
 });

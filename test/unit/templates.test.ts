@@ -1,16 +1,30 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatExpiration, generateUsername, render, unknownPlaceholders, STATEMENT_PLACEHOLDERS } from '../../lib/templates';
+import {
+  formatExpiration,
+  generateUsername,
+  render,
+  unknownPlaceholders,
+  STATEMENT_PLACEHOLDERS,
+} from '../../lib/templates';
 import { generatePassword } from '../../lib/random';
 
 describe('statement templates', () => {
   it('fills the known placeholders and leaves others visible', () => {
-    expect(render(`CREATE ROLE "{{name}}" PASSWORD '{{ password }}' VALID UNTIL '{{expiration}}' {{other}}`, { name: 'v_a', password: 'p', expiration: 'e' }))
-      .toBe(`CREATE ROLE "v_a" PASSWORD 'p' VALID UNTIL 'e' {{other}}`);
+    expect(
+      render(`CREATE ROLE "{{name}}" PASSWORD '{{ password }}' VALID UNTIL '{{expiration}}' {{other}}`, {
+        name: 'v_a',
+        password: 'p',
+        expiration: 'e',
+      }),
+    ).toBe(`CREATE ROLE "v_a" PASSWORD 'p' VALID UNTIL 'e' {{other}}`);
   });
 
   it('names unknown placeholders', () => {
-    expect(unknownPlaceholders('{{name}} {{pasword}} {{ expiration }} {{x y}}', STATEMENT_PLACEHOLDERS)).toEqual(['pasword', 'x y']);
+    expect(unknownPlaceholders('{{name}} {{pasword}} {{ expiration }} {{x y}}', STATEMENT_PLACEHOLDERS)).toEqual([
+      'pasword',
+      'x y',
+    ]);
   });
 
   it('formats expirations the way VALID UNTIL reads them', () => {
@@ -21,12 +35,17 @@ describe('statement templates', () => {
 describe('generated values cannot break out of SQL', () => {
   it('usernames are [a-z0-9_], at most 63 bytes, and keep their randomness whatever the template and role', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 200 }), fc.string({ maxLength: 200 }), fc.string({ maxLength: 100 }), (role, engine, prefix) => {
-        const template = `${prefix.replace(/\{\{random\}\}/g, '')}{{role}}_{{engine}}_{{random}}`;
-        const a = generateUsername(template, role, engine);
-        const b = generateUsername(template, role, engine);
-        return /^[a-z0-9_]{1,63}$/.test(a) && a !== b;
-      }),
+      fc.property(
+        fc.string({ maxLength: 200 }),
+        fc.string({ maxLength: 200 }),
+        fc.string({ maxLength: 100 }),
+        (role, engine, prefix) => {
+          const template = `${prefix.replace(/\{\{random\}\}/g, '')}{{role}}_{{engine}}_{{random}}`;
+          const a = generateUsername(template, role, engine);
+          const b = generateUsername(template, role, engine);
+          return /^[a-z0-9_]{1,63}$/.test(a) && a !== b;
+        },
+      ),
     );
     expect(generateUsername('v_{{role}}_{{random}}', 'readonly', 'reporting-db')).toMatch(/^v_readonly_[a-z0-9]{10}$/);
   });
