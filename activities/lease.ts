@@ -8,7 +8,7 @@ import type { LeasePasswordSeal } from '../lib/lease-password';
 import { generatePassword } from '../lib/random';
 import { scramVerifier } from '../lib/scram';
 import { formatExpiration } from '../lib/templates';
-import { createRole, dropRole, inTransaction, leaseMarker, StatementError } from '../engine/statements';
+import { createRole, dropRole, applyRoleStatements, leaseMarker, StatementError } from '../engine/statements';
 import { EngineGone, type TargetPools } from '../engine/target-pools';
 import type { Stores } from '../store';
 import type { AuditEntry } from '../store/audit';
@@ -111,7 +111,7 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
     async renewCredential({ spec, progress, requestedBy }) {
       const values = { name: spec.username, expiration: formatExpiration(new Date(progress.expiresAt)) };
       await targets
-        .withClient(spec.engine, (client) => inTransaction(client, spec.statements.renew, values))
+        .withClient(spec.engine, (client) => applyRoleStatements(client, spec.statements.renew, values))
         .catch(rethrow);
       await recordWith(spec, progress, {
         identity_id: requestedBy ?? spec.identityId,

@@ -6,6 +6,17 @@ export const nameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "-" or "."');
 
+/**
+ * One of our ids in a URL or a body: `<prefix>_` and what `newId` makes (lower-case letters and digits), or
+ * the base64url of ids made before it.
+ */
+export const idSchema = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_-]{1,64}$`), `is not a ${prefix}_ id`);
+
+/** An id a client chooses (the guide's `rot_db_root`): lower-case, as generated ones are. */
+export const chosenIdSchema = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}_[a-z0-9_]{1,60}$`), `must look like ${prefix}_[a-z0-9_]+`);
+
 /** A secret path: slash-separated segments, no empty, "." or ".." segment. */
 export const secretPathSchema = z
   .string()

@@ -4,7 +4,7 @@ import { generatePassword, randomName } from '../lib/random';
 import { scramVerifier } from '../lib/scram';
 import { formatExpiration } from '../lib/templates';
 import type { RoleStatements } from '../lib/lease';
-import { needsAclLock, roleExists, runRoleStatement, type SqlFailure } from './statements';
+import { needsAclLock, roleExists, runRoleStatement, TAKE_ACL_LOCK, type SqlFailure } from './statements';
 import { describe } from './target-pools';
 
 export type Phase = 'creation' | 'renew' | 'revocation';
@@ -44,8 +44,7 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
   client.on('notice', onNotice);
   try {
     await client.query('BEGIN');
-    if (needsAclLock([...statements.creation, ...statements.revocation]))
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('scaivault:acl'))`);
+    if (needsAclLock([...statements.creation, ...statements.revocation])) await client.query(TAKE_ACL_LOCK);
     for (const phase of ['creation', 'renew', 'revocation'] as const) {
       for (const [index, statement] of statements[phase].entries()) {
         notices.length = 0;

@@ -5,8 +5,8 @@ import { describe } from './target-pools';
 
 /** Catalog conflicts that a retry resolves: "tuple concurrently updated", serialization failure, deadlock. */
 const TRANSIENT_SQLSTATES = new Set(['XX000', '40001', '40P01']);
-/** One key per target database: statements that rewrite table ACLs take it, so they never race. */
-const ACL_LOCK_KEY = "hashtext('scaivault:acl')";
+/** One lock per target database: transactions whose statements rewrite table ACLs take it, so they never race. */
+export const TAKE_ACL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('scaivault:acl'))";
 const MAX_CONFLICT_RETRIES = 8;
 
 export interface SqlFailure {
@@ -100,7 +100,7 @@ async function retryingConflicts(run: (failedAt: (index: number) => void) => Pro
  * Our own SQL rides with BEGIN and COMMIT (`steps`), so a transaction costs two round trips beyond its
  * statements; each role statement is sent alone by the extended protocol.
  */
-export async function inTransaction(
+export async function applyRoleStatements(
   client: pg.ClientBase,
   statements: string[],
   values: Record<string, string>,
@@ -108,7 +108,7 @@ export async function inTransaction(
 ): Promise<void> {
   const begin = [
     'BEGIN',
-    ...(needsAclLock(statements) ? [`SELECT pg_advisory_xact_lock(${ACL_LOCK_KEY})`] : []),
+    ...(needsAclLock(statements) ? [TAKE_ACL_LOCK] : []),
     ...(steps.opening ? [steps.opening.sql] : []),
   ];
   const commit = [...(steps.closing ? [steps.closing] : []), 'COMMIT'];
@@ -132,7 +132,7 @@ export async function inTransaction(
 
 /** One statement on its own: a transaction of its own only when it needs the ACL lock. */
 async function runAlone(client: pg.ClientBase, statement: string, values: Record<string, string>): Promise<void> {
-  if (needsAclLock([statement])) return inTransaction(client, [statement], values);
+  if (needsAclLock([statement])) return applyRoleStatements(client, [statement], values);
   await retryingConflicts(async () => void (await runRoleStatement(client, statement, values)));
 }
 
@@ -181,7 +181,7 @@ export async function createRole(
   marker: string,
 ) {
   const name = pg.escapeIdentifier(values.name);
-  await inTransaction(client, statements, values, {
+  await applyRoleStatements(client, statements, values, {
     opening: {
       sql: `SELECT 1 FROM pg_roles WHERE rolname = ${pg.escapeLiteral(values.name)}`,
       proceed: async (rows) => {
@@ -211,7 +211,7 @@ async function endSessions(client: pg.ClientBase, username: string, superuser: b
       await client.query(terminate);
       return;
     }
-    await inTransaction(
+    await applyRoleStatements(
       client,
       [],
       {},

@@ -15,10 +15,14 @@ export const generatePassword = (length = 32) => pick(PASSWORD_ALPHABET, length)
 
 export const randomName = (length: number) => pick(NAME_ALPHABET, length);
 
-/** Opaque, URL-safe, 144 bits. */
-export const newLeaseId = () => `lease_${randomBytes(18).toString('base64url')}`;
+/**
+ * Every id the product makes: `<prefix>_` then lower-case letters and digits, which every id route and every
+ * client-chosen id (`rot_db_root`) accepts. Rotation ids are made in workflow code by its deterministic
+ * `uuid4()`, whose hex is the same alphabet.
+ */
+export const newId = (prefix: string, bits = 72) => `${prefix}_${randomName(Math.ceil(bits / Math.log2(36)))}`;
 
-export const newId = (prefix: string) => `${prefix}_${randomBytes(9).toString('base64url')}`;
+export const newLeaseId = () => newId('lease', 144);
 
 /** Tokens carry 256 bits; only their SHA-256 is stored. */
 export const newToken = () => `svt_${randomBytes(32).toString('base64url')}`;

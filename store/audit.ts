@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditCheckpoint } from '../lib/audit-checkpoint';
 import type { Keyring } from '../lib/keyring';
-import { inTransaction, type Db, type Queryable, type Tx } from './db';
+import { inStoreTransaction, type Db, type Queryable, type Tx } from './db';
 
 export interface AuditEntry {
   identity_id: string;
@@ -146,7 +146,7 @@ export class AuditLog {
 
   private async write(q: Queryable, entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await inTransaction(
+    await inStoreTransaction(
       q,
       async (client, opened) => {
         const head = opened[0] as { hash: string | null; now: Date };

@@ -5,7 +5,7 @@ import { lastResult, tolerateDroppedConnections } from '../lib/pg-pool';
 
 export type Db = pg.Pool;
 
-/** A connection inside one of `inTransaction`'s transactions: store writes handed one join that transaction. */
+/** A connection inside one of `inStoreTransaction`'s transactions: store writes handed one join that transaction. */
 export type Tx = pg.PoolClient;
 /** Where a store query runs: the pool (a transaction of its own) or a transaction in progress. */
 export type Queryable = Db | Tx;
@@ -32,7 +32,7 @@ const openTransactions = new WeakSet<pg.PoolClient>();
  * one round trip. Given a transaction in progress, `work` joins it (taking the lock there), so a change
  * and its audit entry commit together.
  */
-export async function inTransaction<T>(
+export async function inStoreTransaction<T>(
   db: Queryable,
   work: (client: Tx, opened: Record<string, unknown>[]) => Promise<T>,
   { lock, opening }: { lock?: string; opening?: string } = {},

@@ -1,5 +1,5 @@
 import { constantTimeEqual } from '../lib/random';
-import { inTransaction, TableAccess } from './db';
+import { inStoreTransaction, TableAccess } from './db';
 import type { TokenRecord } from './tokens';
 
 /**
@@ -32,7 +32,7 @@ export class IdentityStore extends TableAccess {
 
   /** Marks the identity deleted, revokes its tokens, drops its bindings; false when it is unknown or already deleted. */
   async delete(identityId: string): Promise<boolean> {
-    return inTransaction(this.db, async (client) => {
+    return inStoreTransaction(this.db, async (client) => {
       const { rows } = await client.query<{ known: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM identities WHERE identity_id = $1 AND deleted_at IS NULL)
              OR (NOT EXISTS (SELECT 1 FROM identities WHERE identity_id = $1)

@@ -1,7 +1,7 @@
 import { LeasePasswordSeal } from '../lib/lease-password';
 import { Keyring } from '../lib/keyring';
 import { AuditLog, type AuditEntry } from './audit';
-import { createStorePool, inTransaction, type Tx } from './db';
+import { createStorePool, inStoreTransaction, type Tx } from './db';
 import { EngineStore } from './engines';
 import { IdentityStore } from './identities';
 import { LeaseStore } from './leases';
@@ -30,13 +30,13 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
     policies: new PolicyStore(db),
     audit,
     /** Runs `work` in one transaction of the store: data-access objects join it through `within(tx)`. */
-    atomically: <T>(work: (tx: Tx) => Promise<T>) => inTransaction(db, work),
+    atomically: <T>(work: (tx: Tx) => Promise<T>) => inStoreTransaction(db, work),
     /**
      * Runs a change and writes its audit entry in the same transaction: both commit, or neither does.
      * `entry` may depend on the change's result, and be undefined when nothing changed.
      */
     audited: <T>(change: (tx: Tx) => Promise<T>, entry: AuditEntry | ((result: T) => AuditEntry | undefined)) =>
-      inTransaction(db, async (tx) => {
+      inStoreTransaction(db, async (tx) => {
         const result = await change(tx);
         const recorded = typeof entry === 'function' ? entry(result) : entry;
         if (recorded) await audit.appendIn(tx, recorded);

@@ -1,6 +1,6 @@
 import type { Keyring } from '../lib/keyring';
 import type { PoolClient } from 'pg';
-import { inTransaction, TableAccess, type Queryable } from './db';
+import { inStoreTransaction, TableAccess, type Queryable } from './db';
 
 export type SecretState = 'current' | 'pending' | 'previous' | 'retired';
 
@@ -109,7 +109,7 @@ export class SecretStore extends TableAccess {
   }
 
   private inPathTransaction<T>(path: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    return inTransaction(this.db, work, { lock: `secret:${path}` });
+    return inStoreTransaction(this.db, work, { lock: `secret:${path}` });
   }
 
   async versions(path: string) {

@@ -7,17 +7,29 @@ import { ApiError } from '../../lib/errors';
 import { LEASE_STATES, type LeaseState } from '../../lib/lease';
 import type { Resource } from '../auth';
 import type { ApiServices } from '../services';
+import { leaseView } from '../services/leases';
+import type { LeaseRecord } from '../../store/leases';
 import { pageQuerySchema } from '../../lib/pagination';
-import { durationSchema, nameSchema } from '../schemas';
+import { durationSchema, idSchema, nameSchema } from '../schemas';
 
-const leaseParams = z.object({ lease_id: z.string().regex(/^lease_[A-Za-z0-9_-]{1,64}$/, 'is not a lease id') });
+const leaseParams = z.object({ lease_id: idSchema('lease') });
 
 export const leaseRoutes =
   (services: ApiServices): FastifyPluginAsyncZod =>
   async (app) => {
+    /** The lease a request names, read once: authorization and the handler share the one read. */
+    const read = new WeakMap<FastifyRequest, Promise<LeaseRecord>>();
+    const leaseOf = (request: FastifyRequest) => {
+      let lease = read.get(request);
+      if (!lease) {
+        lease = services.leases.mustGet(String((request.params as { lease_id?: unknown }).lease_id));
+        read.set(request, lease);
+      }
+      return lease;
+    };
     /** A lease's creds path and creator: the creator may renew and revoke it, others need the policy permission. */
     const leaseResource = async (request: FastifyRequest): Promise<Resource> => {
-      const lease = await services.leases.get(String((request.params as { lease_id?: unknown }).lease_id));
+      const lease = await leaseOf(request);
       return { path: credsPath(lease.engine, lease.role), owner_id: lease.identity_id };
     };
 
@@ -47,7 +59,7 @@ export const leaseRoutes =
         schema: { params: leaseParams, response: answers({ 200: leaseResponse }) },
         config: { access: { scope: 'dynamic:manage', permission: 'read', path: leaseResource } },
       },
-      async (request) => services.leases.get(request.params.lease_id),
+      async (request) => leaseView(await leaseOf(request)),
     );
 
     app.post(
@@ -60,7 +72,7 @@ export const leaseRoutes =
         },
         config: { access: { scope: 'dynamic:generate', permission: 'renew', path: leaseResource } },
       },
-      async (request) => services.leases.renew(request.identity, request.params.lease_id, request.body.increment),
+      async (request) => services.leases.renew(request.identity, await leaseOf(request), request.body.increment),
     );
 
     app.delete(
@@ -88,23 +100,21 @@ export const leaseRoutes =
             );
           const { lease, requested } = await services.leases.requestRevocation(
             request.identity,
-            request.params.lease_id,
+            await leaseOf(request),
           );
           return requested ? reply.status(202).send(lease) : reply.status(204).send(null);
         }
         const { lease, complete } = await services.leases.revoke(
           request.identity,
-          request.params.lease_id,
+          await leaseOf(request),
           request.query.force === 'true',
         );
         if (complete) return reply.status(204).send(null);
         // Accepted: the workflow keeps retrying until the role is gone; the lease says why it is not yet.
-        return reply
-          .status(202)
-          .send({
-            ...lease,
-            warnings: [`revocation is not complete yet and is being retried: ${lease.last_error ?? lease.state}`],
-          });
+        return reply.status(202).send({
+          ...lease,
+          warnings: [`revocation is not complete yet and is being retried: ${lease.last_error ?? lease.state}`],
+        });
       },
     );
 

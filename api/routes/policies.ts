@@ -5,12 +5,13 @@ import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { PERMISSIONS } from '../../lib/access';
 import { patternProblem } from '../../lib/path-pattern';
 import type { PolicyService } from '../services/policies';
+import { idSchema } from '../schemas';
 
 /** `svc:reporting`, `user:alice`, `system:dynamic-engines`, `root`. */
 export const identitySchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9:_.@-]{0,127}$/, 'must be 1-128 letters, digits, ":", "_", "-", ".", "@"');
-export const policyIdSchema = z.string().regex(/^pol_[A-Za-z0-9_-]{1,64}$/, 'is not a policy id');
+export const policyIdSchema = idSchema('pol');
 
 const ruleSchema = z.object({
   path_pattern: z.string().superRefine((pattern, ctx) => {

@@ -19,13 +19,8 @@ import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { patternProblem } from '../../lib/path-pattern';
 import type { RotationService } from '../services/rotation';
 import type { WebhookService } from '../services/webhooks';
-import { durationSchema, secretPathSchema } from '../schemas';
+import { chosenIdSchema as chosenId, durationSchema, idSchema as idParam, secretPathSchema } from '../schemas';
 
-/** Client-chosen ids (the guide's `rot_db_root`) are lower-case; generated ones are base64url. */
-const chosenId = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}_[a-z0-9_]{1,60}$`), `must look like ${prefix}_[a-z0-9_]+`);
-const idParam = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_-]{1,64}$`), `is not a ${prefix}_ id`);
 const nameField = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-" or "."');
@@ -152,7 +147,7 @@ export const rotationRoutes =
       },
     );
 
-    const rotationParams = z.object({ rotation_id: z.string().regex(/^rtn_[a-z0-9]{1,64}$/, 'is not a rotation id') });
+    const rotationParams = z.object({ rotation_id: idParam('rtn') });
     const byRotation = (permission: 'rotate' | 'read') => ({
       access: {
         scope: 'rotation:manage' as const,

@@ -39,10 +39,7 @@ export function createEngineRetirement({ stores, leases, targets }: EngineRetire
       );
       const remaining = await stores.leases.unfinished({ engine: name });
       if (remaining.length) {
-        const result = await leases.revokeMany(
-          actor,
-          remaining.map((l) => l.lease_id),
-        );
+        const result = await leases.revokeMany(actor, remaining);
         if (result.pending.length) {
           throw new ApiError(
             'conflict',

@@ -275,11 +275,12 @@ export function createLeaseService({
       }
     },
 
-    get: async (leaseId: string) => leaseView(await mustGet(leaseId)),
+    /** The lease's record, or not_found: what a route reads once and hands to the calls below. */
+    mustGet,
 
     /** Extends from now by `increment` (default: the role's default_ttl), capped at the lease's max. */
-    async renew(actor: Identity, leaseId: string, incrementSeconds?: number) {
-      const lease = await mustGet(leaseId);
+    async renew(actor: Identity, lease: LeaseRecord, incrementSeconds?: number) {
+      const leaseId = lease.lease_id;
       if (lease.state !== 'active') throw new ApiError('conflict', `lease is ${lease.state}; it cannot be renewed`);
       let result;
       try {
@@ -310,8 +311,7 @@ export function createLeaseService({
     },
 
     /** Revokes and waits until the role is gone; `complete` is false when the first try failed and retries go on. */
-    async revoke(actor: Identity, leaseId: string, force = false) {
-      const lease = await mustGet(leaseId);
+    async revoke(actor: Identity, lease: LeaseRecord, force = false) {
       const view = await revokeOne(lease, force).catch((error) => {
         leaseMetrics.revoked(lease, 'error');
         throw error;
@@ -327,8 +327,8 @@ export function createLeaseService({
      * Asks for the revocation and answers at once: the request is durable (a signal the workflow takes
      * whenever a worker runs), the role is gone moments later. For shutdown hooks, which cannot wait.
      */
-    async requestRevocation(actor: Identity, leaseId: string) {
-      const lease = await mustGet(leaseId);
+    async requestRevocation(actor: Identity, lease: LeaseRecord) {
+      const leaseId = lease.lease_id;
       if (isFinished(lease.state)) return { lease: leaseView(lease), requested: false };
       // The revocation's audit entry is written by the workflow, with the lease's end, for `requestedBy`.
       await withinDeadline(temporal, waitMs, () =>
@@ -343,14 +343,14 @@ export function createLeaseService({
     },
 
     /** Revokes many leases with bounded parallelism; reports those whose role is not gone yet. */
-    async revokeMany(actor: Identity, leaseIds: string[]) {
+    async revokeMany(actor: Identity, leases: LeaseRecord[]) {
       const revoked: string[] = [];
       const pending: string[] = [];
-      const queue = [...leaseIds];
+      const queue = [...leases];
       const worker = async () => {
-        for (let id = queue.shift(); id; id = queue.shift()) {
-          const { complete } = await service.revoke(actor, id).catch(() => ({ complete: false }));
-          (complete ? revoked : pending).push(id);
+        for (let lease = queue.shift(); lease; lease = queue.shift()) {
+          const { complete } = await service.revoke(actor, lease).catch(() => ({ complete: false }));
+          (complete ? revoked : pending).push(lease.lease_id);
         }
       };
       await Promise.all(Array.from({ length: REVOKE_PARALLELISM }, worker));
@@ -378,10 +378,7 @@ export function createLeaseService({
           { permission: 'revoke', prefix: { engine, role } },
         );
       }
-      return service.revokeMany(
-        actor,
-        live.map((l) => l.lease_id),
-      );
+      return service.revokeMany(actor, live);
     },
   };
   return service;

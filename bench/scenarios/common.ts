@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { needsAclLock } from '../../engine/statements';
+import { needsAclLock, TAKE_ACL_LOCK } from '../../engine/statements';
 import { generatePassword, randomName } from '../../lib/random';
 import { formatExpiration, render } from '../../lib/templates';
 import type { BenchEnv, Shape } from '../lib/env';
@@ -74,7 +74,7 @@ export function rawMinter(env: BenchEnv, shape: Shape, connections: number) {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        if (lock) await client.query(`SELECT pg_advisory_xact_lock(hashtext('scaivault:acl'))`);
+        if (lock) await client.query(TAKE_ACL_LOCK);
         for (const statement of shape.creation) await client.query(render(statement, values));
         await client.query('COMMIT');
         created.push(name);
