@@ -83,6 +83,24 @@ export async function leaseWorkflow(input: LeaseWorkflowInput): Promise<LeaseVie
   return lease(input, patched);
 }
 
+/** Everything one run of a lease workflow knows, in one object (Temporal's safe-message-handlers sample). */
+interface LeaseState {
+  progress: LeaseProgress;
+  /** What the issue update answers with, once the role exists. */
+  credential?: IssuedCredential;
+  /** Why the role could not be issued: the issue update answers with it, and the workflow only cleans up. */
+  issueFailure?: ApplicationFailure;
+  revokeRequested: boolean;
+  /** Who asked for the revocation without waiting for it: its audit entry is written with the lease's end. */
+  revokeRequestedBy?: string;
+  forceRequested: boolean;
+  /** A renewal moved the expiry: the sleep starts over. */
+  expiryMoved: boolean;
+  /** The lease takes no more renewals: its revocation is about to begin. */
+  renewalsClosed: boolean;
+  updatesThisRun: number;
+}
+
 async function lease(
   { spec, progress: carried }: LeaseWorkflowInput,
   applied: (patchId: string) => boolean,
@@ -92,16 +110,16 @@ async function lease(
   if (workflowInfo().workflowId !== spec.leaseId) {
     throw ApplicationFailure.nonRetryable('the lease input belongs to another workflow id', LeaseErrors.inputMismatch);
   }
-  let progress: LeaseProgress = carried ?? newProgress(spec.ttlSeconds, spec.maxTtlSeconds);
-  let credential: IssuedCredential | undefined;
-  let issueFailure: ApplicationFailure | undefined;
-  let revokeRequested = progress.state !== 'active';
-  let forceRequested = false;
-  let expiryMoved = false;
-  /** Set once the lease stops taking renewals: its revocation is about to begin. */
-  let ending = false;
+  const state: LeaseState = {
+    progress: carried ?? newProgress(spec.ttlSeconds, spec.maxTtlSeconds),
+    revokeRequested: carried !== undefined && carried.state !== 'active',
+    forceRequested: false,
+    expiryMoved: false,
+    renewalsClosed: false,
+    updatesThisRun: 0,
+  };
+  /** One renewal at a time, in arrival order. */
   const renewals = new Mutex();
-  let updatesThisRun = 0;
 
   const view = (): LeaseView => ({
     leaseId: spec.leaseId,
@@ -110,32 +128,32 @@ async function lease(
     username: spec.username,
     identityId: spec.identityId,
     metadata: spec.metadata,
-    ...progress,
+    ...state.progress,
   });
   const continueAsNewDue = () =>
     workflowInfo().continueAsNewSuggested ||
     workflowInfo().historyLength > MAX_HISTORY_EVENTS_PER_RUN ||
-    updatesThisRun >= MAX_UPDATES_PER_RUN;
+    state.updatesThisRun >= MAX_UPDATES_PER_RUN;
 
   setHandler(leaseQuery, view);
-  /** Who asked for the revocation without waiting for it: its audit entry is written with the lease's end. */
-  let revokeRequestedBy: string | undefined;
   setHandler(abandonSignal, (request) => {
-    revokeRequested = true;
-    revokeRequestedBy ??= request?.requestedBy;
+    state.revokeRequested = true;
+    state.revokeRequestedBy ??= request?.requestedBy;
   });
 
   setHandler(issueUpdate, async () => {
-    await condition(() => credential !== undefined || issueFailure !== undefined);
-    if (issueFailure) throw issueFailure;
-    return credential!;
+    await condition(() => state.credential !== undefined || state.issueFailure !== undefined);
+    if (state.issueFailure) throw state.issueFailure;
+    return state.credential!;
   });
 
   /** Refuses a renewal the lease can no longer take: checked when it arrives and again when its turn comes. */
   const assertRenewable = () => {
-    if (ending || progress.state !== 'active' || revokeRequested || Date.now() >= Date.parse(progress.expiresAt)) {
+    const { progress } = state;
+    const revoking = state.revokeRequested || state.renewalsClosed;
+    if (revoking || progress.state !== 'active' || Date.now() >= Date.parse(progress.expiresAt)) {
       throw ApplicationFailure.nonRetryable(
-        `lease is ${revokeRequested || ending ? 'being revoked' : progress.state}`,
+        `lease is ${revoking ? 'being revoked' : progress.state}`,
         LeaseErrors.notActive,
       );
     }
@@ -150,18 +168,21 @@ async function lease(
   setHandler(
     renewUpdate,
     async ({ incrementSeconds, requestedBy }) => {
-      updatesThisRun++;
-      // One renewal at a time, in arrival order; one that waited finds the lease as the one before it left it.
+      state.updatesThisRun++;
+      // A renewal that waited its turn finds the lease as the one before it left it.
       return await renewals.runExclusive(async () => {
         assertRenewable();
-        const plan = plannedRenewal(Date.now(), incrementSeconds ?? spec.defaultIncrementSeconds, progress);
-        const next = { ...progress, expiresAt: new Date(plan.expiresAtMs).toISOString() };
+        const plan = plannedRenewal(Date.now(), incrementSeconds ?? spec.defaultIncrementSeconds, state.progress);
+        const next = { ...state.progress, expiresAt: new Date(plan.expiresAtMs).toISOString() };
         await database.renewCredential({ spec, progress: next, requestedBy });
-        progress = { ...next, state: progress.state };
-        upsertSearchAttributes(leaseSearchAttributes(spec, progress));
-        expiryMoved = true;
+        state.progress = { ...next, state: state.progress.state };
+        upsertSearchAttributes(leaseSearchAttributes(spec, state.progress));
+        state.expiryMoved = true;
         const warnings = plan.capped
-          ? [`the requested increment passes the lease's max TTL; the lease now ends at its max, ${progress.expiresAt}`]
+          ? [
+              "the requested increment passes the lease's max TTL; " +
+                `the lease now ends at its max, ${state.progress.expiresAt}`,
+            ]
           : [];
         return { lease: view(), warnings, grantedSeconds: plan.grantedSeconds };
       });
@@ -177,69 +198,45 @@ async function lease(
   );
 
   setHandler(revokeUpdate, async ({ force }) => {
-    updatesThisRun++;
-    revokeRequested = true;
-    if (force) forceRequested = true;
-    await condition(() => isFinished(progress.state) || (!force && progress.state === 'revocation_failed'));
+    state.updatesThisRun++;
+    state.revokeRequested = true;
+    if (force) state.forceRequested = true;
+    await condition(() => isFinished(state.progress.state) || (!force && state.progress.state === 'revocation_failed'));
     return view();
   });
 
+  // The story: issue the role, sleep until the lease ends, revoke until the role is gone.
   if (!carried) {
     try {
       // Leases issued before the change replay their recorded (regular) activity.
-      const { password } = await (applied(LOCAL_ISSUE_PATCH) ? issuingLocally : issuing).createCredential({
-        spec,
-        progress,
-      });
-      credential = { lease: view(), password };
+      const issue = applied(LOCAL_ISSUE_PATCH) ? issuingLocally : issuing;
+      const { password } = await issue.createCredential({ spec, progress: state.progress });
+      state.credential = { lease: view(), password };
     } catch (error) {
-      issueFailure = ApplicationFailure.nonRetryable(causeMessage(error), LeaseErrors.issueFailed);
+      state.issueFailure = ApplicationFailure.nonRetryable(innermostMessage(error), LeaseErrors.issueFailed);
       // An attempt whose answer was lost may still have created the role: make sure it is gone.
-      progress = { ...progress, revokeReason: 'revoked' };
-      return await finish();
+      state.progress = { ...state.progress, revokeReason: 'revoked' };
+      return await revokeUntilGone();
     }
   }
 
-  while (!revokeRequested) {
-    const remaining = Date.parse(progress.expiresAt) - Date.now();
+  while (!state.revokeRequested) {
+    const remaining = Date.parse(state.progress.expiresAt) - Date.now();
     if (remaining <= 0 && !renewals.isLocked()) break;
-    expiryMoved = false;
-    await condition(() => revokeRequested || expiryMoved || continueAsNewDue(), Math.max(remaining, 0));
+    state.expiryMoved = false;
+    await condition(() => state.revokeRequested || state.expiryMoved || continueAsNewDue(), Math.max(remaining, 0));
     await condition(() => !renewals.isLocked());
-    if (continueAsNewDue() && !revokeRequested) return await carryOn();
+    if (continueAsNewDue() && !state.revokeRequested) return await continueAsNewWithProgress();
   }
-  progress = { ...progress, revokeReason: progress.revokeReason ?? (revokeRequested ? 'revoked' : 'expired') };
-  return await finish();
+  const revokeReason = state.progress.revokeReason ?? (state.revokeRequested ? 'revoked' : 'expired');
+  state.progress = { ...state.progress, revokeReason };
+  return await revokeUntilGone();
 
   /** Revokes until the role is gone: a durable workflow need not give up where Vault would. */
-  async function finish(): Promise<LeaseView> {
-    ending = true;
+  async function revokeUntilGone(): Promise<LeaseView> {
+    state.renewalsClosed = true;
     // Leases whose revocation began before the change replay their recorded (regular) activities.
-    if (applied(LOCAL_REVOKE_PATCH)) return await revokeLocally();
-    if (progress.state === 'active') await record({ ...progress, state: 'revoking' });
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await database
-        .revokeCredential({ spec })
-        .catch((error) => ({ roleGone: false, errors: [causeMessage(error)] }));
-      if (outcome.roleGone) break;
-      const lastError = outcome.errors.join('; ') || 'the role still exists after the revocation statements';
-      if (progress.state !== 'revocation_failed' || progress.lastError !== lastError) {
-        await record({ ...progress, state: 'revocation_failed', lastError }, endingAudit(progress, lastError));
-      }
-      if (forceRequested) {
-        progress = { ...progress, forced: true };
-        break;
-      }
-      await condition(() => forceRequested, Math.min(5_000 * 2 ** (attempt - 1), MAX_REVOKE_BACKOFF_MS));
-      if (continueAsNewDue() && !forceRequested) return await carryOn();
-    }
-    // An expiry has no caller to record it; a requested revocation is recorded by the API that took it.
-    await record(
-      { ...ended(progress, Date.now()), lastError: progress.forced ? progress.lastError : undefined },
-      endingAudit(progress),
-    );
-    await condition(allHandlersFinished);
-    return view();
+    return await (applied(LOCAL_REVOKE_PATCH) ? revokeLocally() : revokeWithActivities());
   }
 
   /**
@@ -253,42 +250,79 @@ async function lease(
       try {
         outcome = await revoking.revokeAndRecord({
           spec,
-          progress,
-          record: !issueFailure,
-          requestedBy: revokeRequestedBy,
+          progress: state.progress,
+          record: !state.issueFailure,
+          requestedBy: state.revokeRequestedBy,
         });
       } catch (error) {
         // The store or the database did not answer: record that through the store's own retries.
-        const lastError = causeMessage(error);
-        if (progress.state !== 'revocation_failed' || progress.lastError !== lastError) {
-          await record({ ...progress, state: 'revocation_failed', lastError }, endingAudit(progress, lastError));
-        }
-        outcome = { roleGone: false, progress };
+        await recordFailedAttempt(innermostMessage(error));
+        outcome = { roleGone: false, progress: state.progress };
       }
-      if (outcome.progress.state !== progress.state)
+      if (outcome.progress.state !== state.progress.state) {
         upsertSearchAttributes(leaseSearchAttributes(spec, outcome.progress));
-      progress = outcome.progress;
+      }
+      state.progress = outcome.progress;
       if (outcome.roleGone || outcome.engineGone) break;
-      if (forceRequested) {
-        await record({ ...ended(progress, Date.now()), forced: true }, endingAudit(progress));
+      if (state.forceRequested) {
+        await recordState({ ...ended(state.progress, Date.now()), forced: true }, endingAudit(state.progress));
         break;
       }
-      await condition(() => forceRequested, Math.min(5_000 * 2 ** (attempt - 1), MAX_REVOKE_BACKOFF_MS));
-      if (continueAsNewDue() && !forceRequested) return await carryOn();
+      await backOff(attempt);
+      if (continueAsNewDue() && !state.forceRequested) return await continueAsNewWithProgress();
     }
     await condition(allHandlersFinished);
     return view();
   }
 
-  async function record(next: LeaseProgress, audit?: LeaseAuditEvent) {
-    if (!issueFailure) await store.recordLeaseState({ spec, progress: next, audit });
-    progress = next;
-    upsertSearchAttributes(leaseSearchAttributes(spec, progress));
+  /** The revocation as leases recorded it before `revokeLocally`: state, statements and record as activities. */
+  async function revokeWithActivities(): Promise<LeaseView> {
+    if (state.progress.state === 'active') await recordState({ ...state.progress, state: 'revoking' });
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await database
+        .revokeCredential({ spec })
+        .catch((error) => ({ roleGone: false, errors: [innermostMessage(error)] }));
+      if (outcome.roleGone) break;
+      await recordFailedAttempt(outcome.errors.join('; ') || 'the role still exists after the revocation statements');
+      if (state.forceRequested) {
+        state.progress = { ...state.progress, forced: true };
+        break;
+      }
+      await backOff(attempt);
+      if (continueAsNewDue() && !state.forceRequested) return await continueAsNewWithProgress();
+    }
+    // An expiry has no caller to record it; a requested revocation is recorded by the API that took it.
+    const { progress } = state;
+    await recordState(
+      { ...ended(progress, Date.now()), lastError: progress.forced ? progress.lastError : undefined },
+      endingAudit(progress),
+    );
+    await condition(allHandlersFinished);
+    return view();
   }
 
-  async function carryOn(): Promise<never> {
+  /** Records a failed attempt once per distinct error, so a stuck revocation does not flood the store. */
+  async function recordFailedAttempt(lastError: string) {
+    const { progress } = state;
+    if (progress.state !== 'revocation_failed' || progress.lastError !== lastError) {
+      await recordState({ ...progress, state: 'revocation_failed', lastError }, endingAudit(progress, lastError));
+    }
+  }
+
+  /** Waits before the next attempt (5 s, doubling, capped at 5 minutes), or until an operator forces the end. */
+  async function backOff(attempt: number) {
+    await condition(() => state.forceRequested, Math.min(5_000 * 2 ** (attempt - 1), MAX_REVOKE_BACKOFF_MS));
+  }
+
+  async function recordState(next: LeaseProgress, audit?: LeaseAuditEvent) {
+    if (!state.issueFailure) await store.recordLeaseState({ spec, progress: next, audit });
+    state.progress = next;
+    upsertSearchAttributes(leaseSearchAttributes(spec, state.progress));
+  }
+
+  async function continueAsNewWithProgress(): Promise<never> {
     await condition(allHandlersFinished);
-    return continueAsNew<typeof leaseWorkflowV2>({ spec, progress });
+    return continueAsNew<typeof leaseWorkflowV2>({ spec, progress: state.progress });
   }
 }
 
@@ -303,7 +337,7 @@ function newProgress(ttlSeconds: number, maxTtlSeconds: number): LeaseProgress {
 }
 
 /** The innermost message of an activity failure: the database's own words, never a stack. */
-function causeMessage(error: unknown): string {
+function innermostMessage(error: unknown): string {
   let current: unknown = error;
   while (current instanceof Error && current.cause instanceof Error) current = current.cause;
   return current instanceof Error ? current.message : String(current);
