@@ -19,6 +19,22 @@ export default tseslint.config(
     },
   },
   {
+    // The npm bin entry is plain CommonJS run by Node: it loads tsx, then the TypeScript CLI.
+    files: ['bin/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  {
+    // Plain ES modules Node preloads (`--import`).
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: nothing that touches the machine.
     files: ['workflows/**/*.ts'],
     rules: {

@@ -5,6 +5,8 @@ export default defineConfig({
     // Temporal's native bridge crashes under worker threads: each test file gets its own process.
     pool: 'forks',
     maxWorkers: 2,
+    // Workers the tests start in-process run their workflow threads as the shipped worker does.
+    execArgv: ['--import', './worker/workflow-thread-setup.mjs'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', ['json', { outputFile: '.data/test-results.json' }]],

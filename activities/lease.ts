@@ -55,7 +55,8 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
       roleGone: outcome.roleGone,
       errors: outcome.errors.map(
         (f) =>
-          `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}${f.hint ? ` (hint: ${f.hint})` : ''}`,
+          `${f.statementIndex >= 0 ? `statement ${f.statementIndex}` : 'session cleanup'}: ${f.message}` +
+          (f.hint ? ` (hint: ${f.hint})` : ''),
       ),
     };
   }
@@ -132,7 +133,8 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
       } catch (error) {
         if (!(error instanceof EngineGone)) throw error;
         // Nothing can reach the database any more: a final outcome, recorded once, not retried forever.
-        const lastError = `engine ${spec.engine} was deleted; its database could not be reached to drop ${spec.username}`;
+        const lastError =
+          `engine ${spec.engine} was deleted; ` + `its database could not be reached to drop ${spec.username}`;
         const next: LeaseProgress = { ...ended(progress, Date.now()), lastError };
         if (record)
           await recordState(spec, next, {

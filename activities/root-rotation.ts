@@ -61,16 +61,14 @@ export function createRootRotationActivities({ stores, targets }: RootRotationAc
       const existing = await rotation.get(rotationId);
       if (existing?.new_version != null) return { outcome: 'started', rotationId };
       return stores.atomically(async (tx) => {
-        const row = await rotation
-          .within(tx)
-          .begin({
-            rotation_id: rotationId,
-            secret_path: path,
-            policy_id: null,
-            workflow_id: workflowId,
-            trigger: 'rotate_root',
-            requested_by: requestedBy,
-          });
+        const row = await rotation.within(tx).begin({
+          rotation_id: rotationId,
+          secret_path: path,
+          policy_id: null,
+          workflow_id: workflowId,
+          trigger: 'rotate_root',
+          requested_by: requestedBy,
+        });
         if (row === 'busy')
           return { outcome: 'busy' as const, rotationId: (await rotation.inProgress(path))?.rotation_id ?? 'unknown' };
         const orphan = await secrets.within(tx).pending(path);
@@ -108,6 +106,7 @@ export function createRootRotationActivities({ stores, targets }: RootRotationAc
           (error as { code?: string; sqlstate?: string }).code ?? (error as { sqlstate?: string }).sqlstate;
         const message = scrub(describe(error), next.password, verifier);
         if (sqlstate) return { refused: message };
+        // eslint-disable-next-line preserve-caught-error -- the unscrubbed error may carry the new password or verifier
         throw new Error(`the database did not answer: ${message}`);
       }
     },

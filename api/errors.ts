@@ -60,7 +60,10 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   return sendError(reply, request, 'internal', 'internal error; see the server log under this request id');
 }
 
-/** A request Node could not even parse (over-large headers, a broken request line): answered in the contract's shape. */
+/**
+ * A request Node could not even parse (over-large headers, a broken request line): answered in the
+ * contract's shape.
+ */
 export function rejectMalformedRequest(error: Error & { code?: string }, socket: Socket) {
   if (!socket.writable) return socket.destroy();
   const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
@@ -73,7 +76,8 @@ export function rejectMalformedRequest(error: Error & { code?: string }, socket:
   });
   // 400 rather than 431: the contract gives invalid_request one status.
   socket.end(
-    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 

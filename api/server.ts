@@ -71,7 +71,8 @@ const PACKAGE_VERSION = (
 
 /**
  * One line per request, at debug: writing two info lines per request was about a fifth of the API's busy
- * time in a CPU profile under load (bench/README.md), and the audit log is the record of what was asked and by whom. Errors still log.
+ * time in a CPU profile under load (bench/README.md), and the audit log is the record of what was asked and by
+ * whom. Errors still log.
  */
 class QuietRequestLog extends LogController {
   override incomingRequest() {}

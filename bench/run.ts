@@ -14,7 +14,8 @@ import { scaleScenario } from './scenarios/scale';
 import { workflowCodeScenario } from './scenarios/workflow-code';
 
 /**
- * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,revoke,expiry,scale] [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]`:
+ * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,revoke,expiry,scale]
+ * [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]`:
  * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
  * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
@@ -27,7 +28,10 @@ const only = onlyArg
   : undefined;
 const wanted = (name: string) => !only || only.includes(name);
 const against = args.find((a) => a.startsWith('--against='))?.split('=')[1];
-/** `--storm-lever=<WORKER_ENV>=<value>[,<count>]`: an expiry storm of <count> with the shipped worker, then with that setting. */
+/**
+ * `--storm-lever=<WORKER_ENV>=<value>[,<count>]`: an expiry storm of <count> with the shipped worker, then
+ * with that setting.
+ */
 const stormArg = args
   .find((a) => a.startsWith('--storm-lever='))
   ?.slice('--storm-lever='.length)

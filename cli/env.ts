@@ -8,7 +8,8 @@ export function clientFromEnv(env: NodeJS.ProcessEnv = process.env, tokenSource?
   const token = tokenSource ?? env.SCAIVAULT_TOKEN?.trim();
   if (!token) {
     throw new UsageError(
-      'SCAIVAULT_TOKEN is not set: export SCAIVAULT_TOKEN=<your token> (the root token of a fresh `npm start` is in .data/root-token)',
+      'SCAIVAULT_TOKEN is not set: export SCAIVAULT_TOKEN=<your token> ' +
+        '(the root token of a fresh `npm start` is in .data/root-token)',
     );
   }
   const address = env.SCAIVAULT_ADDR?.trim() || DEFAULT_ADDRESS;

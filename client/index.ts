@@ -54,7 +54,9 @@ export class ScaiVaultClient {
     const query = Object.entries(options.query ?? {}).filter(
       (e): e is [string, string | number] => e[1] !== undefined && e[1] !== '',
     );
-    const url = `${this.address}${path}${query.length ? `?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)]))}` : ''}`;
+    const url =
+      `${this.address}${path}` +
+      `${query.length ? `?${new URLSearchParams(query.map(([k, v]): [string, string] => [k, String(v)]))}` : ''}`;
     let response: Response;
     try {
       response = await fetch(url, {

@@ -33,7 +33,10 @@ export class RotatingPool {
   }
 
   /** Runs one query on the current credential's pool. */
-  async query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
     const generation = this.take();
     try {
       return await generation.pool.query<R>(text, values);

@@ -33,7 +33,10 @@ export function connectionUrlProblem(template: string): string | undefined {
   if (sslmode && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;
   const file = FILE_PARAMETERS.find((name) => url.searchParams.has(name));
   if (file) {
-    return `connection_url may not name a file on the ScaiVault server (${file}): give the CA certificate as config.ca_certificate (PEM); client certificates are not supported`;
+    return (
+      `connection_url may not name a file on the ScaiVault server (${file}): ` +
+      'give the CA certificate as config.ca_certificate (PEM); client certificates are not supported'
+    );
   }
   return undefined;
 }

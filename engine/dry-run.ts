@@ -60,7 +60,8 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
           };
           if (phase !== 'revocation') throw new DefinitionRejected(phase, failure);
           warnings.push(
-            `revocation_statements[${index}] fails (${failure.sqlstate}): ${failure.message}${failure.hint ? `. ${failure.hint}` : ''}`,
+            `revocation_statements[${index}] fails (${failure.sqlstate}): ${failure.message}` +
+              (failure.hint ? `. ${failure.hint}` : ''),
           );
           continue;
         }
@@ -76,7 +77,8 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
     if (await roleExists(client, probe)) {
       throw new DefinitionRejected('revocation', {
         statementIndex: statements.revocation.length - 1,
-        message: `the user still exists after the revocation statements${warnings.length ? `: ${warnings.join('; ')}` : ''}`,
+        message:
+          'the user still exists after the revocation statements' + (warnings.length ? `: ${warnings.join('; ')}` : ''),
         hint: 'end the revocation statements with DROP ROLE IF EXISTS "{{name}}"',
       });
     }
@@ -86,9 +88,11 @@ export async function dryRunRole(client: pg.ClientBase, statements: RoleStatemen
   }
   if (statements.creation.some((s) => PER_TABLE_GRANT.test(s) && !/\bGRANT\s+"?[a-z0-9_]+"?\s+TO\b/i.test(s))) {
     warnings.push(
-      "the creation statements grant table privileges to each lease user: every live lease adds an entry to each table's ACL, " +
-        'and around 1,000-2,500 live leases Postgres fails with "row is too big". For many concurrent leases grant the ' +
-        'privileges once to a group role and create users with CREATE ROLE "{{name}}" ... IN ROLE <group> (see the README)',
+      'the creation statements grant table privileges to each lease user: ' +
+        "every live lease adds an entry to each table's ACL, " +
+        'and around 1,000-2,500 live leases Postgres fails with "row is too big". ' +
+        'For many concurrent leases grant the privileges once to a group role ' +
+        'and create users with CREATE ROLE "{{name}}" ... IN ROLE <group> (see the README)',
     );
   }
   return warnings;
@@ -104,8 +108,9 @@ function hintFor(error: unknown, admin: string): string | undefined {
   if (OWNED_DENIED.test(message)) {
     return (
       `On PostgreSQL 15 and older, ${admin} may REASSIGN or DROP OWNED only for roles it is a member of. ` +
-      `While lease users own nothing, DROP ROLE still succeeds; a lease user that creates objects will not be dropped ` +
-      `(the lease shows revocation_failed). Add GRANT "{{name}}" TO ${admin} to the creation statements to make these statements work`
+      'While lease users own nothing, DROP ROLE still succeeds; ' +
+      'a lease user that creates objects will not be dropped (the lease shows revocation_failed). ' +
+      `Add GRANT "{{name}}" TO ${admin} to the creation statements to make these statements work`
     );
   }
   return undefined;
@@ -124,24 +129,37 @@ async function explainNotice(
   const object = notice.message?.match(NO_PRIVILEGES)?.[1];
   if (!object) return `${where}: ${notice.severity ?? 'NOTICE'}: ${notice.message}`;
   const { rows } = await client.query<{ kind: string | null; granted: boolean | null }>(
-    `SELECT CASE WHEN to_regclass(quote_ident($2)) IS NOT NULL THEN 'table'
-                 WHEN EXISTS (SELECT 1 FROM pg_database WHERE datname = $2) THEN 'database'
-                 WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2) THEN 'schema' END AS kind,
-            CASE WHEN to_regclass(quote_ident($2)) IS NOT NULL THEN has_table_privilege($1, to_regclass(quote_ident($2)), 'SELECT')
-                 WHEN EXISTS (SELECT 1 FROM pg_database WHERE datname = $2) THEN has_database_privilege($1, $2, 'CONNECT')
-                 WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2) THEN has_schema_privilege($1, $2, 'USAGE') END AS granted`,
+    `SELECT
+       CASE WHEN to_regclass(quote_ident($2)) IS NOT NULL THEN 'table'
+            WHEN EXISTS (SELECT 1 FROM pg_database WHERE datname = $2) THEN 'database'
+            WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2) THEN 'schema' END AS kind,
+       CASE WHEN to_regclass(quote_ident($2)) IS NOT NULL
+              THEN has_table_privilege($1, to_regclass(quote_ident($2)), 'SELECT')
+            WHEN EXISTS (SELECT 1 FROM pg_database WHERE datname = $2)
+              THEN has_database_privilege($1, $2, 'CONNECT')
+            WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2)
+              THEN has_schema_privilege($1, $2, 'USAGE') END AS granted`,
     [probe, object],
   );
   const { kind, granted } = rows[0] ?? { kind: null, granted: null };
   if (granted) {
-    return `${where}: no privileges were granted for "${object}" (${admin} does not own it); issued users still have access through PUBLIC`;
+    return (
+      `${where}: no privileges were granted for "${object}" (${admin} does not own it); ` +
+      'issued users still have access through PUBLIC'
+    );
   }
   if (kind === 'table') {
     return (
-      `${where}: no privileges were granted for "${object}": ${admin} holds no grant option on it, so issued users will get ` +
-      `"permission denied for table ${object}". Fix: GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${admin} WITH GRANT OPTION ` +
-      `(and ALTER DEFAULT PRIVILEGES ... GRANT SELECT ON TABLES TO ${admin} WITH GRANT OPTION for future tables), or use a group role`
+      `${where}: no privileges were granted for "${object}": ` +
+      `${admin} holds no grant option on it, so issued users will get ` +
+      `"permission denied for table ${object}". ` +
+      `Fix: GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${admin} WITH GRANT OPTION ` +
+      `(and ALTER DEFAULT PRIVILEGES ... GRANT SELECT ON TABLES TO ${admin} WITH GRANT OPTION for future tables), ` +
+      'or use a group role'
     );
   }
-  return `${where}: no privileges were granted for "${object}": ${admin} may not grant on it, and issued users will not have that access`;
+  return (
+    `${where}: no privileges were granted for "${object}": ` +
+    `${admin} may not grant on it, and issued users will not have that access`
+  );
 }

@@ -37,7 +37,8 @@ const SESSION_CONTROL =
 export function sessionControlProblem(statement: string): string | undefined {
   const keyword = statement.replace(LEADING_NOISE, '').match(SESSION_CONTROL)?.[0];
   return keyword
-    ? `${keyword.trim().toUpperCase()} controls the transaction or the session, which ScaiVault runs the statements in; use SET LOCAL for a setting`
+    ? `${keyword.trim().toUpperCase()} controls the transaction or the session, ` +
+        'which ScaiVault runs the statements in; use SET LOCAL for a setting'
     : undefined;
 }
 
@@ -187,7 +188,8 @@ export async function createRole(
       proceed: async (rows) => {
         if (rows.length === 0) return true;
         await client.query(
-          `ALTER ROLE ${name} WITH PASSWORD ${pg.escapeLiteral(values.password)} VALID UNTIL ${pg.escapeLiteral(values.expiration)}`,
+          `ALTER ROLE ${name} WITH PASSWORD ${pg.escapeLiteral(values.password)} ` +
+            `VALID UNTIL ${pg.escapeLiteral(values.expiration)}`,
         );
         return false;
       },
@@ -204,7 +206,9 @@ export async function createRole(
  */
 async function endSessions(client: pg.ClientBase, username: string, superuser: boolean, errors: SqlFailure[]) {
   const name = pg.escapeIdentifier(username);
-  const terminate = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${pg.escapeLiteral(username)} AND pid <> pg_backend_pid()`;
+  const terminate =
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity ' +
+    `WHERE usename = ${pg.escapeLiteral(username)} AND pid <> pg_backend_pid()`;
   try {
     await client.query(`ALTER ROLE ${name} NOLOGIN`);
     if (superuser) {
@@ -234,7 +238,8 @@ async function endSessions(client: pg.ClientBase, username: string, superuser: b
 export async function dropRole(client: pg.ClientBase, statements: string[], username: string) {
   const errors: SqlFailure[] = [];
   const { rows } = await client.query<{ present: boolean; superuser: boolean }>(
-    'SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS present, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser',
+    'SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS present, ' +
+      '(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser',
     [username],
   );
   if (!rows[0]!.present) return { roleGone: true, errors };

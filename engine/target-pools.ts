@@ -106,7 +106,9 @@ export class TargetPools {
     const engine = await this.deps.engines.getForRevocation(engineName);
     if (!engine) throw new EngineGone(engineName);
     const { credential, version } = await readRootCredential(this.deps.secrets, engine, usePending);
-    const source = `${version}|${engine.connection_url}|${engine.ca_certificate ?? ''}|${engine.statement_timeout}|${engine.lock_timeout}`;
+    const source =
+      `${version}|${engine.connection_url}|${engine.ca_certificate ?? ''}|` +
+      `${engine.statement_timeout}|${engine.lock_timeout}`;
     const current = this.entries.get(engineName);
     const ttlMs = engine.credentials_cache_ttl * 1000;
     if (current && current.source === source) {

@@ -38,7 +38,10 @@ export const hasScope = (identity: Identity, scope: Scope) => isAdmin(identity) 
 export const ROOT_IDENTITY = 'root';
 export const ENGINE_IDENTITY = 'system:dynamic-engines';
 export const credsPath = (engine: string, role: string) => `dynamic/${engine}/creds/${role}`;
-/** Policy paths of the management routes, after Vault's database engine (`database/config/<name>`, `database/roles/<name>`). */
+/**
+ * Policy paths of the management routes, after Vault's database engine (`database/config/<name>`,
+ * `database/roles/<name>`).
+ */
 export const engineConfigPath = (engine: string) => `dynamic/${engine}/config`;
 export const rolePath = (engine: string, role?: string) => `dynamic/${engine}/roles${role ? `/${role}` : ''}`;
 export const ENGINES_PATH = 'dynamic/engines';

@@ -165,7 +165,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       localActivitySlots: e.SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS,
       stickyTimeoutSeconds: e.SCAIVAULT_WORKER_STICKY_TIMEOUT,
     } satisfies WorkerTuning,
-    /** Where receivers reach the API (a webhook's confirm_url); the worker builds URLs with it, so give both the same env. */
+    /**
+     * Where receivers reach the API (a webhook's confirm_url); the worker builds URLs with it, so give both
+     * the same env.
+     */
     publicUrl: (e.SCAIVAULT_PUBLIC_URL ?? `http://${e.SCAIVAULT_HOST}:${e.SCAIVAULT_PORT}`).replace(/\/+$/, ''),
   };
 }

@@ -4,7 +4,10 @@ import type { LeaseProgress, LeaseSpec } from './lease';
 export interface LeaseActivities {
   /** Runs the creation statements in one transaction and records the lease. Idempotent across retries. */
   createCredential(input: { spec: LeaseSpec; progress: LeaseProgress }): Promise<{ password: string }>;
-  /** Runs the renew statements, moving `VALID UNTIL`, and records the new expiry with its audit entry (for `requestedBy`). */
+  /**
+   * Runs the renew statements, moving `VALID UNTIL`, and records the new expiry with its audit entry (for
+   * `requestedBy`).
+   */
   renewCredential(input: { spec: LeaseSpec; progress: LeaseProgress; requestedBy?: string }): Promise<void>;
   /** Ends the role's sessions, runs the revocation statements, and reports whether the role is gone. */
   revokeCredential(input: { spec: LeaseSpec }): Promise<{ roleGone: boolean; errors: string[] }>;

@@ -69,7 +69,7 @@ export interface RenewResult {
   grantedSeconds?: number;
 }
 
-/** A lease has ended once its role is gone: revoked, or expired. Every other state is unfinished (its workflow runs). */
+/** A lease has ended once its role is gone: revoked or expired. Every other state is unfinished (its workflow runs). */
 export const FINISHED_STATES: readonly LeaseState[] = ['revoked', 'expired'];
 export const UNFINISHED_STATES: readonly LeaseState[] = LEASE_STATES.filter(
   (state) => !FINISHED_STATES.includes(state),

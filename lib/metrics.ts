@@ -32,15 +32,18 @@ const renewals = new Counter({
 const revocations = new Counter({
   name: 'scaivault_lease_revocations_total',
   help:
-    'Revocations of unfinished leases requested through the API, by outcome: revoked (role gone), forced (ended by an operator; the role may remain), ' +
-    'revocation_failed (the workflow keeps retrying), revoking (no worker answered in time; queued), expired (it ended first), error (could not be requested).',
+    'Revocations of unfinished leases requested through the API, by outcome: revoked (role gone), ' +
+    'forced (ended by an operator; the role may remain), revocation_failed (the workflow keeps retrying), ' +
+    'revoking (no worker answered in time; queued), expired (it ended first), error (could not be requested).',
   labelNames: ['engine', 'role', 'outcome'] as const,
   registers: [processRegistry],
 });
 
 const expirations = new Counter({
   name: 'scaivault_lease_expirations_total',
-  help: 'Leases ended by their workflow at expiry with the role dropped; counted by the worker process that recorded it.',
+  help:
+    'Leases ended by their workflow at expiry with the role dropped; ' +
+    'counted by the worker process that recorded it.',
   labelNames: ['engine', 'role'] as const,
   registers: [processRegistry],
 });

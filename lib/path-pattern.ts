@@ -72,7 +72,10 @@ export function rulesAllow(rules: PolicyRule[], permission: Permission, path: st
 export const rulesDeny = (rules: PolicyRule[], path: string) =>
   rules.some((rule) => rule.permissions.includes('deny') && matchesPattern(rule.path_pattern, path));
 
-/** A well-formed pattern as whole segments (`+` or literal) and, for a prefix pattern, what the last one starts with. */
+/**
+ * A well-formed pattern as whole segments (`+` or literal) and, for a prefix pattern, what the last one
+ * starts with.
+ */
 interface Shape {
   segments: string[];
   /** Defined for a prefix pattern: the text after the last whole segment's slash, before `*` ('' for `infra/*`). */

@@ -23,5 +23,8 @@ export function receiverAddressProblem(address: string, allow: ReceiverAllowList
   if (range === 'unicast' || allow === 'all') return undefined;
   if (allow.some(([network, bits]) => network.kind() === parsed.kind() && parsed.match(network, bits)))
     return undefined;
-  return `the receiver's address ${parsed.toString()} is ${range}: webhooks reach public addresses only, unless SCAIVAULT_WEBHOOK_ALLOW_PRIVATE allows it`;
+  return (
+    `the receiver's address ${parsed.toString()} is ${range}: ` +
+    'webhooks reach public addresses only, unless SCAIVAULT_WEBHOOK_ALLOW_PRIVATE allows it'
+  );
 }

@@ -1,7 +1,10 @@
 import type { SearchAttributePair, SearchAttributeType } from '@temporalio/common';
 import type { LeaseProgress, LeaseSpec } from './lease';
 
-/** A typed search attribute key, as `defineSearchAttributeKey` makes one (a plain object: the workflow sandbox imports it). */
+/**
+ * A typed search attribute key, as `defineSearchAttributeKey` makes one (a plain object: the workflow
+ * sandbox imports it).
+ */
 const key = <T extends SearchAttributeType>(name: string, type: T) => ({ name, type });
 
 /**

@@ -42,7 +42,10 @@ export function secretPolicyProblem(rules: SecretPolicyRules): string | undefine
   if (required > rules.length) return `the minimums add up to ${required}, more than length ${rules.length}`;
   const bits = rules.length * Math.log2(charset.length);
   if (bits < MIN_ENTROPY_BITS)
-    return `values would carry ${Math.floor(bits)} bits of entropy; at least ${MIN_ENTROPY_BITS} are needed (longer length or larger charset)`;
+    return (
+      `values would carry ${Math.floor(bits)} bits of entropy; ` +
+      `at least ${MIN_ENTROPY_BITS} are needed (longer length or larger charset)`
+    );
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import { createLogger } from '../lib/logger';
 import { READY_MESSAGE } from '../lib/supervised';
 import { ensureRootToken } from '../store/bootstrap';
 import { openMigratedStore } from '../store/open';
+import { nodeFlagsFor } from '../worker/node-flags';
 import { portOpen, startDevServer, stopChildProcess, stopDevServer } from './temporal-cli';
 
 /**
@@ -61,6 +62,7 @@ async function main() {
   const start = (entry: string) => {
     const child = fork(path.join(ROOT, entry), {
       cwd: ROOT,
+      execArgv: nodeFlagsFor(entry),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...EMBEDDED_DEFAULTS, ...process.env },
     });
@@ -90,10 +92,12 @@ async function main() {
       'ScaiVault is running.',
       `  API:             ${apiUrl}`,
       `  Temporal Web UI: ${uiUrl}`,
-      `  Root token:      ${root.token ?? `(created earlier; it is in ${root.file})`}${root.created ? `  (shown once; also in ${root.file}, mode 0600)` : ''}`,
+      `  Root token:      ${root.token ?? `(created earlier; it is in ${root.file})`}` +
+        `${root.created ? `  (shown once; also in ${root.file}, mode 0600)` : ''}`,
       '',
       'Try it:',
-      `  export SCAIVAULT_ADDR=${apiUrl} SCAIVAULT_TOKEN=${config.devRootToken ? config.devRootToken : `$(cat ${root.file})`}`,
+      `  export SCAIVAULT_ADDR=${apiUrl} ` +
+        `SCAIVAULT_TOKEN=${config.devRootToken ? config.devRootToken : `$(cat ${root.file})`}`,
       '  curl -s $SCAIVAULT_ADDR/v1/sys/health',
       '  curl -s -H "Authorization: Bearer $SCAIVAULT_TOKEN" $SCAIVAULT_ADDR/v1/dynamic/leases',
       '  The guide (shared/spec) works with its base URL replaced by $SCAIVAULT_ADDR. Ctrl-C stops everything.',

@@ -34,7 +34,7 @@ function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`recording failed: ${message}`);
 }
 
-async function expectStatus(call: Promise<{ status: number; body: any }>, status: number, what: string) {
+async function expectStatus(call: ReturnType<Call>, status: number, what: string) {
   const response = await call;
   check(response.status === status, `${what}: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body;

@@ -3,8 +3,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * `npm test`: typecheck, then the whole vitest suite (unit tests and the real-Temporal, real-Postgres
- * ones), then one closing line CI reads: `tests: N passed, N failed`.
+ * `npm test`: typecheck and lint (`npm run lint`), then the whole vitest suite (unit tests and the real-Temporal,
+ * real-Postgres ones), then one closing line CI reads: `tests: N passed, N failed`.
  */
 const root = path.resolve(__dirname, '..');
 const report = path.join(root, '.data', 'test-results.json');
@@ -14,6 +14,10 @@ const extraArgs = process.argv.slice(2);
 let failedOutside = 0;
 if (run('npx', ['tsc', '--noEmit']) !== 0) {
   console.error('typecheck failed');
+  failedOutside++;
+}
+if (run('npm', ['run', '--silent', 'lint']) !== 0) {
+  console.error('lint failed (npm run lint: ESLint and Prettier)');
   failedOutside++;
 }
 rmSync(report, { force: true });

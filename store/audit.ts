@@ -177,7 +177,8 @@ export class AuditLog {
           return `(${Array.from({ length: 10 }, (_, i) => `$${at + i + 1}`).join(', ')})`;
         });
         await client.query(
-          `INSERT INTO audit_log (timestamp, identity_id, action, path, result, extra_data, prev_hash, hash, key_id, idempotency_key) VALUES ${tuples.join(', ')}`,
+          'INSERT INTO audit_log (timestamp, identity_id, action, path, result, extra_data, prev_hash, hash, ' +
+            `key_id, idempotency_key) VALUES ${tuples.join(', ')}`,
           values,
         );
       },
@@ -295,7 +296,8 @@ export class AuditLog {
     if (checkpoint && atCheckpoint !== checkpoint.hash) {
       const missing =
         atCheckpoint === undefined
-          ? `entries after id ${after === '0' ? 'none' : after} are missing: the checkpoint of ${checkpoint.at} names entry ${checkpoint.last_id}`
+          ? `entries after id ${after === '0' ? 'none' : after} are missing: ` +
+            `the checkpoint of ${checkpoint.at} names entry ${checkpoint.last_id}`
           : `entry ${checkpoint.last_id} is not the one the checkpoint of ${checkpoint.at} signed`;
       return broken(atCheckpoint === undefined ? String(BigInt(after) + 1n) : checkpoint.last_id, missing);
     }

@@ -21,7 +21,8 @@ export async function checkMasterKey(stores: Stores, masterKeys: Buffer[]): Prom
   const known = masterKeys.map((key) => Keyring.derive([key], 'fingerprint').activeKeyId);
   if (!known.includes(rows[0]!.value)) {
     throw new Error(
-      'this store was sealed with a different master key: check SCAIVAULT_MASTER_KEY, or give this instance its own DATABASE_URL',
+      'this store was sealed with a different master key: check SCAIVAULT_MASTER_KEY, ' +
+        'or give this instance its own DATABASE_URL',
     );
   }
 }

@@ -127,7 +127,8 @@ export class EngineStore extends TableAccess {
 
   async setStatus(name: string, status: EngineRecord['connection_status'], lastError: string | null): Promise<void> {
     await this.db.query(
-      "UPDATE engines SET connection_status = $2, last_error = $3 WHERE name = $1 AND (connection_status, coalesce(last_error, '')) IS DISTINCT FROM ($2, coalesce($3, ''))",
+      'UPDATE engines SET connection_status = $2, last_error = $3 WHERE name = $1 AND ' +
+        "(connection_status, coalesce(last_error, '')) IS DISTINCT FROM ($2, coalesce($3, ''))",
       [name, status, lastError],
     );
   }

@@ -30,7 +30,7 @@ export class IdentityStore extends TableAccess {
     );
   }
 
-  /** Marks the identity deleted, revokes its tokens, drops its bindings; false when it is unknown or already deleted. */
+  /** Marks the identity deleted, revokes its tokens, drops its bindings; false when unknown or already deleted. */
   async delete(identityId: string): Promise<boolean> {
     return inStoreTransaction(this.db, async (client) => {
       const { rows } = await client.query<{ known: boolean }>(

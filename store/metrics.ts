@@ -13,7 +13,9 @@ export function metricsRegistry(db: Db): Registry {
   const store = new Registry();
   new Gauge({
     name: 'scaivault_leases',
-    help: 'Leases not yet ended, by engine, role and state (active, revoking, revocation_failed), read from the store at scrape time.',
+    help:
+      'Leases not yet ended, by engine, role and state (active, revoking, revocation_failed), ' +
+      'read from the store at scrape time.',
     labelNames: ['engine', 'role', 'state'] as const,
     registers: [store],
     async collect() {
@@ -32,14 +34,18 @@ export function metricsRegistry(db: Db): Registry {
   });
   stateGauge(store, db, {
     name: 'scaivault_rotations',
-    help: 'Secret rotations by state (pending: awaiting confirmation; confirmed: in the grace period; completed, expired, failed), read from the store at scrape time.',
+    help:
+      'Secret rotations by state (pending: awaiting confirmation; confirmed: in the grace period; ' +
+      'completed, expired, failed), read from the store at scrape time.',
     label: 'state',
     table: 'rotations',
     states: ['pending', 'confirmed', 'completed', 'expired', 'failed'],
   });
   new Gauge({
     name: 'scaivault_webhook_delivery_failed_attempts',
-    help: 'Webhook delivery attempts that failed (no answer, or a non-2xx answer), summed over the recorded deliveries, read from the store at scrape time.',
+    help:
+      'Webhook delivery attempts that failed (no answer, or a non-2xx answer), ' +
+      'summed over the recorded deliveries, read from the store at scrape time.',
     registers: [store],
     async collect() {
       const { rows } = await db.query<{ failed: number }>(
@@ -50,7 +56,9 @@ export function metricsRegistry(db: Db): Registry {
   });
   stateGauge(store, db, {
     name: 'scaivault_webhook_deliveries',
-    help: 'Webhook deliveries by status (pending, retrying, delivered, failed: retries exhausted), read from the store at scrape time.',
+    help:
+      'Webhook deliveries by status (pending, retrying, delivered, failed: retries exhausted), ' +
+      'read from the store at scrape time.',
     label: 'status',
     table: 'webhook_deliveries',
     states: ['pending', 'retrying', 'delivered', 'failed'],

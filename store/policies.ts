@@ -15,8 +15,10 @@ export type PolicyFields = Pick<PolicyRecord, 'id' | 'name' | 'rules'>;
 const UNIQUE_VIOLATION = '23505';
 const isNameTaken = (error: unknown) => (error as { code?: string }).code === UNIQUE_VIOLATION;
 
-const SELECT_WITH_BINDINGS = `
-  SELECT p.*, COALESCE(array_agg(b.identity_id ORDER BY b.identity_id) FILTER (WHERE b.identity_id IS NOT NULL), '{}') AS bindings
+const SELECT_WITH_BINDINGS =
+  `
+  SELECT p.*, COALESCE(array_agg(b.identity_id ORDER BY b.identity_id) ` +
+  `FILTER (WHERE b.identity_id IS NOT NULL), '{}') AS bindings
   FROM policies p LEFT JOIN policy_bindings b ON b.policy_id = p.id`;
 
 export class PolicyStore extends TableAccess {

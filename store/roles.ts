@@ -31,7 +31,8 @@ export class RoleStore extends TableAccess {
   /** False when the role exists already: creation never replaces one. */
   async create(r: RoleFields): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `INSERT INTO roles (engine, name, creation_statements, revocation_statements, renew_statements, default_ttl, max_ttl,
+      'INSERT INTO roles (engine, name, creation_statements, revocation_statements, renew_statements, ' +
+        `default_ttl, max_ttl,
          username_template)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (engine, name) DO NOTHING`,
       this.values(r),

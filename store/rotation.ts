@@ -91,14 +91,16 @@ export class RotationStore extends TableAccess {
   async assign(a: Omit<AssignmentRecord, 'assigned_at'>): Promise<void> {
     await this.db.query(
       `INSERT INTO rotation_assignments (secret_path, policy_id, schedule_id) VALUES ($1, $2, $3)
-       ON CONFLICT (secret_path) DO UPDATE SET policy_id = EXCLUDED.policy_id, schedule_id = EXCLUDED.schedule_id, assigned_at = now()`,
+       ON CONFLICT (secret_path) DO UPDATE SET ` +
+        'policy_id = EXCLUDED.policy_id, schedule_id = EXCLUDED.schedule_id, assigned_at = now()',
       [a.secret_path, a.policy_id, a.schedule_id],
     );
   }
 
   async assignment(path: string): Promise<(AssignmentRecord & { policy: RotationPolicyRecord }) | undefined> {
     const { rows } = await this.db.query<AssignmentRecord & { policy: RotationPolicyRecord }>(
-      `SELECT a.*, to_jsonb(p) AS policy FROM rotation_assignments a JOIN rotation_policies p ON p.id = a.policy_id WHERE a.secret_path = $1`,
+      'SELECT a.*, to_jsonb(p) AS policy FROM rotation_assignments a ' +
+        'JOIN rotation_policies p ON p.id = a.policy_id WHERE a.secret_path = $1',
       [path],
     );
     return rows[0];
@@ -152,7 +154,8 @@ export class RotationStore extends TableAccess {
    */
   async forgetSecret(path: string, error: string): Promise<string[]> {
     const { rows } = await this.db.query<{ workflow_id: string }>(
-      `UPDATE rotations SET state = 'failed', finished_at = now(), last_error = $2 WHERE secret_path = $1 AND state IN ('pending', 'confirmed')
+      "UPDATE rotations SET state = 'failed', finished_at = now(), last_error = $2 " +
+        `WHERE secret_path = $1 AND state IN ('pending', 'confirmed')
        RETURNING workflow_id`,
       [path, error],
     );

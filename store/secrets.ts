@@ -68,7 +68,8 @@ export class SecretStore extends TableAccess {
   /** The pending version (a rotation's new value awaiting confirmation), if any. */
   async pending(path: string): Promise<SecretVersion | undefined> {
     const { rows } = await this.db.query<SecretRow>(
-      `SELECT * FROM secrets WHERE path = $1 AND state = 'pending' AND deleted_at IS NULL ORDER BY version DESC LIMIT 1`,
+      "SELECT * FROM secrets WHERE path = $1 AND state = 'pending' AND deleted_at IS NULL " +
+        'ORDER BY version DESC LIMIT 1',
       [path],
     );
     return rows[0] && this.open(rows[0]);

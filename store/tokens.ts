@@ -12,7 +12,8 @@ export class TokenStore extends TableAccess {
   /** A token whose id or hash exists already is left as it is: above all, a revoked token never comes back. */
   async create(t: TokenRecord & { token_hash: string }): Promise<void> {
     await this.db.query(
-      `INSERT INTO tokens (token_id, token_hash, identity_id, scopes, policies, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+      'INSERT INTO tokens (token_id, token_hash, identity_id, scopes, policies, expires_at) ' +
+        `VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING`,
       [t.token_id, t.token_hash, t.identity_id, t.scopes, t.policies, t.expires_at],
     );

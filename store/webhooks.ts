@@ -88,7 +88,8 @@ export class WebhookStore extends TableAccess {
     outcome: { status: DeliveryStatus; responseCode?: number; error?: string },
   ): Promise<void> {
     await this.db.query(
-      `UPDATE webhook_deliveries SET status = $2, attempts = GREATEST(attempts, $3), response_code = $4, last_error = $5,
+      'UPDATE webhook_deliveries SET status = $2, attempts = GREATEST(attempts, $3), ' +
+        `response_code = $4, last_error = $5,
               failed_attempts = failed_attempts + $6, last_attempt_at = now()
         WHERE id = $1`,
       [
@@ -119,7 +120,8 @@ export class WebhookStore extends TableAccess {
   ): Promise<Array<DeliveryRecord & { sort_key: [string, string] }>> {
     const { rows } = await this.db.query<DeliveryRecord & { created_key: string }>(
       `SELECT *, created_at::text AS created_key FROM webhook_deliveries
-       WHERE webhook_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz OR (created_at = $2::timestamptz AND id > $3))
+       WHERE webhook_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2::timestamptz ` +
+        `OR (created_at = $2::timestamptz AND id > $3))
        ORDER BY created_at DESC, id LIMIT $4`,
       [webhookId, after?.[0] ?? null, after?.[1] ?? null, limit],
     );

@@ -39,16 +39,20 @@ const toJson = ({ metadata, data }: Payload) => ({
 /** A history page's payloads can be large; Temporal caps one payload at 2 MB by default. */
 const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
 
-const SIGN_IN_SCRIPT = `
-const form = document.getElementById('sign-in'), field = document.getElementById('token'), out = document.getElementById('result');
+const SIGN_IN_SCRIPT =
+  `
+const form = document.getElementById('sign-in'), field = document.getElementById('token'), ` +
+  `out = document.getElementById('result');
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const token = field.value.trim();
   field.value = '';
-  const response = await fetch('${CODEC_BASE_PATH}/session', { method: 'POST', headers: { authorization: 'Bearer ' + token } });
+  const response = await fetch('${CODEC_BASE_PATH}/session', ` +
+  `{ method: 'POST', headers: { authorization: 'Bearer ' + token } });
   const body = await response.json().catch(() => ({}));
   out.textContent = response.ok
-    ? 'Signed in as ' + body.identity_id + ' until ' + body.expires_at + '. Reload the Temporal Web UI: it decodes payloads now.'
+    ? 'Signed in as ' + body.identity_id + ' until ' + body.expires_at + ` +
+  `'. Reload the Temporal Web UI: it decodes payloads now.'
     : 'Not signed in: ' + ((body.error && body.error.message) || response.status);
 });`;
 const SIGN_IN_PAGE = `<!doctype html>
@@ -131,7 +135,10 @@ export const codecRoutes =
         .send(SIGN_IN_PAGE),
     );
 
-    /** Sign-in: the admin token comes as a bearer header (so the auth hook checks, audits and rate-limits it), the cookie goes back. */
+    /**
+     * Sign-in: the admin token comes as a bearer header (so the auth hook checks, audits and rate-limits
+     * it), the cookie goes back.
+     */
     app.post(
       `${CODEC_BASE_PATH}/session`,
       { schema: { response: answers({ 200: codecSession }) }, config: { access: { scope: 'admin' } } },

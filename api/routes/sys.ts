@@ -42,7 +42,10 @@ export const sysRoutes =
     );
   };
 
-/** The contract as OpenAPI 3.1, made from the routes' own zod schemas (public, like Vault's sys/internal/specs/openapi). */
+/**
+ * The contract as OpenAPI 3.1, made from the routes' own zod schemas (public, like Vault's
+ * sys/internal/specs/openapi).
+ */
 export const openApiRoute: FastifyPluginAsyncZod = async (app) => {
   app.get('/v1/sys/openapi.json', { schema: { hide: true }, config: { access: { public: true } } }, async () =>
     app.swagger(),

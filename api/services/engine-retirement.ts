@@ -43,7 +43,8 @@ export function createEngineRetirement({ stores, leases, targets }: EngineRetire
         if (result.pending.length) {
           throw new ApiError(
             'conflict',
-            `${result.pending.length} lease(s) could not be revoked yet; the engine issues nothing and is removed once they are`,
+            `${result.pending.length} lease(s) could not be revoked yet; ` +
+              'the engine issues nothing and is removed once they are',
             {
               pending: result.pending,
             },

@@ -84,7 +84,9 @@ export function createEngineService(
   async function guardRootCredentialUse(actor: Identity, engine: string, secretPath: string) {
     if (isAdmin(actor) || (hasScope(actor, 'secrets:read') && (await authorizer.allows(actor, 'read', secretPath))))
       return;
-    const reason = `setting connection_url or root_credentials_path sends the root credential at ${secretPath}: it needs read on that path`;
+    const reason =
+      'setting connection_url or root_credentials_path sends the root credential at ' +
+      `${secretPath}: it needs read on that path`;
     throw await refusal(stores.audit, actor, `dynamic/engines/${engine}`, reason, {
       root_credentials_path: secretPath,
     });
@@ -206,7 +208,8 @@ export function createEngineService(
         if (error instanceof TimedOut) {
           throw new ApiError(
             'engine_unavailable',
-            `no worker finished the rotation within ${Math.round(temporal.waitMs / 1000)}s; it completes once one runs (GET /v1/rotation/secrets/${engine.root_credentials_path})`,
+            `no worker finished the rotation within ${Math.round(temporal.waitMs / 1000)}s; ` +
+              `it completes once one runs (GET /v1/rotation/secrets/${engine.root_credentials_path})`,
           );
         }
         throw error;

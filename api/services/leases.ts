@@ -129,7 +129,7 @@ export function createLeaseService({
     return lease;
   }
 
-  /** Revokes one lease and waits for the outcome: the view once the role is gone, or as it stands after a failed try. */
+  /** Revokes one lease and waits for the outcome: the view once the role is gone, or as it is after a failed try. */
   async function revokeOne(lease: LeaseRecord, force: boolean): Promise<ReturnType<typeof leaseView>> {
     if (isFinished(lease.state)) return leaseView(lease);
     try {
@@ -357,7 +357,10 @@ export function createLeaseService({
       return { revoked, pending };
     },
 
-    /** Every live lease of the engine (or role); refused as a whole unless the actor may revoke on each one's creds path. */
+    /**
+     * Every live lease of the engine (or role); refused as a whole unless the actor may revoke on each one's
+     * creds path.
+     */
     async revokePrefix(actor: Identity, engine: string, role?: string) {
       await engines.mustGet(engine);
       const live = await stores.leases.unfinished({ engine, role });

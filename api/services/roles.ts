@@ -79,7 +79,8 @@ function checkDefinition(role: RoleFields, engineMaxTtl: number): string[] {
     warnings.push('creation_statements never set {{password}}: the issued user cannot log in with a password');
   if (!role.creation_statements.some((s) => s.includes('{{expiration}}'))) {
     warnings.push(
-      `creation_statements set no VALID UNTIL '{{expiration}}': Postgres will not refuse the login by itself if revocation is late`,
+      "creation_statements set no VALID UNTIL '{{expiration}}': " +
+        'Postgres will not refuse the login by itself if revocation is late',
     );
   }
   const unknownUser = unknownPlaceholders(role.username_template, USERNAME_PLACEHOLDERS);
@@ -163,7 +164,8 @@ export function createRoleService(
     const alreadyExists = () =>
       new ApiError(
         'conflict',
-        `role ${input.name} already exists on engine ${engineName}; change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`,
+        `role ${input.name} already exists on engine ${engineName}; ` +
+          `change it with PATCH /v1/dynamic/engines/${engineName}/roles/${input.name}`,
       );
     if (!existing && (await stores.roles.get(engineName, input.name))) throw alreadyExists();
     const warnings = [...checkDefinition(fields, engine.max_ttl), ...(await tryAgainstDatabase(targets, fields))];

@@ -160,7 +160,8 @@ export function createRotationService(deps: {
       if (!input.auto_generate) {
         throw new ApiError(
           'invalid_request',
-          'auto_generate must be true: rotation generates the new value with the secret policy (supplying values is not supported)',
+          'auto_generate must be true: rotation generates the new value with the secret policy ' +
+            '(supplying values is not supported)',
         );
       }
       if (input.interval < MIN_INTERVAL_SECONDS)
@@ -257,7 +258,8 @@ export function createRotationService(deps: {
         if (error instanceof TimedOut) {
           throw new ApiError(
             'engine_unavailable',
-            `no worker began the rotation within ${Math.round(waitMs / 1000)}s; it begins once one runs (GET /v1/rotation/secrets/${secretPath} shows it)`,
+            `no worker began the rotation within ${Math.round(waitMs / 1000)}s; it begins once one runs ` +
+              `(GET /v1/rotation/secrets/${secretPath} shows it)`,
           );
         }
         const type = failureType(error);

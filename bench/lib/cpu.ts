@@ -68,7 +68,7 @@ export function postgresCpuMs(stats = allStats()): number {
  */
 export function threadCpuMs(pid: number): Record<string, number> {
   const byName: Record<string, number> = {};
-  let tids: string[] = [];
+  let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
@@ -138,4 +138,5 @@ export async function idleCpuRate(pids: { api: number; worker: number; temporal:
 }
 
 export const cpuText = (c: ReturnType<typeof cpuPerOp>) =>
-  `CPU ms/lease total ${c.total.toFixed(1)} = api ${c.api.toFixed(1)} + worker ${c.worker.toFixed(1)} + temporal ${c.temporal.toFixed(1)} + postgres ${c.postgres.toFixed(1)}`;
+  `CPU ms/lease total ${c.total.toFixed(1)} = api ${c.api.toFixed(1)} + worker ${c.worker.toFixed(1)}` +
+  ` + temporal ${c.temporal.toFixed(1)} + postgres ${c.postgres.toFixed(1)}`;

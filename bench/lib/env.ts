@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startDevServer } from '../../scripts/temporal-cli';
 import { adminQuery, createTargetDatabase, type TargetDatabase } from '../../test/support/postgres';
-import { call } from './load';
+import { call, type Answer } from './load';
 import {
   databaseName,
   dieWithParent,
@@ -69,7 +69,7 @@ export interface BenchEnv {
   /** Every lease username starts with `v_<tag>`; every raw-floor role with `raw_<tag>`. */
   userPrefix: string;
   rawPrefix: string;
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  call(method: string, path: string, body?: unknown): Promise<Answer>;
   /**
    * Restarts the API, the worker or both (`product`) with more environment (a lever's setting), from
    * another checkout when `root` is given; or the Temporal dev server (same port and state file) with

@@ -86,14 +86,12 @@ export async function runLoad(
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
+/** An API answer: its status, and its JSON body (or text, when the body is not JSON). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each route's JSON differs; callers read its fields
+export type Answer = { status: number; body: any };
+
 /** A JSON call over a keep-alive connection (cheaper per call than fetch, so the client adds little). */
-export function call(
-  baseUrl: string,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
+export function call(baseUrl: string, method: string, path: string, token: string, body?: unknown): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const request = http.request(

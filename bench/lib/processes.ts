@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../test/support/global-setup';
+import { nodeFlagsFor } from '../../worker/node-flags';
 
 /**
  * The product as separate processes, started the way `npm run worker` and `npm run api` start them, so
@@ -65,11 +66,12 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
     SCAIVAULT_LOG_LEVEL: config.logLevel,
     ...config.env,
   };
-  // BENCH_CPU_PROF=<dir>: each product process (and each of its threads) writes a V8 CPU profile to <dir>/<api|worker> when it stops.
+  // BENCH_CPU_PROF=<dir>: each product process (and each of its threads) writes a V8 CPU profile to
+  // <dir>/<api|worker> when it stops.
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, path.dirname(entry))}`]
     : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...profile, ...nodeFlagsFor(entry), entry], {
     cwd: config.root ?? ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -102,7 +102,8 @@ export function historyFigure(
   const name = `history per ${ending}`;
   const line =
     name.padEnd(20) +
-    ` mint ${mean('mint').toFixed(0)} events, ${mean('mintWrites').toFixed(0)} visibility write(s) | ${ending} ${mean('end').toFixed(0)} events, ${mean('endWrites').toFixed(0)} visibility writes` +
+    ` mint ${mean('mint').toFixed(0)} events, ${mean('mintWrites').toFixed(0)} visibility write(s)` +
+    ` | ${ending} ${mean('end').toFixed(0)} events, ${mean('endWrites').toFixed(0)} visibility writes` +
     ` | ${counts.length} leases`;
   ctx.log(line);
   return { name, line, data: { counts } };
@@ -212,12 +213,17 @@ export async function breakdownScenario(ctx: ScenarioContext): Promise<void> {
     };
     const local = traced.filter((t) => t.local).length > traced.length / 2;
     const activityText = local
-      ? `task with createCredential as local activity ${ms(parts.firstWorkflowTask)} (alone: SCRAM ${ms(parts.scram)} + SQL ${ms(parts.sql)} + lease row ${ms(parts.leaseUpsert)})`
-      : `task ${ms(parts.firstWorkflowTask)}, activity dispatch ${ms(parts.activityDispatch)}, activity ${ms(parts.activity)} (alone: SCRAM ${ms(parts.scram)} + SQL ${ms(parts.sql)} + lease row ${ms(parts.leaseUpsert)})`;
+      ? `task with createCredential as local activity ${ms(parts.firstWorkflowTask)}` +
+        ` (alone: SCRAM ${ms(parts.scram)} + SQL ${ms(parts.sql)} + lease row ${ms(parts.leaseUpsert)})`
+      : `task ${ms(parts.firstWorkflowTask)}, activity dispatch ${ms(parts.activityDispatch)},` +
+        ` activity ${ms(parts.activity)}` +
+        ` (alone: SCRAM ${ms(parts.scram)} + SQL ${ms(parts.sql)} + lease row ${ms(parts.leaseUpsert)})`;
     const line =
       `breakdown c=1 (p50)`.padEnd(20) +
-      ` mint ${ms(total)} ms = API outside the workflow ${ms(parts.apiOutsideWorkflow)} [alone: HTTP+auth+lookups ${ms(parts.preludeAlone)}, audit append ${ms(parts.auditAppend)}]` +
-      ` + workflow ${ms(span)} [start->task ${ms(parts.toFirstWorkflowTask)}, ${activityText}, answer ${ms(parts.secondWorkflowTask)}]` +
+      ` mint ${ms(total)} ms = API outside the workflow ${ms(parts.apiOutsideWorkflow)}` +
+      ` [alone: HTTP+auth+lookups ${ms(parts.preludeAlone)}, audit append ${ms(parts.auditAppend)}]` +
+      ` + workflow ${ms(span)} [start->task ${ms(parts.toFirstWorkflowTask)}, ${activityText},` +
+      ` answer ${ms(parts.secondWorkflowTask)}]` +
       ` | baseline: the SQL alone ${ms(parts.sql)} ms, mint/SQL ${x(total / parts.sql)}`;
     log(line);
     ctx.report({ name: 'breakdown', line, data: parts });
@@ -238,7 +244,10 @@ function newProgress(ttlSeconds = 3600): LeaseProgress {
   };
 }
 
-/** A throwaway store (same schema) holding one engine for the target, so probes and store timings touch no product data. */
+/**
+ * A throwaway store (same schema) holding one engine for the target, so probes and store timings touch no
+ * product data.
+ */
 async function scratchStore(ctx: ScenarioContext) {
   const { env } = ctx;
   const url = env.config.databaseUrl.replace(/\/([^/]*)$/, '/$1_scratch');
@@ -287,7 +296,10 @@ async function scratchStore(ctx: ScenarioContext) {
   };
 }
 
-/** Update-with-start on probe workflows: no activity, a no-op one, and the real createCredential, each regular and local. */
+/**
+ * Update-with-start on probe workflows: no activity, a no-op one, and the real createCredential, each
+ * regular and local.
+ */
 async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typeof scratchStore>>): Promise<Figure[]> {
   const { env, log } = ctx;
   installRuntime();
@@ -348,7 +360,8 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
     ['createCredential local activity', () => credential(true)],
   ];
   const results: Record<string, { c1: ReturnType<typeof stats>; c16: ReturnType<typeof stats>; cpu: number }> = {};
-  // The benchmark's own process runs the probes' client and worker; with the Temporal server, that is the CPU an operation costs.
+  // The benchmark's own process runs the probes' client and worker; with the Temporal server, that is the
+  // CPU an operation costs.
   const pids = { api: process.pid, worker: process.pid, temporal: env.temporal.pid! };
   try {
     await probe({ step: 'noop', local: false })(); // warm the worker
@@ -362,7 +375,11 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
       const cpu = cpuPerOp(before, cpuSnapshot(pids), c16.ops);
       results[name] = { c1: stats(c1), c16: stats(c16), cpu: cpu.api + cpu.temporal };
       log(
-        `  probe ${name.padEnd(32)} c=1 p50 ${ms(results[name]!.c1.p50)} ms | c=16 ${rate(results[name]!.c16.rate)}/s p50 ${ms(results[name]!.c16.p50)} p99 ${ms(results[name]!.c16.p99)} ms, CPU ${cpu.api.toFixed(1)} (bench) + ${cpu.temporal.toFixed(1)} (temporal) ms/op${c1.errors + c16.errors ? ` (${c1.errors + c16.errors} errors: ${c1.firstError ?? c16.firstError})` : ''}`,
+        `  probe ${name.padEnd(32)} c=1 p50 ${ms(results[name]!.c1.p50)} ms` +
+          ` | c=16 ${rate(results[name]!.c16.rate)}/s` +
+          ` p50 ${ms(results[name]!.c16.p50)} p99 ${ms(results[name]!.c16.p99)} ms,` +
+          ` CPU ${cpu.api.toFixed(1)} (bench) + ${cpu.temporal.toFixed(1)} (temporal) ms/op` +
+          `${c1.errors + c16.errors ? ` (${c1.errors + c16.errors} errors: ${c1.firstError ?? c16.firstError})` : ''}`,
       );
     }
   } finally {
@@ -379,18 +396,22 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
   const noop = results['no-op activity']!;
   const line =
     `lever local activity`.padEnd(20) +
-    ` createCredential as local activity: c=1 p50 ${ms(local.c1.p50)} ms, c=16 ${rate(local.c16.rate)}/s p99 ${ms(local.c16.p99)} ms` +
-    ` | baseline regular activity: c=1 p50 ${ms(regular.c1.p50)} ms, c=16 ${rate(regular.c16.rate)}/s p99 ${ms(regular.c16.p99)} ms` +
+    ` createCredential as local activity: c=1 p50 ${ms(local.c1.p50)} ms,` +
+    ` c=16 ${rate(local.c16.rate)}/s p99 ${ms(local.c16.p99)} ms` +
+    ` | baseline regular activity: c=1 p50 ${ms(regular.c1.p50)} ms,` +
+    ` c=16 ${rate(regular.c16.rate)}/s p99 ${ms(regular.c16.p99)} ms` +
     ` | local/regular: p50 ${x(local.c1.p50 / regular.c1.p50)}, rate ${x(local.c16.rate / regular.c16.rate)}`;
   const rtLine =
     `temporal round trip`.padEnd(20) +
-    ` update-with-start, no activity: c=1 p50 ${ms(none.c1.p50)} ms, c=16 ${rate(none.c16.rate)}/s | + one no-op activity: p50 ${ms(noop.c1.p50)} ms, ${rate(noop.c16.rate)}/s` +
+    ` update-with-start, no activity: c=1 p50 ${ms(none.c1.p50)} ms, c=16 ${rate(none.c16.rate)}/s` +
+    ` | + one no-op activity: p50 ${ms(noop.c1.p50)} ms, ${rate(noop.c16.rate)}/s` +
     ` | activity hop costs ${ms(noop.c1.p50 - none.c1.p50)} ms (${x(noop.c1.p50 / none.c1.p50)})`;
   const eagerStats = results['eager start + update, no activity']!;
   const eagerLine =
     `lever eager start`.padEnd(20) +
     ` eager start + update, no activity: c=1 p50 ${ms(eagerStats.c1.p50)} ms, c=16 ${rate(eagerStats.c16.rate)}/s` +
-    ` | baseline update-with-start: c=1 p50 ${ms(none.c1.p50)} ms, c=16 ${rate(none.c16.rate)}/s | eager/uws: p50 ${x(eagerStats.c1.p50 / none.c1.p50)}, rate ${x(eagerStats.c16.rate / none.c16.rate)}`;
+    ` | baseline update-with-start: c=1 p50 ${ms(none.c1.p50)} ms, c=16 ${rate(none.c16.rate)}/s` +
+    ` | eager/uws: p50 ${x(eagerStats.c1.p50 / none.c1.p50)}, rate ${x(eagerStats.c16.rate / none.c16.rate)}`;
   const patches = results['no activity, two patches']!;
   const patchLine =
     `lever no patches`.padEnd(20) +

@@ -31,7 +31,8 @@ export const ms = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) 
 export const rate = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 export const x = (v: number) => `${v.toFixed(2)}x`;
 export const statsText = (s: Stats) =>
-  `${rate(s.rate)}/s p50 ${ms(s.p50)} p95 ${ms(s.p95)} p99 ${ms(s.p99)} mean ${ms(s.mean)} ms${s.errors ? ` (${s.errors} errors)` : ''}`;
+  `${rate(s.rate)}/s p50 ${ms(s.p50)} p95 ${ms(s.p95)} p99 ${ms(s.p99)} mean ${ms(s.mean)} ms` +
+  `${s.errors ? ` (${s.errors} errors)` : ''}`;
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 /** One mint through the REST API; anything but 200 is a failed operation. */

@@ -62,7 +62,8 @@ export async function cpuScenario(ctx: ScenarioContext, count: number): Promise<
     `cpu lease`.padEnd(20) +
     ` mint + revoke: ${(mintCpu.total + revokeCpu.total).toFixed(1)} CPU ms per lease` +
     ` (api ${(mintCpu.api + revokeCpu.api).toFixed(1)}, worker ${(mintCpu.worker + revokeCpu.worker).toFixed(1)},` +
-    ` temporal ${(mintCpu.temporal + revokeCpu.temporal).toFixed(1)}, postgres ${(mintCpu.postgres + revokeCpu.postgres).toFixed(1)})` +
+    ` temporal ${(mintCpu.temporal + revokeCpu.temporal).toFixed(1)},` +
+    ` postgres ${(mintCpu.postgres + revokeCpu.postgres).toFixed(1)})` +
     `; worker by thread: ${Object.entries(workerThreads)
       .sort((a, b) => b[1] - a[1])
       .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)

@@ -64,9 +64,11 @@ export async function expiryScenario(
     const ratio = rolesGoneMs / raw.ms;
     const line =
       `expiry storm n=${minted.ops}`.padEnd(20) +
-      ` product: roles gone ${(rolesGoneMs / 1000).toFixed(1)} s (${rate(minted.ops / (rolesGoneMs / 1000))}/s), all recorded expired ${(recordedMs / 1000).toFixed(1)} s` +
+      ` product: roles gone ${(rolesGoneMs / 1000).toFixed(1)} s (${rate(minted.ops / (rolesGoneMs / 1000))}/s),` +
+      ` all recorded expired ${(recordedMs / 1000).toFixed(1)} s` +
       `${gone ? '' : ` (NOT DONE: ${leftRoles} roles left)`}${allRecorded ? '' : ' (NOT ALL RECORDED)'}` +
-      ` | raw DROP ROLE loop, 1 conn: ${(raw.ms / 1000).toFixed(2)} s (${rate(raw.perSecond)}/s) | product/raw ${x(ratio)}`;
+      ` | raw DROP ROLE loop, 1 conn: ${(raw.ms / 1000).toFixed(2)} s (${rate(raw.perSecond)}/s)` +
+      ` | product/raw ${x(ratio)}`;
     log(line);
     ctx.report({
       name: `expiry storm n=${count}`,
@@ -139,8 +141,10 @@ export async function stormLever(
     .join(' ');
   const line =
     `lever storm`.padEnd(20) +
-    ` ${count} expiring, ${label}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s), worker ${mb(largerRss)}` +
-    ` | baseline shipped worker: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s), worker ${mb(shippedRss)} | time ${x(larger.rolesGoneMs / shipped.rolesGoneMs)}`;
+    ` ${count} expiring, ${label}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s),` +
+    ` worker ${mb(largerRss)}` +
+    ` | baseline shipped worker: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s),` +
+    ` worker ${mb(shippedRss)} | time ${x(larger.rolesGoneMs / shipped.rolesGoneMs)}`;
   log(line);
   ctx.report({ name: 'lever storm', line, data: { count, setting, shipped, larger, shippedRss, largerRss } });
 }

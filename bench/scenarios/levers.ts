@@ -13,7 +13,10 @@ interface Setting {
 /** A setting of the API or the worker, tried against the shipped one in the same run. */
 export interface Lever {
   name: string;
-  /** `product` is the API and the worker together; for `temporal`, the setting's values are the dev server's dynamic config. */
+  /**
+   * `product` is the API and the worker together; for `temporal`, the setting's values are the dev server's
+   * dynamic config.
+   */
   process: 'api' | 'worker' | 'product' | 'temporal';
   baseline: Setting;
   candidate: Setting;

@@ -53,7 +53,8 @@ export async function revokeScenario(ctx: ScenarioContext, count: number): Promi
   const goneMs = performance.now() - t0;
   const name = 'revoke without waiting';
   const line =
-    `${name.padEnd(20)} wait=false ${statsText(noWait)} | waiting ${statsText(waiting)} | p99 waiting/no-wait ${x(waiting.p99 / noWait.p99)}` +
+    `${name.padEnd(20)} wait=false ${statsText(noWait)} | waiting ${statsText(waiting)}` +
+    ` | p99 waiting/no-wait ${x(waiting.p99 / noWait.p99)}` +
     ` | p99 ${ms(noWait.p99)} ms (aim < 50) | every role gone ${ms(goneMs)} ms after the last answer`;
   log(line);
   ctx.report({ name, line, data: { count, noWait, waiting, rolesGoneMs: goneMs } });

@@ -53,7 +53,8 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   const fillSeconds = (Date.now() - fillStart) / 1000;
   const liveNow = await liveLeases();
   log(
-    `  scale: filled ${fill.ops} in ${fillSeconds.toFixed(0)} s (${rate(fill.ops / fillSeconds)}/s, ${fill.errors} errors)`,
+    `  scale: filled ${fill.ops} in ${fillSeconds.toFixed(0)} s` +
+      ` (${rate(fill.ops / fillSeconds)}/s, ${fill.errors} errors)`,
   );
   const memoryN = memory();
   const atN = await probe();
@@ -63,14 +64,17 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   const rawRatio = atN.raw.rate / at0.raw.rate;
   const mintLine =
     `scale mint @${liveNow} live`.padEnd(20) +
-    ` api ${statsText(atN.api)} | at ${live0} live ${rate(at0.api.rate)}/s p99 ${ms(at0.api.p99)} ms | rate ${x(rateRatio)}, p99 ${x(p99Ratio)} of that` +
+    ` api ${statsText(atN.api)} | at ${live0} live ${rate(at0.api.rate)}/s p99 ${ms(at0.api.p99)} ms` +
+    ` | rate ${x(rateRatio)}, p99 ${x(p99Ratio)} of that` +
     ` | raw floor ${rate(atN.raw.rate)}/s vs ${rate(at0.raw.rate)}/s at 0 (${x(rawRatio)})`;
   const perLease = (after: number, before: number, added: number) => (after - before) / Math.max(added, 1);
   const memoryLine =
     `scale memory @${liveNow}`.padEnd(20) +
-    ` worker ${mb(memoryN.worker)} (${x(memoryN.worker / memory0.worker)} of ${mb(memory0.worker)} at ${live0} live, ~${(perLease(memoryN.worker, memory0.worker, liveNow - live0) / 1024).toFixed(1)} KB/lease)` +
+    ` worker ${mb(memoryN.worker)} (${x(memoryN.worker / memory0.worker)} of ${mb(memory0.worker)} at ${live0} live,` +
+    ` ~${(perLease(memoryN.worker, memory0.worker, liveNow - live0) / 1024).toFixed(1)} KB/lease)` +
     ` | api ${mb(memoryN.api)} (${x(memoryN.api / memory0.api)} of ${mb(memory0.api)})` +
-    ` | temporal dev server ${mb(memoryN.temporal)} (${x(memoryN.temporal / memory0.temporal)} of ${mb(memory0.temporal)})`;
+    ` | temporal dev server ${mb(memoryN.temporal)}` +
+    ` (${x(memoryN.temporal / memory0.temporal)} of ${mb(memory0.temporal)})`;
   log(mintLine);
   log(memoryLine);
   [
@@ -95,7 +99,8 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   const memory3 = memory();
   const flatLine =
     `scale memory @${live3}`.padEnd(20) +
-    ` worker ${mb(memory3.worker)} | at ${liveNow} live ${mb(memoryN.worker)} | ${x(memory3.worker / memoryN.worker)} for ${x(live3 / liveNow)} the leases` +
+    ` worker ${mb(memory3.worker)} | at ${liveNow} live ${mb(memoryN.worker)}` +
+    ` | ${x(memory3.worker / memoryN.worker)} for ${x(live3 / liveNow)} the leases` +
     ` | api ${mb(memory3.api)}, temporal dev server ${mb(memory3.temporal)}`;
   log(flatLine);
   ctx.report({
@@ -110,8 +115,11 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   const cached = await revokeCpu(ctx, filled.slice(-sample));
   const evictLine =
     `scale evicted revoke`.padEnd(20) +
-    ` ${sample} leases evicted from the worker's cache: ${evicted.total.toFixed(1)} CPU ms/lease (worker ${evicted.worker.toFixed(1)}, temporal ${evicted.temporal.toFixed(1)})` +
-    ` | baseline ${sample} still cached: ${cached.total.toFixed(1)} (worker ${cached.worker.toFixed(1)}, temporal ${cached.temporal.toFixed(1)}) | ${x(evicted.total / cached.total)}`;
+    ` ${sample} leases evicted from the worker's cache: ${evicted.total.toFixed(1)} CPU ms/lease` +
+    ` (worker ${evicted.worker.toFixed(1)}, temporal ${evicted.temporal.toFixed(1)})` +
+    ` | baseline ${sample} still cached: ${cached.total.toFixed(1)}` +
+    ` (worker ${cached.worker.toFixed(1)}, temporal ${cached.temporal.toFixed(1)})` +
+    ` | ${x(evicted.total / cached.total)}`;
   log(evictLine);
   ctx.report({ name: 'scale evicted revoke', line: evictLine, data: { sample, evicted, cached } });
 }

@@ -73,7 +73,8 @@ export async function workflowCodeScenario(
     `workflow code`.padEnd(20) +
     ` replayed leases (issue+renew+revoke, issue+expire): ${median(candidate!.cpu).toFixed(2)} CPU ms/lease` +
     (base
-      ? ` | baseline ${base.label}: ${median(base.cpu).toFixed(2)} CPU ms/lease | ${x(median(candidate!.cpu) / median(base.cpu))}`
+      ? ` | baseline ${base.label}: ${median(base.cpu).toFixed(2)} CPU ms/lease` +
+        ` | ${x(median(candidate!.cpu) / median(base.cpu))}`
       : '');
   ctx.log(line);
   ctx.report({ name: 'workflow code', line, data: { candidate: candidate!.cpu, baseline: base?.cpu, count } });

@@ -27,7 +27,13 @@ const pgpassField = (value: string) => value.replace(/([\\:])/g, '\\$1');
 export function renderCredential(credential: Credentials, format: CredentialFormat): string {
   switch (format) {
     case 'json':
-      return `${JSON.stringify({ ...credential.data, lease_id: credential.lease_id, expires_at: credential.expires_at }, null, 2)}\n`;
+      return (
+        JSON.stringify(
+          { ...credential.data, lease_id: credential.lease_id, expires_at: credential.expires_at },
+          null,
+          2,
+        ) + '\n'
+      );
     case 'env':
       return (
         Object.entries(credentialEnv(credential))
@@ -36,7 +42,9 @@ export function renderCredential(credential: Credentials, format: CredentialForm
       );
     case 'pgpass': {
       const env = credentialEnv(credential);
-      return `${[env.PGHOST!, env.PGPORT!, env.PGDATABASE!, env.PGUSER!, env.PGPASSWORD!].map(pgpassField).join(':')}\n`;
+      return (
+        [env.PGHOST!, env.PGPORT!, env.PGDATABASE!, env.PGUSER!, env.PGPASSWORD!].map(pgpassField).join(':') + '\n'
+      );
     }
     case 'url':
       return `${credential.data.connection_url}\n`;

@@ -124,7 +124,7 @@ describe('two APIs and two workers', () => {
             [engine],
             databaseName(configs[0]!.databaseUrl),
           )
-        )[0].count,
+        )[0]!.count,
       );
     const before = await leaseCount();
     const inFlight = Array.from({ length: 8 }, () =>

@@ -17,6 +17,7 @@ import {
   type ProductConfig,
   type ProductProcess,
 } from '../../bench/lib/processes';
+import type { Answer } from '../support/http';
 import { adminQuery, createTargetDatabase, uniqueName, type TargetDatabase } from '../support/postgres';
 import { dataConverter } from '../../temporal/connection';
 import { startDevServer } from '../../scripts/temporal-cli';
@@ -45,8 +46,11 @@ let group: string;
 let config: ProductConfig;
 let api: ProductProcess | undefined;
 let worker: ProductProcess | undefined;
-/** A call that gives up after 45 s: a request that hangs is counted (status -1; no answer at all is 0), never waited on forever. */
-let call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+/**
+ * A call that gives up after 45 s: a request that hangs is counted (status -1; no answer at all is 0), never
+ * waited on forever.
+ */
+let call: (method: string, path: string, body?: unknown) => Promise<Answer>;
 const CALL_TIMEOUT_MS = 45_000;
 let engine: string;
 let role: string;
@@ -350,7 +354,8 @@ describe('fault injection', () => {
       const ok = Date.now() < recovered && !died();
       if (ok) survived++;
       note(
-        `${name}: ${ok ? 'a mint succeeded again' : (died() ?? 'NO successful mint within 45 s')}; ${leases.length} leases acknowledged so far`,
+        `${name}: ${ok ? 'a mint succeeded again' : (died() ?? 'NO successful mint within 45 s')}; ` +
+          `${leases.length} leases acknowledged so far`,
       );
       if (died()) break;
     }
@@ -374,7 +379,7 @@ describe('fault injection', () => {
       connection: temporalConnection,
       dataConverter: dataConverter(payloadKeyring([Buffer.from(config.masterKey, 'base64')])),
     });
-    let problems: string[] = [];
+    let problems: string[];
     try {
       // The reconciler's sweep, run now rather than on its ten-minute schedule.
       await temporalClient.workflow.execute('reconcileWorkflow', {
@@ -403,7 +408,10 @@ function died(): string | undefined {
     ['worker', worker],
   ] as const) {
     if (proc && proc.child.exitCode !== null)
-      return `the ${name} process exited with code ${proc.child.exitCode}:\n${proc.tail().split('\n').slice(-15).join('\n')}`;
+      return (
+        `the ${name} process exited with code ${proc.child.exitCode}:\n` +
+        `${proc.tail().split('\n').slice(-15).join('\n')}`
+      );
   }
   return undefined;
 }
@@ -463,7 +471,10 @@ async function invariantViolations(leases: Acknowledged[], temporalClient: Clien
   return problems;
 }
 
-/** What breaks the rotation and audit invariants: a rotation that never ends, two current versions, an event audited twice, a broken chain. */
+/**
+ * What breaks the rotation and audit invariants: a rotation that never ends, two current versions, an event
+ * audited twice, a broken chain.
+ */
 async function evidenceViolations(): Promise<string[]> {
   const problems: string[] = [];
   const store = new pg.Client({ connectionString: config.databaseUrl });
@@ -482,10 +493,14 @@ async function evidenceViolations(): Promise<string[]> {
     );
     if (current !== 1) problems.push(`${ROTATED} has ${current} current versions`);
     const twice = (
-      await store.query(`
-      SELECT action, coalesce(extra_data->>'rotation_id', extra_data->>'lease_id') AS subject, count(*)::int AS n FROM audit_log
-      WHERE result = 'success' AND action IN ('dynamic_generate', 'dynamic_expire', 'rotation_start', 'rotation_confirm', 'rotation_expire', 'rotation_complete')
-      GROUP BY 1, 2 HAVING count(*) > 1`)
+      await store.query(
+        `
+      SELECT action, coalesce(extra_data->>'rotation_id', extra_data->>'lease_id') AS subject, ` +
+          `count(*)::int AS n FROM audit_log
+      WHERE result = 'success' AND action IN ('dynamic_generate', 'dynamic_expire', 'rotation_start', ` +
+          `'rotation_confirm', 'rotation_expire', 'rotation_complete')
+      GROUP BY 1, 2 HAVING count(*) > 1`,
+      )
     ).rows;
     for (const r of twice) problems.push(`audited ${r.n} times: ${r.action} of ${r.subject}`);
   } finally {
@@ -497,7 +512,7 @@ async function evidenceViolations(): Promise<string[]> {
   return problems;
 }
 
-function failedCall(error: Error): { status: number; body: any } {
+function failedCall(error: Error): Answer {
   return { status: error.name === 'TimeoutError' ? -1 : 0, body: undefined };
 }
 

@@ -5,6 +5,7 @@ import { ERROR_STATUS } from '../../lib/errors';
 import { storeId } from '../../store/bootstrap';
 import pg from 'pg';
 import { configureGuideEngine } from '../support/guide';
+import type { Answer } from '../support/http';
 import { adminQuery, createTargetDatabase, uniqueName, type TargetDatabase } from '../support/postgres';
 import { startStack, type Stack } from '../support/stack';
 
@@ -285,7 +286,10 @@ const statements = fc.oneof(
   anyJson,
 );
 
-/** Every route of the contract (API.md), by its template; one not implemented yet must answer 404 in the error shape. */
+/**
+ * Every route of the contract (API.md), by its template; one not implemented yet must answer 404 in the
+ * error shape.
+ */
 type Route = [string, () => fc.Arbitrary<Request>];
 const get = (path: string): Route => [`GET ${path}`, () => fc.constant({ method: 'GET', path })];
 const leaseId = () =>
@@ -606,7 +610,9 @@ const tokens = () =>
 // The oracle
 
 const describeRequest = (r: Request, status: number, responseBody: unknown) =>
-  `${r.method} ${r.path.slice(0, 300)}${r.path.length > 300 ? '...' : ''}\nbody: ${JSON.stringify(r.body)?.slice(0, 600)}\n-> ${status} ${JSON.stringify(responseBody)?.slice(0, 600)}`;
+  `${r.method} ${r.path.slice(0, 300)}${r.path.length > 300 ? '...' : ''}\n` +
+  `body: ${JSON.stringify(r.body)?.slice(0, 600)}\n` +
+  `-> ${status} ${JSON.stringify(responseBody)?.slice(0, 600)}`;
 
 async function send(request: Request) {
   const { body: sent } = request;
@@ -620,7 +626,7 @@ async function send(request: Request) {
   });
   const status = response.status;
   const text = await response.text();
-  let answer: any = text;
+  let answer: Answer['body'] = text;
   try {
     answer = text ? JSON.parse(text) : undefined;
   } catch {
@@ -652,7 +658,7 @@ async function sendAll(requests: Request[]) {
 }
 
 /** Remembers what an acknowledged request created, for the final check. */
-function record(request: Request, status: number, answer: any) {
+function record(request: Request, status: number, answer: Answer['body']) {
   if (status >= 300) return;
   const path = request.path.split('?')[0]!;
   if (request.method === 'POST' && /\/creds\//.test(path) && answer?.lease_id)
@@ -680,30 +686,34 @@ describe('input fuzzing', () => {
     );
   });
 
-  it('mints with adversarial ttl and metadata: a lease with exactly the metadata sent, or a 4xx and nothing created', async () => {
-    await fc.assert(
-      fc.asyncProperty(credsBody(), async (sent) => {
-        const before = acknowledged.leases.size;
-        const { status, body: answer } = await send({
-          method: 'POST',
-          path: `/v1/dynamic/engines/${engine}/creds/${role}`,
-          body: sent,
-        });
-        if (status !== 200) {
-          expect(acknowledged.leases.size).toBe(before);
-          return;
-        }
-        expect(answer.data.username).toMatch(/^[a-z0-9_]{1,63}$/);
-        const shown = await send({ method: 'GET', path: `/v1/dynamic/leases/${answer.lease_id}` });
-        const metadata = (sent as { metadata?: Record<string, string> }).metadata ?? {};
-        expect(
-          shown.body.metadata,
-          describeRequest({ method: 'POST', path: 'creds', body: sent }, status, answer),
-        ).toEqual(metadata);
-      }),
-      runs(40),
-    );
-  });
+  it(
+    'mints with adversarial ttl and metadata: a lease with exactly the metadata sent, ' +
+      'or a 4xx and nothing created',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(credsBody(), async (sent) => {
+          const before = acknowledged.leases.size;
+          const { status, body: answer } = await send({
+            method: 'POST',
+            path: `/v1/dynamic/engines/${engine}/creds/${role}`,
+            body: sent,
+          });
+          if (status !== 200) {
+            expect(acknowledged.leases.size).toBe(before);
+            return;
+          }
+          expect(answer.data.username).toMatch(/^[a-z0-9_]{1,63}$/);
+          const shown = await send({ method: 'GET', path: `/v1/dynamic/leases/${answer.lease_id}` });
+          const metadata = (sent as { metadata?: Record<string, string> }).metadata ?? {};
+          expect(
+            shown.body.metadata,
+            describeRequest({ method: 'POST', path: 'creds', body: sent }, status, answer),
+          ).toEqual(metadata);
+        }),
+        runs(40),
+      );
+    },
+  );
 
   it('refuses a body over the limit with 413 payload_too_large on every route that takes one', async () => {
     const big = JSON.stringify({

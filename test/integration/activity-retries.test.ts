@@ -110,43 +110,49 @@ describe('a retried rotation confirmation', () => {
   }
   const activities = () => createRotationActivities({ stores: stack.stores, publicUrl: stack.baseUrl });
 
-  it('after a failure between the promotion and its record keeps the old version to retire, and one entry', async () => {
-    const { path, rotationId } = await pendingRotation();
-    // The first attempt dies after promoting the new value, as a worker killed mid-activity would.
-    // (A sequence, not a row: its nextval survives the rollback the failure causes.)
-    await stack.stores.db.query(`
+  it(
+    'after a failure between the promotion and its record keeps the old version to retire, ' + 'and one entry',
+    async () => {
+      const { path, rotationId } = await pendingRotation();
+      // The first attempt dies after promoting the new value, as a worker killed mid-activity would.
+      // (A sequence, not a row: its nextval survives the rollback the failure causes.)
+      await stack.stores.db.query(
+        `
       CREATE SEQUENCE fail_once_seq;
       CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.state = 'confirmed' AND nextval('fail_once_seq') = 1 THEN RAISE EXCEPTION 'worker lost mid-activity'; END IF;
+        IF NEW.state = 'confirmed' AND nextval('fail_once_seq') = 1 ` +
+          `THEN RAISE EXCEPTION 'worker lost mid-activity'; END IF;
         RETURN NEW;
       END $$;
-      CREATE TRIGGER fail_once BEFORE UPDATE ON rotations FOR EACH ROW EXECUTE FUNCTION fail_once();`);
-    try {
-      await expect(activities().confirmRotation({ rotationId, confirmedBy: 'root' })).rejects.toThrow(/worker lost/);
-      expect((await stack.stores.secrets.get(path))!.version).toBe(1); // the promotion rolled back with it
-      const retried = await activities().confirmRotation({ rotationId, confirmedBy: 'root' });
-      expect(retried.previousVersion).toBe(1);
-    } finally {
-      await stack.stores.db.query(
-        'DROP TRIGGER fail_once ON rotations; DROP FUNCTION fail_once(); DROP SEQUENCE fail_once_seq;',
+      CREATE TRIGGER fail_once BEFORE UPDATE ON rotations FOR EACH ROW EXECUTE FUNCTION fail_once();`,
       );
-    }
-    const again = await activities().confirmRotation({ rotationId, confirmedBy: 'root' });
-    expect(again.previousVersion).toBe(1);
-    expect(await stack.stores.rotation.get(rotationId)).toMatchObject({
-      state: 'confirmed',
-      previous_version: 1,
-      new_version: 2,
-    });
-    expect((await stack.stores.secrets.get(path))!.version).toBe(2);
-    expect(await entries('rotation_confirm', 'rotation_id', rotationId)).toEqual([
-      { extra_data: { rotation_id: rotationId, version: 2, previous_version: 1 } },
-    ]);
+      try {
+        await expect(activities().confirmRotation({ rotationId, confirmedBy: 'root' })).rejects.toThrow(/worker lost/);
+        expect((await stack.stores.secrets.get(path))!.version).toBe(1); // the promotion rolled back with it
+        const retried = await activities().confirmRotation({ rotationId, confirmedBy: 'root' });
+        expect(retried.previousVersion).toBe(1);
+      } finally {
+        await stack.stores.db.query(
+          'DROP TRIGGER fail_once ON rotations; DROP FUNCTION fail_once(); DROP SEQUENCE fail_once_seq;',
+        );
+      }
+      const again = await activities().confirmRotation({ rotationId, confirmedBy: 'root' });
+      expect(again.previousVersion).toBe(1);
+      expect(await stack.stores.rotation.get(rotationId)).toMatchObject({
+        state: 'confirmed',
+        previous_version: 1,
+        new_version: 2,
+      });
+      expect((await stack.stores.secrets.get(path))!.version).toBe(2);
+      expect(await entries('rotation_confirm', 'rotation_id', rotationId)).toEqual([
+        { extra_data: { rotation_id: rotationId, version: 2, previous_version: 1 } },
+      ]);
 
-    await activities().completeRotation({ rotationId });
-    await activities().completeRotation({ rotationId });
-    expect(await stack.stores.secrets.get(path, 1)).toBeUndefined(); // retired
-    expect(await entries('rotation_complete', 'rotation_id', rotationId)).toHaveLength(1);
-  });
+      await activities().completeRotation({ rotationId });
+      await activities().completeRotation({ rotationId });
+      expect(await stack.stores.secrets.get(path, 1)).toBeUndefined(); // retired
+      expect(await entries('rotation_complete', 'rotation_id', rotationId)).toHaveLength(1);
+    },
+  );
 });

@@ -45,47 +45,52 @@ const readJson = (file: string) =>
   };
 
 describe('the agent in file mode', () => {
-  it('writes the credential (0600), renews keeping the user, regenerates past the max TTL, drops the old role, and revokes on SIGTERM', async () => {
-    const file = path.join(dir, 'db.json');
-    const proc = agent(['--engine', shortEngine, '--role', 'short', '--ttl', '3s', '--out', file, '--grace', '1']);
-    try {
-      const first = await waitFor(
-        async () => (existsSync(file) ? readJson(file) : undefined),
-        (j) => j !== undefined,
-        20_000,
-      );
-      expect(statSync(file).mode & 0o777).toBe(0o600);
-      expect(await queryAs(first!.connection_url, 'SELECT count(*)::int FROM orders')).toBe(42);
-      const renewed = await waitFor(
-        async () => readJson(file),
-        (j) => j.expires_at !== first!.expires_at,
-        10_000,
-      );
-      expect(renewed.username).toBe(first!.username);
-      const rotated = await waitFor(
-        async () => readJson(file),
-        (j) => j.username !== first!.username,
-        20_000,
-      );
-      expect(await queryAs(rotated.connection_url, 'SELECT 1')).toBe(1);
-      await waitFor(
-        () => roleExists(first!.username),
-        (exists) => !exists,
-        10_000,
-      );
-      const stopping = exited(proc);
-      proc.kill('SIGTERM');
-      expect(await stopping).toBe(0);
-      await waitFor(
-        () => roleExists(rotated.username),
-        (exists) => !exists,
-        5_000,
-      );
-      expect(await roleExists(rotated.username)).toBe(false);
-    } finally {
-      proc.kill('SIGKILL');
-    }
-  }, 90_000);
+  it(
+    'writes the credential (0600), renews keeping the user, regenerates past the max TTL, drops the old role, ' +
+      'and revokes on SIGTERM',
+    async () => {
+      const file = path.join(dir, 'db.json');
+      const proc = agent(['--engine', shortEngine, '--role', 'short', '--ttl', '3s', '--out', file, '--grace', '1']);
+      try {
+        const first = await waitFor(
+          async () => (existsSync(file) ? readJson(file) : undefined),
+          (j) => j !== undefined,
+          20_000,
+        );
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+        expect(await queryAs(first!.connection_url, 'SELECT count(*)::int FROM orders')).toBe(42);
+        const renewed = await waitFor(
+          async () => readJson(file),
+          (j) => j.expires_at !== first!.expires_at,
+          10_000,
+        );
+        expect(renewed.username).toBe(first!.username);
+        const rotated = await waitFor(
+          async () => readJson(file),
+          (j) => j.username !== first!.username,
+          20_000,
+        );
+        expect(await queryAs(rotated.connection_url, 'SELECT 1')).toBe(1);
+        await waitFor(
+          () => roleExists(first!.username),
+          (exists) => !exists,
+          10_000,
+        );
+        const stopping = exited(proc);
+        proc.kill('SIGTERM');
+        expect(await stopping).toBe(0);
+        await waitFor(
+          () => roleExists(rotated.username),
+          (exists) => !exists,
+          5_000,
+        );
+        expect(await roleExists(rotated.username)).toBe(false);
+      } finally {
+        proc.kill('SIGKILL');
+      }
+    },
+    90_000,
+  );
 
   it('writes env, pgpass and url formats a shell, libpq and a driver read', async () => {
     for (const format of ['env', 'pgpass', 'url'] as const) {
@@ -192,18 +197,21 @@ describe('the agent in exec mode', () => {
   const run = (command: string, env: Record<string, string> = {}): ChildProcess & { output: () => string } =>
     agent(['--engine', c.engine, '--role', 'readonly', '--', 'sh', '-c', command], env);
 
-  it("runs the command with the credential in its environment, and exits with the command's status after revoking", async () => {
-    const proc = run('echo "user=$PGUSER db=$PGDATABASE"; exit 7');
-    expect(await exited(proc)).toBe(7);
-    const username = proc.output().match(/user=(\S+)/)![1]!;
-    expect(proc.output()).toContain(`db=${c.target.name}`);
-    await waitFor(
-      () => roleExists(username),
-      (exists) => !exists,
-      5_000,
-    );
-    expect(await roleExists(username)).toBe(false);
-  });
+  it(
+    'runs the command with the credential in its environment, ' + "and exits with the command's status after revoking",
+    async () => {
+      const proc = run('echo "user=$PGUSER db=$PGDATABASE"; exit 7');
+      expect(await exited(proc)).toBe(7);
+      const username = proc.output().match(/user=(\S+)/)![1]!;
+      expect(proc.output()).toContain(`db=${c.target.name}`);
+      await waitFor(
+        () => roleExists(username),
+        (exists) => !exists,
+        5_000,
+      );
+      expect(await roleExists(username)).toBe(false);
+    },
+  );
 
   it('forwards SIGTERM to the command, waits for it, revokes, and exits with its status', async () => {
     const proc = run('trap "echo child got TERM; exit 3" TERM; echo "user=$PGUSER"; while true; do sleep 0.1; done');

@@ -129,68 +129,75 @@ describe('an engine operator cannot obtain the root password', () => {
 });
 
 describe('the worker runs only input the product sealed', () => {
-  it('a lease workflow started with plain JSON through the Temporal frontend fails its task; no SQL runs; audited', async () => {
-    const victim = uniqueName('v_attacker');
-    const workflowId = uniqueName('dlease_forged');
-    const spec = {
-      leaseId: workflowId,
-      engine,
-      role: 'readonly',
-      username: victim,
-      identityId: 'svc:attacker',
-      metadata: {},
-      ttlSeconds: 3600,
-      maxTtlSeconds: 3600,
-      defaultIncrementSeconds: 3600,
-      statements: { creation: [`CREATE ROLE "${victim}" LOGIN SUPERUSER PASSWORD 'owned'`], renew: [], revocation: [] },
-    };
-    await execFileAsync(
-      ensureTemporalCli(),
-      [
-        'workflow',
-        'start',
-        '--address',
-        stack.temporalAddress,
-        '--task-queue',
-        stack.taskQueue,
-        '--type',
-        'leaseWorkflowV2',
-        '--workflow-id',
-        workflowId,
-        '--input',
-        JSON.stringify({ spec }),
-      ],
-      { timeout: 30_000 },
-    );
+  it(
+    'a lease workflow started with plain JSON through the Temporal frontend fails its task; no SQL runs; ' + 'audited',
+    async () => {
+      const victim = uniqueName('v_attacker');
+      const workflowId = uniqueName('dlease_forged');
+      const spec = {
+        leaseId: workflowId,
+        engine,
+        role: 'readonly',
+        username: victim,
+        identityId: 'svc:attacker',
+        metadata: {},
+        ttlSeconds: 3600,
+        maxTtlSeconds: 3600,
+        defaultIncrementSeconds: 3600,
+        statements: {
+          creation: [`CREATE ROLE "${victim}" LOGIN SUPERUSER PASSWORD 'owned'`],
+          renew: [],
+          revocation: [],
+        },
+      };
+      await execFileAsync(
+        ensureTemporalCli(),
+        [
+          'workflow',
+          'start',
+          '--address',
+          stack.temporalAddress,
+          '--task-queue',
+          stack.taskQueue,
+          '--type',
+          'leaseWorkflowV2',
+          '--workflow-id',
+          workflowId,
+          '--input',
+          JSON.stringify({ spec }),
+        ],
+        { timeout: 30_000 },
+      );
 
-    const handle = stack.temporal.workflow.getHandle(workflowId);
-    const taskFailure = await waitFor(
-      async () => {
-        const history = await handle.fetchHistory();
-        return history.events?.find((e) => e.workflowTaskFailedEventAttributes);
-      },
-      (event) => event !== undefined,
-      20_000,
-    );
-    expect(taskFailure, 'the workflow task failed').toBeDefined();
-    // The failure itself is sealed, like every failure the product writes.
-    const [opened] = await new EncryptionCodec(payloadKeyring(stack.masterKeys)).decode([
-      taskFailure!.workflowTaskFailedEventAttributes!.failure!.encodedAttributes!,
-    ]);
-    expect(Buffer.from(opened!.data!).toString()).toMatch(/did not seal/);
-    const history = await handle.fetchHistory();
-    expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes)).toBe(
-      false,
-    );
-    expect(await roleExists(victim)).toBe(false);
+      const handle = stack.temporal.workflow.getHandle(workflowId);
+      const taskFailure = await waitFor(
+        async () => {
+          const history = await handle.fetchHistory();
+          return history.events?.find((e) => e.workflowTaskFailedEventAttributes);
+        },
+        (event) => event !== undefined,
+        20_000,
+      );
+      expect(taskFailure, 'the workflow task failed').toBeDefined();
+      // The failure itself is sealed, like every failure the product writes.
+      const [opened] = await new EncryptionCodec(payloadKeyring(stack.masterKeys)).decode([
+        taskFailure!.workflowTaskFailedEventAttributes!.failure!.encodedAttributes!,
+      ]);
+      expect(Buffer.from(opened!.data!).toString()).toMatch(/did not seal/);
+      const history = await handle.fetchHistory();
+      expect(
+        history.events!.some((e) => e.activityTaskScheduledEventAttributes || e.markerRecordedEventAttributes),
+      ).toBe(false);
+      expect(await roleExists(victim)).toBe(false);
 
-    const refusals = await waitFor(
-      async () => (await stack.call('GET', '/v1/audit?action=temporal_input_refused')).body.logs,
-      (logs: unknown[]) => logs.length > 0,
-    );
-    expect(refusals[0]).toMatchObject({ identity_id: 'system:worker', result: 'failure' });
-    await handle.terminate('attack test');
-  });
+      const refusals = await waitFor(
+        async () => (await stack.call('GET', '/v1/audit?action=temporal_input_refused')).body.logs,
+        (logs: unknown[]) => logs.length > 0,
+      );
+      expect(refusals[0]).toMatchObject({ identity_id: 'system:worker', result: 'failure' });
+      await handle.terminate('attack test');
+    },
+  );
 
   it('a sealed lease input copied under another workflow id runs nothing', async () => {
     const minted = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})).body;
@@ -233,21 +240,24 @@ describe('a role writer stays inside the roles a policy gives them', () => {
     writer = (await mintToken(stack, identity, ['dynamic:manage'])).token;
   });
 
-  it('cannot replace a role a deny protects by naming it in a POST body: 403, audited, the role unchanged', async () => {
-    const before = (await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/readonly`)).body;
-    const response = await stack.call(
-      'POST',
-      `/v1/dynamic/engines/${engine}/roles`,
-      {
-        name: 'readonly',
-        creation_statements: ['CREATE ROLE "{{name}}" WITH LOGIN SUPERUSER PASSWORD \'{{password}}\''],
-      },
-      writer,
-    );
-    expect(response.status, JSON.stringify(response.body)).toBe(403);
-    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/readonly`)).body).toEqual(before);
-    expect((await authFailures(identity))[0]!.path).toBe(`dynamic/${engine}/roles/readonly`);
-  });
+  it(
+    'cannot replace a role a deny protects by naming it in a POST body: 403, audited, ' + 'the role unchanged',
+    async () => {
+      const before = (await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/readonly`)).body;
+      const response = await stack.call(
+        'POST',
+        `/v1/dynamic/engines/${engine}/roles`,
+        {
+          name: 'readonly',
+          creation_statements: ['CREATE ROLE "{{name}}" WITH LOGIN SUPERUSER PASSWORD \'{{password}}\''],
+        },
+        writer,
+      );
+      expect(response.status, JSON.stringify(response.body)).toBe(403);
+      expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/readonly`)).body).toEqual(before);
+      expect((await authFailures(identity))[0]!.path).toBe(`dynamic/${engine}/roles/readonly`);
+    },
+  );
 
   it('POST creates and never replaces: a second POST of the same name is 409, PATCH changes it', async () => {
     const name = uniqueName('created');

@@ -214,9 +214,12 @@ const tamper = (sql: string, params: unknown[] = []) => tamperWithAudit(stack, s
 
 describe('an audit write failure', () => {
   it('fails the request instead of skipping the record, and a secret read returns no value', async () => {
-    await stack.stores.db.query(`
-      CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store down'; END $$;
-      CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();`);
+    await stack.stores.db.query(
+      `
+      CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS ` +
+        `$$ BEGIN RAISE EXCEPTION 'audit store down'; END $$;
+      CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();`,
+    );
     try {
       const read = await stack.call('GET', '/v1/secrets/app/reporting/api-key');
       expect(read.status).toBe(500);
@@ -231,35 +234,43 @@ describe('an audit write failure', () => {
     }
   });
 
-  it('leaves no change behind: a secret, policy, role, engine, token or webhook whose entry failed was never made', async () => {
-    const before = await countRows();
-    const mintedBefore = Number((await stack.stores.db.query('SELECT count(*) FROM tokens')).rows[0].count);
-    await stack.stores.db.query(`
-      CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store down'; END $$;
-      CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();`);
-    try {
-      const changes: Array<[string, string, unknown]> = [
-        ['PUT', '/v1/secrets/app/reporting/api-key', { data: { key: 'never-written' } }],
-        ['POST', '/v1/policies', { name: 'unaudited', rules: [{ path_pattern: 'a', permissions: ['read'] }] }],
-        ['POST', `/v1/dynamic/engines/${engine}/roles`, { ...target.guideRole, name: 'unaudited' }],
-        ['PATCH', `/v1/dynamic/engines/${engine}`, { default_ttl: '17m' }],
-        ['POST', '/v1/auth/tokens', { identity_id: 'svc:unaudited', scopes: ['secrets:read'] }],
-        ['POST', '/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['secret.rotated'] }],
-        ['DELETE', '/v1/secrets/app/reporting/api-key', undefined],
-      ];
-      for (const [method, url, body] of changes)
-        expect((await stack.call(method, url, body)).status, `${method} ${url}`).toBe(500);
-    } finally {
-      await stack.stores.db.query('DROP TRIGGER audit_down ON audit_log; DROP FUNCTION audit_down();');
-    }
-    expect((await stack.call('GET', '/v1/secrets/app/reporting/api-key')).body.data.key).toBe('canary-secret-value-1');
-    expect((await stack.stores.db.query(`SELECT 1 FROM policies WHERE name = 'unaudited'`)).rowCount).toBe(0);
-    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/unaudited`)).status).toBe(404);
-    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.default_ttl).not.toBe(17 * 60);
-    expect(Number((await stack.stores.db.query('SELECT count(*) FROM tokens')).rows[0].count)).toBe(mintedBefore);
-    expect((await stack.stores.db.query('SELECT 1 FROM webhooks')).rowCount).toBe(0);
-    expect(await countRows()).toBe(before + 1); // the secret read just now
-  });
+  it(
+    'leaves no change behind: a secret, policy, role, engine, ' + 'token or webhook whose entry failed was never made',
+    async () => {
+      const before = await countRows();
+      const mintedBefore = Number((await stack.stores.db.query('SELECT count(*) FROM tokens')).rows[0].count);
+      await stack.stores.db.query(
+        `
+      CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS ` +
+          `$$ BEGIN RAISE EXCEPTION 'audit store down'; END $$;
+      CREATE TRIGGER audit_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_down();`,
+      );
+      try {
+        const changes: Array<[string, string, unknown]> = [
+          ['PUT', '/v1/secrets/app/reporting/api-key', { data: { key: 'never-written' } }],
+          ['POST', '/v1/policies', { name: 'unaudited', rules: [{ path_pattern: 'a', permissions: ['read'] }] }],
+          ['POST', `/v1/dynamic/engines/${engine}/roles`, { ...target.guideRole, name: 'unaudited' }],
+          ['PATCH', `/v1/dynamic/engines/${engine}`, { default_ttl: '17m' }],
+          ['POST', '/v1/auth/tokens', { identity_id: 'svc:unaudited', scopes: ['secrets:read'] }],
+          ['POST', '/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['secret.rotated'] }],
+          ['DELETE', '/v1/secrets/app/reporting/api-key', undefined],
+        ];
+        for (const [method, url, body] of changes)
+          expect((await stack.call(method, url, body)).status, `${method} ${url}`).toBe(500);
+      } finally {
+        await stack.stores.db.query('DROP TRIGGER audit_down ON audit_log; DROP FUNCTION audit_down();');
+      }
+      expect((await stack.call('GET', '/v1/secrets/app/reporting/api-key')).body.data.key).toBe(
+        'canary-secret-value-1',
+      );
+      expect((await stack.stores.db.query(`SELECT 1 FROM policies WHERE name = 'unaudited'`)).rowCount).toBe(0);
+      expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/unaudited`)).status).toBe(404);
+      expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.default_ttl).not.toBe(17 * 60);
+      expect(Number((await stack.stores.db.query('SELECT count(*) FROM tokens')).rows[0].count)).toBe(mintedBefore);
+      expect((await stack.stores.db.query('SELECT 1 FROM webhooks')).rowCount).toBe(0);
+      expect(await countRows()).toBe(before + 1); // the secret read just now
+    },
+  );
 });
 
 describe('entries with an idempotency key', () => {
@@ -346,40 +357,44 @@ describe('chain verification', () => {
     expect((await verify()).valid).toBe(true);
   });
 
-  it('finds an entry and every hash after it rewritten by whoever lacks the key, keyed or posing as unkeyed', async () => {
-    const { rows } = await stack.stores.db.query<{ id: string }>(
-      'SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3',
-    );
-    const forgedId = rows[0]!.id;
-    // The forger recomputes every hash from the edited entry on, as an unkeyed chain would let them.
-    const forge = async (keyId: 'keep' | 'drop') => {
-      await tamper(`UPDATE audit_log SET identity_id = 'forger' WHERE id = $1`, [forgedId]);
-      const all = (await stack.stores.db.query('SELECT * FROM audit_log WHERE id >= $1 ORDER BY id', [forgedId])).rows;
-      let prev = (
-        await stack.stores.db.query('SELECT hash FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT 1', [forgedId])
-      ).rows[0].hash as string;
-      for (const row of all) {
-        const hash = unkeyedHash(prev, { ...row, timestamp: row.timestamp.toISOString() });
-        await tamper(
-          `UPDATE audit_log SET prev_hash = $2, hash = $3${keyId === 'drop' ? ', key_id = NULL' : ''} WHERE id = $1`,
-          [row.id, prev, hash],
-        );
-        prev = hash;
-      }
-    };
-    await forge('keep');
-    expect(await verify()).toMatchObject({
-      valid: false,
-      first_broken_id: String(forgedId),
-      reason: 'entry content altered',
-    });
-    await forge('drop');
-    expect(await verify()).toMatchObject({
-      valid: false,
-      first_broken_id: String(forgedId),
-      reason: expect.stringMatching(/unkeyed entry after keyed ones/),
-    });
-  });
+  it(
+    'finds an entry and every hash after it rewritten by whoever lacks the key, ' + 'keyed or posing as unkeyed',
+    async () => {
+      const { rows } = await stack.stores.db.query<{ id: string }>(
+        'SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3',
+      );
+      const forgedId = rows[0]!.id;
+      // The forger recomputes every hash from the edited entry on, as an unkeyed chain would let them.
+      const forge = async (keyId: 'keep' | 'drop') => {
+        await tamper(`UPDATE audit_log SET identity_id = 'forger' WHERE id = $1`, [forgedId]);
+        const all = (await stack.stores.db.query('SELECT * FROM audit_log WHERE id >= $1 ORDER BY id', [forgedId]))
+          .rows;
+        let prev = (
+          await stack.stores.db.query('SELECT hash FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT 1', [forgedId])
+        ).rows[0].hash as string;
+        for (const row of all) {
+          const hash = unkeyedHash(prev, { ...row, timestamp: row.timestamp.toISOString() });
+          await tamper(
+            `UPDATE audit_log SET prev_hash = $2, hash = $3${keyId === 'drop' ? ', key_id = NULL' : ''} WHERE id = $1`,
+            [row.id, prev, hash],
+          );
+          prev = hash;
+        }
+      };
+      await forge('keep');
+      expect(await verify()).toMatchObject({
+        valid: false,
+        first_broken_id: String(forgedId),
+        reason: 'entry content altered',
+      });
+      await forge('drop');
+      expect(await verify()).toMatchObject({
+        valid: false,
+        first_broken_id: String(forgedId),
+        reason: expect.stringMatching(/unkeyed entry after keyed ones/),
+      });
+    },
+  );
 });
 
 describe('a cut-off tail', () => {

@@ -157,7 +157,8 @@ describe('policies', () => {
 describe('the root credential', () => {
   it('is readable by system:dynamic-engines once the guide binds its policy, and by no other non-admin', async () => {
     const engines = await mintToken(stack, 'system:dynamic-engines', ['secrets:read']);
-    expect((await stack.call('GET', `/v1/secrets/${rootPath}`, undefined, engines.token)).status).toBe(403); // deny by default
+    // deny by default
+    expect((await stack.call('GET', `/v1/secrets/${rootPath}`, undefined, engines.token)).status).toBe(403);
 
     const policy = await grant(
       stack,
@@ -330,39 +331,43 @@ describe('the authorization table', () => {
     expect(routes.length).toBeGreaterThan(30);
   });
 
-  it('refuses every guarded route without a token (401), with a token lacking its scope (403), and without a policy for its path (403)', async () => {
-    const failures: string[] = [];
-    const expectStatus = (route: RouteAccess, what: string, actual: number, expected: number) => {
-      if (actual !== expected) failures.push(`${route.method} ${route.url} ${what}: ${actual}, expected ${expected}`);
-    };
-    for (const route of routes.filter((r) => !('public' in r.access))) {
-      expectStatus(route, 'without a token', (await call(route)).statusCode, 401);
-      expectStatus(route, 'with a bad token', (await call(route, 'svt_not-a-real-token')).statusCode, 401);
-      const access = route.access;
-      if ('authenticated' in access) {
-        // whoami answers any live token; revoking a token checks ownership in the service.
-        expectStatus(
-          route,
-          'as a stranger',
-          (await call(route, stranger)).statusCode,
-          route.url === '/v1/auth/whoami' ? 200 : 403,
+  it(
+    'refuses every guarded route without a token (401), with a token lacking its scope (403), ' +
+      'and without a policy for its path (403)',
+    async () => {
+      const failures: string[] = [];
+      const expectStatus = (route: RouteAccess, what: string, actual: number, expected: number) => {
+        if (actual !== expected) failures.push(`${route.method} ${route.url} ${what}: ${actual}, expected ${expected}`);
+      };
+      for (const route of routes.filter((r) => !('public' in r.access))) {
+        expectStatus(route, 'without a token', (await call(route)).statusCode, 401);
+        expectStatus(route, 'with a bad token', (await call(route, 'svt_not-a-real-token')).statusCode, 401);
+        const access = route.access;
+        if ('authenticated' in access) {
+          // whoami answers any live token; revoking a token checks ownership in the service.
+          expectStatus(
+            route,
+            'as a stranger',
+            (await call(route, stranger)).statusCode,
+            route.url === '/v1/auth/whoami' ? 200 : 403,
+          );
+          continue;
+        }
+        if ('public' in access) continue;
+        const name = access.scope.replace(':', '-');
+        const allOtherScopes = await tokenFor(
+          `svc:without-${name}`,
+          SCOPES.filter((s) => s !== access.scope && s !== 'admin'),
         );
-        continue;
+        expectStatus(route, `without ${access.scope}`, (await call(route, allOtherScopes)).statusCode, 403);
+        if (access.permission) {
+          const scopeOnly = await tokenFor(`svc:only-${name}`, [access.scope]);
+          expectStatus(route, `with ${access.scope} but no policy`, (await call(route, scopeOnly)).statusCode, 403);
+        }
       }
-      if ('public' in access) continue;
-      const name = access.scope.replace(':', '-');
-      const allOtherScopes = await tokenFor(
-        `svc:without-${name}`,
-        SCOPES.filter((s) => s !== access.scope && s !== 'admin'),
-      );
-      expectStatus(route, `without ${access.scope}`, (await call(route, allOtherScopes)).statusCode, 403);
-      if (access.permission) {
-        const scopeOnly = await tokenFor(`svc:only-${name}`, [access.scope]);
-        expectStatus(route, `with ${access.scope} but no policy`, (await call(route, scopeOnly)).statusCode, 403);
-      }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+  );
 });
 
 describe('failed authentications', () => {
@@ -377,58 +382,67 @@ describe('failed authentications', () => {
       trustProxy,
     });
 
-  it('are rate-limited per source address with 429, while other sources, and valid tokens from the same one, still pass', async () => {
-    const app = await limitedApp(5);
-    try {
-      const whoami = (token: string, remoteAddress = '10.0.0.1') =>
-        app.inject({
-          method: 'GET',
-          url: '/v1/auth/whoami',
-          headers: { authorization: `Bearer ${token}` },
-          remoteAddress,
-        });
-      for (let i = 0; i < 5; i++) expect((await whoami(`svt_guess-${i}`)).statusCode).toBe(401);
-      const limited = await whoami('svt_guess-6');
-      expect(limited.statusCode).toBe(429);
-      expect(limited.json().error.code).toBe('rate_limited');
-      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-      expect((await whoami(stack.rootToken)).statusCode).toBe(200);
-      expect((await whoami(stack.rootToken, '10.0.0.2')).statusCode).toBe(200);
-    } finally {
-      await app.close();
-    }
-  });
+  it(
+    'are rate-limited per source address with 429, while other sources, and valid tokens from the same one, ' +
+      'still pass',
+    async () => {
+      const app = await limitedApp(5);
+      try {
+        const whoami = (token: string, remoteAddress = '10.0.0.1') =>
+          app.inject({
+            method: 'GET',
+            url: '/v1/auth/whoami',
+            headers: { authorization: `Bearer ${token}` },
+            remoteAddress,
+          });
+        for (let i = 0; i < 5; i++) expect((await whoami(`svt_guess-${i}`)).statusCode).toBe(401);
+        const limited = await whoami('svt_guess-6');
+        expect(limited.statusCode).toBe(429);
+        expect(limited.json().error.code).toBe('rate_limited');
+        expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+        expect((await whoami(stack.rootToken)).statusCode).toBe(200);
+        expect((await whoami(stack.rootToken, '10.0.0.2')).statusCode).toBe(200);
+      } finally {
+        await app.close();
+      }
+    },
+  );
 
-  it('150 bad tokens, then a good one from the same address: the good one passes, and the flood is two audit entries, not 150', async () => {
-    const address = `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
-    const app = await limitedApp(100, 1_000);
-    const entries = async () =>
-      (
-        await stack.stores.db.query(
-          `SELECT extra_data FROM audit_log WHERE action = 'auth_fail' AND extra_data->>'remote_address' = $1 ORDER BY id`,
-          [address],
-        )
-      ).rows.map((r) => r.extra_data as Record<string, unknown>);
-    try {
-      const whoami = (token: string) =>
-        app.inject({
-          method: 'GET',
-          url: '/v1/auth/whoami',
-          headers: { authorization: `Bearer ${token}` },
-          remoteAddress: address,
-        });
-      const statuses = [];
-      for (let i = 0; i < 150; i++) statuses.push((await whoami(`svt_flood-${i}`)).statusCode);
-      expect(statuses.filter((s) => s === 401).length).toBe(100);
-      expect(statuses.filter((s) => s === 429).length).toBe(50);
-      expect((await whoami(stack.rootToken)).statusCode).toBe(200);
-      expect(await entries()).toHaveLength(1); // the first, in full; the rest are counted
-      await waitFor(entries, (rows) => rows.length === 2, 5_000);
-      expect((await entries())[1]).toMatchObject({ aggregated: true, count: 149, remote_address: address });
-    } finally {
-      await app.close();
-    }
-  });
+  it(
+    '150 bad tokens, then a good one from the same address: the good one passes, and the flood is two audit entries, ' +
+      'not 150',
+    async () => {
+      const address = `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+      const app = await limitedApp(100, 1_000);
+      const entries = async () =>
+        (
+          await stack.stores.db.query(
+            `SELECT extra_data FROM audit_log WHERE action = 'auth_fail' ` +
+              `AND extra_data->>'remote_address' = $1 ORDER BY id`,
+            [address],
+          )
+        ).rows.map((r) => r.extra_data as Record<string, unknown>);
+      try {
+        const whoami = (token: string) =>
+          app.inject({
+            method: 'GET',
+            url: '/v1/auth/whoami',
+            headers: { authorization: `Bearer ${token}` },
+            remoteAddress: address,
+          });
+        const statuses = [];
+        for (let i = 0; i < 150; i++) statuses.push((await whoami(`svt_flood-${i}`)).statusCode);
+        expect(statuses.filter((s) => s === 401).length).toBe(100);
+        expect(statuses.filter((s) => s === 429).length).toBe(50);
+        expect((await whoami(stack.rootToken)).statusCode).toBe(200);
+        expect(await entries()).toHaveLength(1); // the first, in full; the rest are counted
+        await waitFor(entries, (rows) => rows.length === 2, 5_000);
+        expect((await entries())[1]).toMatchObject({ aggregated: true, count: 149, remote_address: address });
+      } finally {
+        await app.close();
+      }
+    },
+  );
 
   it('key on the forwarded address only behind a trusted proxy', async () => {
     const trusting = await limitedApp(1, 60_000, '127.0.0.1');

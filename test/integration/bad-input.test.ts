@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { withGuideStack } from '../support/guide';
+import type { Answer } from '../support/http';
 import { type TargetDatabase } from '../support/postgres';
 import type { Stack } from '../support/stack';
 
@@ -12,7 +13,7 @@ let rootPath: string;
 withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine, rootPath } = c));
 
 /** The contract's error shape, and nothing that looks like a stack trace. */
-function expectError(response: { status: number; body: any }, status: number, code: string) {
+function expectError(response: Answer, status: number, code: string) {
   expect(response.status, JSON.stringify(response.body)).toBe(status);
   expect(response.body).toEqual({
     error: expect.objectContaining({ code, message: expect.any(String), request_id: expect.stringMatching(/^req_/) }),
@@ -21,7 +22,7 @@ function expectError(response: { status: number; body: any }, status: number, co
 }
 
 /** Sends the path exactly as written: fetch would resolve "..", as browsers do, but other clients need not. */
-function rawRequest(method: string, path: string, body: string): Promise<{ status: number; body: any }> {
+function rawRequest(method: string, path: string, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const url = new URL(stack.baseUrl);
     const req = request(
@@ -96,41 +97,45 @@ describe('bad input gets a clear 4xx in the contract shape', () => {
     expect(await leaseCount()).toBe(before);
   });
 
-  it('refuses an engine with missing fields, a bad URL or wrong credentials, saving nothing and showing no password', async () => {
-    const base = { name: 'e-bad', type: 'database', default_ttl: '1h', max_ttl: '8h' };
-    const config = { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath };
-    expectError(await stack.call('POST', '/v1/dynamic/engines', { ...base }), 400, 'invalid_request');
-    expectError(
-      await stack.call('POST', '/v1/dynamic/engines', { ...base, config: { ...config, plugin: 'mysql' } }),
-      400,
-      'invalid_request',
-    );
-    expectError(
-      await stack.call('POST', '/v1/dynamic/engines', { ...base, config, default_ttl: '9h' }),
-      400,
-      'invalid_config',
-    );
-    const literal = await stack.call('POST', '/v1/dynamic/engines', {
-      ...base,
-      config: { ...config, connection_url: 'postgresql://x:hunter2@127.0.0.1:5432/db' },
-    });
-    expectError(literal, 400, 'invalid_config');
-    expect(JSON.stringify(literal.body)).not.toContain('hunter2');
+  it(
+    'refuses an engine with missing fields, a bad URL or wrong credentials, ' +
+      'saving nothing and showing no password',
+    async () => {
+      const base = { name: 'e-bad', type: 'database', default_ttl: '1h', max_ttl: '8h' };
+      const config = { plugin: 'postgresql', connection_url: target.connectionUrl, root_credentials_path: rootPath };
+      expectError(await stack.call('POST', '/v1/dynamic/engines', { ...base }), 400, 'invalid_request');
+      expectError(
+        await stack.call('POST', '/v1/dynamic/engines', { ...base, config: { ...config, plugin: 'mysql' } }),
+        400,
+        'invalid_request',
+      );
+      expectError(
+        await stack.call('POST', '/v1/dynamic/engines', { ...base, config, default_ttl: '9h' }),
+        400,
+        'invalid_config',
+      );
+      const literal = await stack.call('POST', '/v1/dynamic/engines', {
+        ...base,
+        config: { ...config, connection_url: 'postgresql://x:hunter2@127.0.0.1:5432/db' },
+      });
+      expectError(literal, 400, 'invalid_config');
+      expect(JSON.stringify(literal.body)).not.toContain('hunter2');
 
-    // This machine's Postgres trusts loopback logins, so a wrong password passes; a missing user does not.
-    await stack.call('PUT', '/v1/secrets/infra/wrong-root', {
-      data: { username: 'no_such_admin', password: 'not-the-password-xyz' },
-      secret_type: 'json',
-    });
-    const wrong = await stack.call('POST', '/v1/dynamic/engines', {
-      ...base,
-      config: { ...config, root_credentials_path: 'infra/wrong-root' },
-    });
-    expectError(wrong, 400, 'invalid_config');
-    expect(wrong.body.error.message).toMatch(/role "no_such_admin" does not exist/);
-    expect(JSON.stringify(wrong.body)).not.toContain('not-the-password-xyz');
-    expectError(await stack.call('GET', '/v1/dynamic/engines/e-bad'), 404, 'not_found');
-  });
+      // This machine's Postgres trusts loopback logins, so a wrong password passes; a missing user does not.
+      await stack.call('PUT', '/v1/secrets/infra/wrong-root', {
+        data: { username: 'no_such_admin', password: 'not-the-password-xyz' },
+        secret_type: 'json',
+      });
+      const wrong = await stack.call('POST', '/v1/dynamic/engines', {
+        ...base,
+        config: { ...config, root_credentials_path: 'infra/wrong-root' },
+      });
+      expectError(wrong, 400, 'invalid_config');
+      expect(wrong.body.error.message).toMatch(/role "no_such_admin" does not exist/);
+      expect(JSON.stringify(wrong.body)).not.toContain('not-the-password-xyz');
+      expectError(await stack.call('GET', '/v1/dynamic/engines/e-bad'), 404, 'not_found');
+    },
+  );
 
   it('limits the body size with 413', async () => {
     const huge = { data: { blob: 'x'.repeat(2 * 1024 * 1024) } };

@@ -16,60 +16,64 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a held credential', () => {
-  it('renews across several TTLs, rotates past the max TTL, and a query load through the rotating pool never fails', async () => {
-    const { engine } = await configureGuideEngine(c.stack, c.target, {
-      name: 'short',
-      default_ttl: '3s',
-      max_ttl: '8s',
-    });
-    const client = new ScaiVaultClient(c.stack.baseUrl, c.stack.rootToken);
-    const held = await HeldCredential.acquire({ client, engine, role: 'short', ttl: '3s', graceMs: 1_000 });
-    const events = {
-      renewed: 0,
-      rotated: [] as Array<{ next: Credentials; previous: Credentials }>,
-      errors: [] as string[],
-    };
-    held.on('renewed', () => events.renewed++);
-    held.on('rotated', (next, previous) => events.rotated.push({ next, previous }));
-    held.on('error', (error) => events.errors.push(error.message));
-    const pool = new RotatingPool(held, { max: 4 });
-    const first = held.current.data.username;
-    let queries = 0;
-    const failures: string[] = [];
-    const load = async (until: number) => {
-      while (Date.now() < until) {
-        try {
-          const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
-          if (rows[0]!.n !== 42) failures.push(`read ${rows[0]!.n} orders`);
-          queries++;
-        } catch (error) {
-          failures.push((error as Error).message);
+  it(
+    'renews across several TTLs, rotates past the max TTL, ' + 'and a query load through the rotating pool never fails',
+    async () => {
+      const { engine } = await configureGuideEngine(c.stack, c.target, {
+        name: 'short',
+        default_ttl: '3s',
+        max_ttl: '8s',
+      });
+      const client = new ScaiVaultClient(c.stack.baseUrl, c.stack.rootToken);
+      const held = await HeldCredential.acquire({ client, engine, role: 'short', ttl: '3s', graceMs: 1_000 });
+      const events = {
+        renewed: 0,
+        rotated: [] as Array<{ next: Credentials; previous: Credentials }>,
+        errors: [] as string[],
+      };
+      held.on('renewed', () => events.renewed++);
+      held.on('rotated', (next, previous) => events.rotated.push({ next, previous }));
+      held.on('error', (error) => events.errors.push(error.message));
+      const pool = new RotatingPool(held, { max: 4 });
+      const first = held.current.data.username;
+      let queries = 0;
+      const failures: string[] = [];
+      const load = async (until: number) => {
+        while (Date.now() < until) {
+          try {
+            const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+            if (rows[0]!.n !== 42) failures.push(`read ${rows[0]!.n} orders`);
+            queries++;
+          } catch (error) {
+            failures.push((error as Error).message);
+          }
+          await sleep(10);
         }
-        await sleep(10);
+      };
+      try {
+        const until = Date.now() + 14_000;
+        await Promise.all([load(until), load(until), load(until)]);
+      } finally {
+        await held.stop();
+        await pool.end();
       }
-    };
-    try {
-      const until = Date.now() + 14_000;
-      await Promise.all([load(until), load(until), load(until)]);
-    } finally {
-      await held.stop();
-      await pool.end();
-    }
-    expect(failures).toEqual([]);
-    expect(queries).toBeGreaterThan(100);
-    expect(events.renewed).toBeGreaterThanOrEqual(2);
-    expect(events.rotated.length).toBeGreaterThanOrEqual(1);
-    expect(events.rotated[0]!.previous.data.username).toBe(first);
-    expect(events.rotated[0]!.next.data.username).not.toBe(first);
-    // The replaced lease is revoked after its grace period, the held one on stop.
-    expect(await roleExists(first)).toBe(false);
-    await waitFor(
-      () => roleExists(held.current.data.username),
-      (exists) => !exists,
-      10_000,
-    );
-    expect(events.errors).toEqual([]);
-  }, 60_000);
+      expect(failures).toEqual([]);
+      expect(queries).toBeGreaterThan(100);
+      expect(events.renewed).toBeGreaterThanOrEqual(2);
+      expect(events.rotated.length).toBeGreaterThanOrEqual(1);
+      expect(events.rotated[0]!.previous.data.username).toBe(first);
+      expect(events.rotated[0]!.next.data.username).not.toBe(first);
+      // The replaced lease is revoked after its grace period, the held one on stop.
+      expect(await roleExists(first)).toBe(false);
+      await waitFor(
+        () => roleExists(held.current.data.username),
+        (exists) => !exists,
+        10_000,
+      );
+      expect(events.errors).toEqual([]);
+    },
+    60_000,
+  );
 
   it("is revoked from the service's shutdown hook: SIGTERM, and the role is gone within 5 s", async () => {
     const { engine } = await configureGuideEngine(c.stack, c.target);
@@ -128,7 +132,7 @@ describe('a revocation that does not wait', () => {
     expect((await c.stack.call('GET', `/v1/dynamic/leases/${minted.body.lease_id}`)).body.state).toBe('revoked');
     // Audited once, by the workflow with the lease's end, for the identity that asked.
     const entries = (await c.stack.call('GET', '/v1/audit?action=dynamic_revoke&limit=100')).body.logs.filter(
-      (e: any) => e.extra_data.lease_id === minted.body.lease_id,
+      (e: { extra_data: { lease_id?: string } }) => e.extra_data.lease_id === minted.body.lease_id,
     );
     expect(entries).toEqual([
       expect.objectContaining({

@@ -89,26 +89,30 @@ const cookieOf = (setCookie: string | string[] | undefined) =>
   [setCookie].flat().find((c) => c?.startsWith(`${CODEC_SESSION_COOKIE}=`));
 
 describe('the codec endpoint', () => {
-  it('decodes what Temporal stores for an admin, and audits it; the issued password stays sealed with a key the codec does not hold', async () => {
-    const response = await codecCall('decode', [toJson(stored.input), toJson(stored.issued)], {
-      ...bearer(stack.rootToken),
-      'x-namespace': 'default',
-    });
-    expect(response.statusCode, response.body).toBe(200);
-    const [input, issued] = response.json().payloads as JsonPayload[];
-    expect(text(input!.metadata.encoding!)).toBe('json/plain');
-    expect(JSON.parse(text(input!.data))).toMatchObject({
-      spec: { leaseId: lease.lease_id, username: lease.data.username },
-    });
-    const decoded = text(issued!.data);
-    expect(JSON.parse(decoded).password).toMatch(/^sealed:v1:/);
-    expect(decoded).not.toContain(lease.data.password);
+  it(
+    'decodes what Temporal stores for an admin, and audits it; ' +
+      'the issued password stays sealed with a key the codec does not hold',
+    async () => {
+      const response = await codecCall('decode', [toJson(stored.input), toJson(stored.issued)], {
+        ...bearer(stack.rootToken),
+        'x-namespace': 'default',
+      });
+      expect(response.statusCode, response.body).toBe(200);
+      const [input, issued] = response.json().payloads as JsonPayload[];
+      expect(text(input!.metadata.encoding!)).toBe('json/plain');
+      expect(JSON.parse(text(input!.data))).toMatchObject({
+        spec: { leaseId: lease.lease_id, username: lease.data.username },
+      });
+      const decoded = text(issued!.data);
+      expect(JSON.parse(decoded).password).toMatch(/^sealed:v1:/);
+      expect(decoded).not.toContain(lease.data.password);
 
-    const { rows } = await stack.stores.db.query(
-      `SELECT identity_id, extra_data FROM audit_log WHERE action = 'codec_decode'`,
-    );
-    expect(rows).toContainEqual({ identity_id: 'root', extra_data: { namespace: 'default', payloads: 2 } });
-  });
+      const { rows } = await stack.stores.db.query(
+        `SELECT identity_id, extra_data FROM audit_log WHERE action = 'codec_decode'`,
+      );
+      expect(rows).toContainEqual({ identity_id: 'root', extra_data: { namespace: 'default', payloads: 2 } });
+    },
+  );
 
   it('encodes with the instance key: the product opens what it seals, and decode gives the payload back', async () => {
     const plain = {
@@ -318,56 +322,62 @@ describe('the codec session (for a browser, which cannot send the bearer token)'
     expect(lines.join('\n')).not.toMatch(/secret-\d/);
   });
 
-  it('signs in and decodes through `npm run api` (master key and UI origin wired), logging neither the token nor the cookie', async () => {
-    const port = await freePort();
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-codec-'));
-    const api = runEntry('api/main.ts', {
-      DATABASE_URL: stack.databaseUrl,
-      SCAIVAULT_MASTER_KEY: stack.masterKey,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      SCAIVAULT_PORT: String(port),
-      SCAIVAULT_DATA_DIR: dataDir,
-      SCAIVAULT_LOG_LEVEL: 'trace',
-      SCAIVAULT_CODEC_UI_ORIGINS: UI_ORIGIN,
-    });
-    try {
-      const base = `http://127.0.0.1:${port}/v1/sys/codec`;
-      const health = await waitFor(
-        () =>
-          fetch(`http://127.0.0.1:${port}/v1/sys/health`).then(
-            (r) => r.status,
-            () => 0,
-          ),
-        (s) => s === 200 || api.exitCode !== null,
-        60_000,
-      );
-      expect(health, api.output()).toBe(200);
-      const operator = await mintToken(stack, 'user:logged-operator', ['admin']);
-      const signedIn = await fetch(`${base}/session`, { method: 'POST', headers: bearer(operator.token) });
-      expect(signedIn.status).toBe(200);
-      const cookie = cookieOf(signedIn.headers.getSetCookie())!.split(';')[0]!;
-      const decoded = await fetch(`${base}/decode`, {
-        method: 'POST',
-        headers: { cookie, origin: UI_ORIGIN, 'content-type': 'application/json', 'x-namespace': 'default' },
-        body: JSON.stringify({ payloads: [toJson(stored.input)] }),
+  it(
+    'signs in and decodes through `npm run api` (master key and UI origin wired), ' +
+      'logging neither the token nor the cookie',
+    async () => {
+      const port = await freePort();
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'scaivault-codec-'));
+      const api = runEntry('api/main.ts', {
+        DATABASE_URL: stack.databaseUrl,
+        SCAIVAULT_MASTER_KEY: stack.masterKey,
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        TEMPORAL_TASK_QUEUE: stack.taskQueue,
+        SCAIVAULT_PORT: String(port),
+        SCAIVAULT_DATA_DIR: dataDir,
+        SCAIVAULT_LOG_LEVEL: 'trace',
+        SCAIVAULT_CODEC_UI_ORIGINS: UI_ORIGIN,
       });
-      expect(decoded.status).toBe(200);
-      expect(decoded.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
-      expect(
-        await fetch(`${base}/session`, { method: 'POST', headers: bearer(`${operator.token}x`) }).then((r) => r.status),
-      ).toBe(401);
+      try {
+        const base = `http://127.0.0.1:${port}/v1/sys/codec`;
+        const health = await waitFor(
+          () =>
+            fetch(`http://127.0.0.1:${port}/v1/sys/health`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          (s) => s === 200 || api.exitCode !== null,
+          60_000,
+        );
+        expect(health, api.output()).toBe(200);
+        const operator = await mintToken(stack, 'user:logged-operator', ['admin']);
+        const signedIn = await fetch(`${base}/session`, { method: 'POST', headers: bearer(operator.token) });
+        expect(signedIn.status).toBe(200);
+        const cookie = cookieOf(signedIn.headers.getSetCookie())!.split(';')[0]!;
+        const decoded = await fetch(`${base}/decode`, {
+          method: 'POST',
+          headers: { cookie, origin: UI_ORIGIN, 'content-type': 'application/json', 'x-namespace': 'default' },
+          body: JSON.stringify({ payloads: [toJson(stored.input)] }),
+        });
+        expect(decoded.status).toBe(200);
+        expect(decoded.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+        expect(
+          await fetch(`${base}/session`, { method: 'POST', headers: bearer(`${operator.token}x`) }).then(
+            (r) => r.status,
+          ),
+        ).toBe(401);
 
-      api.kill('SIGTERM');
-      expect(await exited(api)).toBe(0);
-      const output = api.output();
-      expect(output).toContain('/v1/sys/codec/decode'); // the requests were logged...
-      const cookieValue = cookie.slice(cookie.indexOf('=') + 1);
-      for (const secret of [operator.token, cookieValue, cookieValue.slice(0, 24), stack.rootToken])
-        expect(output).not.toContain(secret); // ...without their credentials
-    } finally {
-      api.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+        api.kill('SIGTERM');
+        expect(await exited(api)).toBe(0);
+        const output = api.output();
+        expect(output).toContain('/v1/sys/codec/decode'); // the requests were logged...
+        const cookieValue = cookie.slice(cookie.indexOf('=') + 1);
+        for (const secret of [operator.token, cookieValue, cookieValue.slice(0, 24), stack.rootToken])
+          expect(output).not.toContain(secret); // ...without their credentials
+      } finally {
+        api.kill('SIGKILL');
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

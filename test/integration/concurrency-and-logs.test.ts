@@ -38,16 +38,19 @@ async function mintMany(engine: string, role: string) {
 }
 
 describe('many issuances at once', () => {
-  it(`issues ${PARALLEL} leases in parallel with per-table GRANTs on a 21-table schema, with no catalog conflict`, async () => {
-    const { engine } = await configureGuideEngine(stack, target);
-    const results = await mintMany(engine, 'readonly');
-    expect(results.map((r) => r.status)).toEqual(Array(PARALLEL).fill(200));
-    const sample = results[PARALLEL - 1]!.body;
-    expect(await queryAs(sample.data.connection_url, 'SELECT count(*)::int FROM orders')).toBe(42);
-    const revoked = await stack.call('POST', '/v1/dynamic/leases/revoke-prefix', { engine });
-    expect(revoked.body.pending).toEqual([]);
-    expect(revoked.body.revoked).toHaveLength(PARALLEL);
-  });
+  it(
+    `issues ${PARALLEL} leases in parallel with per-table GRANTs on a 21-table schema, ` + `with no catalog conflict`,
+    async () => {
+      const { engine } = await configureGuideEngine(stack, target);
+      const results = await mintMany(engine, 'readonly');
+      expect(results.map((r) => r.status)).toEqual(Array(PARALLEL).fill(200));
+      const sample = results[PARALLEL - 1]!.body;
+      expect(await queryAs(sample.data.connection_url, 'SELECT count(*)::int FROM orders')).toBe(42);
+      const revoked = await stack.call('POST', '/v1/dynamic/leases/revoke-prefix', { engine });
+      expect(revoked.body.pending).toEqual([]);
+      expect(revoked.body.revoked).toHaveLength(PARALLEL);
+    },
+  );
 
   it(`issues ${PARALLEL} leases in parallel with the group-role shape`, async () => {
     const { engine } = await configureGuideEngine(stack, target, {

@@ -24,32 +24,40 @@ afterAll(async () => {
 });
 
 describe('creating a lease role', () => {
-  it('is idempotent: a retry after a lost answer neither fails nor leaves a second role, and sets the new password', async () => {
-    const name = uniqueName('v_retry');
-    extraRoles.push(name);
-    const client = new pg.Client({ connectionString: ADMIN_URL.replace(/\/[^/]*$/, `/${target.name}`) });
-    await client.connect();
-    try {
-      const statements = [
-        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
-        'GRANT SELECT ON orders TO "{{name}}"',
-      ];
-      const marker = leaseMarker({ leaseId: 'lease_x', engine: 'e', storeId: 's', issuedAt: new Date().toISOString() });
-      const first = await scramVerifier('first-password');
-      const second = await scramVerifier('second-password');
-      await createRole(client, statements, { name, password: first, expiration: '2030-01-01 00:00:00+00' }, marker);
-      await createRole(client, statements, { name, password: second, expiration: '2031-01-01 00:00:00+00' }, marker);
-      const rows = await adminQuery<{ rolpassword: string; rolvaliduntil: Date }>(
-        'SELECT rolpassword, rolvaliduntil FROM pg_authid WHERE rolname = $1',
-        [name],
-      );
-      expect(rows).toHaveLength(1);
-      expect(rows[0]!.rolpassword).toBe(second);
-      expect(rows[0]!.rolvaliduntil.toISOString()).toBe('2031-01-01T00:00:00.000Z');
-    } finally {
-      await client.end();
-    }
-  });
+  it(
+    'is idempotent: a retry after a lost answer neither fails nor leaves a second role, ' + 'and sets the new password',
+    async () => {
+      const name = uniqueName('v_retry');
+      extraRoles.push(name);
+      const client = new pg.Client({ connectionString: ADMIN_URL.replace(/\/[^/]*$/, `/${target.name}`) });
+      await client.connect();
+      try {
+        const statements = [
+          `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
+          'GRANT SELECT ON orders TO "{{name}}"',
+        ];
+        const marker = leaseMarker({
+          leaseId: 'lease_x',
+          engine: 'e',
+          storeId: 's',
+          issuedAt: new Date().toISOString(),
+        });
+        const first = await scramVerifier('first-password');
+        const second = await scramVerifier('second-password');
+        await createRole(client, statements, { name, password: first, expiration: '2030-01-01 00:00:00+00' }, marker);
+        await createRole(client, statements, { name, password: second, expiration: '2031-01-01 00:00:00+00' }, marker);
+        const rows = await adminQuery<{ rolpassword: string; rolvaliduntil: Date }>(
+          'SELECT rolpassword, rolvaliduntil FROM pg_authid WHERE rolname = $1',
+          [name],
+        );
+        expect(rows).toHaveLength(1);
+        expect(rows[0]!.rolpassword).toBe(second);
+        expect(rows[0]!.rolvaliduntil.toISOString()).toBe('2031-01-01T00:00:00.000Z');
+      } finally {
+        await client.end();
+      }
+    },
+  );
 });
 
 describe("the engine's connection pool", () => {

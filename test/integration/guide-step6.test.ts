@@ -59,7 +59,7 @@ describe("the guide's step 6 ManagedCredential", () => {
     // A renewal the loop's cancellation cut off may still be finishing on the server.
     const renewalsOf = async (leaseId: string) =>
       (await c.stack.call('GET', '/v1/audit?action=dynamic_renew&limit=100')).body.logs.filter(
-        (e: any) => e.extra_data.lease_id === leaseId,
+        (e: { extra_data: { lease_id?: string } }) => e.extra_data.lease_id === leaseId,
       );
     expect(
       (

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { withGuideStack } from '../support/guide';
-import { roleExists, validUntil, type TargetDatabase } from '../support/postgres';
+import { roleExists, validUntil } from '../support/postgres';
 import type { Stack } from '../support/stack';
 
 let stack: Stack;
-let target: TargetDatabase;
 let engine: string;
 
-withGuideStack({ withGrantOption: true }, (c) => ({ stack, target, engine } = c));
+withGuideStack({ withGrantOption: true }, (c) => ({ stack, engine } = c));
 
 describe('a lease renewed for a long time', () => {
   it('continues as new before the server caps updates per run, and keeps working', async () => {

@@ -86,7 +86,8 @@ describe('while no worker runs', () => {
           args: [{ secretPath: 'app/none', trigger: 'manual', requestedBy: 'root' }],
         });
         await stack.stores.db.query(
-          `INSERT INTO rotations (rotation_id, secret_path, workflow_id, trigger, state, requested_by) VALUES ('rtn_noworker', 'app/none', $1, 'manual', 'pending', 'root')`,
+          'INSERT INTO rotations (rotation_id, secret_path, workflow_id, trigger, state, requested_by) ' +
+            `VALUES ('rtn_noworker', 'app/none', $1, 'manual', 'pending', 'root')`,
           [workflowId],
         );
         return stack.call('POST', '/v1/rotation/rotations/rtn_noworker/confirm');

@@ -3,6 +3,13 @@ import type { RouteAccess } from '../../api/auth';
 import { buildServer } from '../../api/server';
 import { withGuideStack, type GuideContext } from '../support/guide';
 
+/** What this test reads of an operation in the document. */
+interface Operation {
+  parameters: { name: string }[];
+  requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } };
+  responses: Record<string, { content: { 'application/json': { schema: { required?: string[] } } } }>;
+}
+
 /** GET /v1/sys/openapi.json: the contract as OpenAPI 3.1, made from the routes' own zod schemas. */
 let c: GuideContext;
 withGuideStack({ withGrantOption: true }, (context) => (c = context));
@@ -13,8 +20,8 @@ describe('the OpenAPI document', () => {
     expect(response.status).toBe(200);
     const doc = (await response.json()) as {
       openapi: string;
-      paths: Record<string, Record<string, any>>;
-      components: any;
+      paths: Record<string, Record<string, Operation>>;
+      components: { securitySchemes: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
@@ -49,15 +56,15 @@ describe('the OpenAPI document', () => {
       await app.close();
     }
 
-    const creds = doc.paths['/v1/dynamic/engines/{engine}/creds/{role}']!.post;
+    const creds = doc.paths['/v1/dynamic/engines/{engine}/creds/{role}']!.post!;
     expect(creds.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['engine', 'role']);
     expect(Object.keys(creds.requestBody.content['application/json'].schema.properties).sort()).toEqual([
       'metadata',
       'ttl',
     ]);
-    const issued = creds.responses['200'].content['application/json'].schema;
+    const issued = creds.responses['200']!.content['application/json'].schema;
     expect(issued.required).toEqual(expect.arrayContaining(['lease_id', 'lease_duration', 'expires_at', 'data']));
-    expect(doc.paths['/v1/dynamic/leases']!.get.parameters.map((p: { name: string }) => p.name)).toEqual(
+    expect(doc.paths['/v1/dynamic/leases']!.get!.parameters.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(['limit', 'cursor', 'engine']),
     );
   });

@@ -6,9 +6,21 @@ import { withGuideStack, type GuideContext } from '../support/guide';
 let c: GuideContext;
 withGuideStack({ withGrantOption: true }, (context) => (c = context));
 
+/** What the tests read of a listed item: a lease's id and issue time, a policy's name. */
+interface Listed {
+  lease_id: string;
+  issued_at: string;
+  name: string;
+}
+
 /** Follows next_cursor from the first page to the last; each page's items, in order. */
-async function walk(url: string, limit: number, token?: string, items = (body: any) => body.data as unknown[]) {
-  const pages: unknown[][] = [];
+async function walk<T = Listed>(
+  url: string,
+  limit: number,
+  token?: string,
+  items: (body: { data: unknown }) => T[] = (body) => body.data as T[],
+) {
+  const pages: T[][] = [];
   let cursor: string | null = null;
   do {
     const sep = url.includes('?') ? '&' : '?';
@@ -33,9 +45,9 @@ describe('lists', () => {
       minted.push((await c.stack.call('POST', `/v1/dynamic/engines/${c.engine}/creds/readonly`, {})).body.lease_id);
     const pages = await walk(`/v1/dynamic/leases?engine=${c.engine}`, 2);
     expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
-    const ids = pages.flat().map((l: any) => l.lease_id);
+    const ids = pages.flat().map((l) => l.lease_id);
     expect([...ids].sort()).toEqual([...minted].sort());
-    const issued = pages.flat().map((l: any) => Date.parse(l.issued_at));
+    const issued = pages.flat().map((l) => Date.parse(l.issued_at));
     expect(issued).toEqual([...issued].sort((a, b) => b - a));
   });
 
@@ -61,7 +73,7 @@ describe('lists', () => {
     expect(
       pages
         .flat()
-        .map((l: any) => l.lease_id)
+        .map((l) => l.lease_id)
         .sort(),
     ).toEqual(visible.sort());
   });
@@ -78,9 +90,14 @@ describe('lists', () => {
         ).status,
       ).toBe(201);
     }
-    const secretPages = await walk('/v1/secrets?prefix=app/paged/', 2, undefined, (b) => b.data.paths);
+    const secretPages = await walk(
+      '/v1/secrets?prefix=app/paged/',
+      2,
+      undefined,
+      (b) => (b.data as { paths: string[] }).paths,
+    );
     expect(secretPages).toEqual([['app/paged/s0', 'app/paged/s1'], ['app/paged/s2']]);
-    const policyNames = (await walk('/v1/policies', 1)).flat().map((p: any) => p.name);
+    const policyNames = (await walk('/v1/policies', 1)).flat().map((p) => p.name);
     expect(policyNames).toEqual(expect.arrayContaining(['paged-0', 'paged-1', 'paged-2']));
     expect(new Set(policyNames).size).toBe(policyNames.length);
     for (const url of [

@@ -19,64 +19,68 @@ const mint = async () => {
 const leaseState = async (id: string) => (await stack.call('GET', `/v1/dynamic/leases/${id}`)).body;
 
 describe('renewals racing a revocation', () => {
-  it('run one at a time and never outlive it: 8 renewals and a revoke end revoked, the role gone, the record revoked', async () => {
-    // Each renewal takes a while, so the later ones are still waiting their turn when the revoke arrives.
-    const slow = {
-      ...target.guideRole,
-      name: 'slowrenew',
-      renew_statements: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`, 'SELECT pg_sleep(0.3)'],
-    };
-    expect((await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, slow)).status).toBeLessThan(300);
-    const { status, body: lease } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/slowrenew`, {
-      ttl: '1h',
-    });
-    expect(status).toBe(200);
+  it(
+    'run one at a time and never outlive it: 8 renewals and a revoke end revoked, the role gone, ' +
+      'the record revoked',
+    async () => {
+      // Each renewal takes a while, so the later ones are still waiting their turn when the revoke arrives.
+      const slow = {
+        ...target.guideRole,
+        name: 'slowrenew',
+        renew_statements: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}'`, 'SELECT pg_sleep(0.3)'],
+      };
+      expect((await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, slow)).status).toBeLessThan(300);
+      const { status, body: lease } = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/slowrenew`, {
+        ttl: '1h',
+      });
+      expect(status).toBe(200);
 
-    const answers: { status: number; code?: string }[] = [];
-    const renewals = Array.from({ length: 8 }, async () => {
-      const answer = await stack.call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, { increment: '30m' });
-      answers.push({ status: answer.status, code: answer.body?.error?.code });
-    });
-    // All eight accepted by the workflow (one running, seven waiting), then the revoke.
-    const handle = stack.temporal.workflow.getHandle(lease.lease_id);
-    await waitFor(
-      async () =>
-        ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
-          .length,
-      (accepted) => accepted >= 9,
-      10_000,
-    );
-    const revoked = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
-    await Promise.all(renewals);
+      const answers: { status: number; code?: string }[] = [];
+      const renewals = Array.from({ length: 8 }, async () => {
+        const answer = await stack.call('POST', `/v1/dynamic/leases/${lease.lease_id}/renew`, { increment: '30m' });
+        answers.push({ status: answer.status, code: answer.body?.error?.code });
+      });
+      // All eight accepted by the workflow (one running, seven waiting), then the revoke.
+      const handle = stack.temporal.workflow.getHandle(lease.lease_id);
+      await waitFor(
+        async () =>
+          ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
+            .length,
+        (accepted) => accepted >= 9,
+        10_000,
+      );
+      const revoked = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
+      await Promise.all(renewals);
 
-    expect(revoked.status).toBe(204);
-    for (const answer of answers) expect([200, 409], JSON.stringify(answer)).toContain(answer.status);
-    // A renewal either finished before the revocation began, or was refused: none is granted on a revoked
-    // lease. Judged by the lease's own history (the HTTP answers of a renewal and the revoke can cross).
-    const events = (await handle.fetchHistory()).events ?? [];
-    const nameOf = new Map(
-      events.flatMap((e) => {
-        const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
-        return accepted ? [[accepted.meta!.updateId!, accepted.input!.name!] as const] : [];
-      }),
-    );
-    const revokeAcceptedAt = events.findIndex(
-      (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'revoke',
-    );
-    const revocationBeganAt = events.findIndex((e, i) => i > revokeAcceptedAt && e.markerRecordedEventAttributes);
-    const grantedAt = events.flatMap((e, i) => {
-      const completed = e.workflowExecutionUpdateCompletedEventAttributes;
-      return completed?.outcome?.success && nameOf.get(completed.meta!.updateId!) === 'renew' ? [i] : [];
-    });
-    expect(revocationBeganAt).toBeGreaterThan(revokeAcceptedAt);
-    expect(grantedAt.length).toBe(answers.filter((a) => a.status === 200).length);
-    for (const at of grantedAt) expect(at).toBeLessThan(revocationBeganAt);
-    expect(answers.filter((a) => a.status === 409).length).toBeGreaterThan(0);
-    expect(await roleExists(lease.data.username)).toBe(false);
-    expect((await leaseState(lease.lease_id)).state).toBe('revoked');
-    const { rows } = await stack.stores.db.query('SELECT state FROM leases WHERE lease_id = $1', [lease.lease_id]);
-    expect(rows[0].state).toBe('revoked');
-  });
+      expect(revoked.status).toBe(204);
+      for (const answer of answers) expect([200, 409], JSON.stringify(answer)).toContain(answer.status);
+      // A renewal either finished before the revocation began, or was refused: none is granted on a revoked
+      // lease. Judged by the lease's own history (the HTTP answers of a renewal and the revoke can cross).
+      const events = (await handle.fetchHistory()).events ?? [];
+      const nameOf = new Map(
+        events.flatMap((e) => {
+          const accepted = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+          return accepted ? [[accepted.meta!.updateId!, accepted.input!.name!] as const] : [];
+        }),
+      );
+      const revokeAcceptedAt = events.findIndex(
+        (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'revoke',
+      );
+      const revocationBeganAt = events.findIndex((e, i) => i > revokeAcceptedAt && e.markerRecordedEventAttributes);
+      const grantedAt = events.flatMap((e, i) => {
+        const completed = e.workflowExecutionUpdateCompletedEventAttributes;
+        return completed?.outcome?.success && nameOf.get(completed.meta!.updateId!) === 'renew' ? [i] : [];
+      });
+      expect(revocationBeganAt).toBeGreaterThan(revokeAcceptedAt);
+      expect(grantedAt.length).toBe(answers.filter((a) => a.status === 200).length);
+      for (const at of grantedAt) expect(at).toBeLessThan(revocationBeganAt);
+      expect(answers.filter((a) => a.status === 409).length).toBeGreaterThan(0);
+      expect(await roleExists(lease.data.username)).toBe(false);
+      expect((await leaseState(lease.lease_id)).state).toBe('revoked');
+      const { rows } = await stack.stores.db.query('SELECT state FROM leases WHERE lease_id = $1', [lease.lease_id]);
+      expect(rows[0].state).toBe('revoked');
+    },
+  );
 });
 
 describe('revocation is judged by its outcome', () => {
@@ -92,34 +96,38 @@ describe('revocation is judged by its outcome', () => {
     expect(await roleExists(lease.data.username)).toBe(false);
   });
 
-  it('shows revocation_failed with the database message while the user owns objects, and finishes once that is mended', async () => {
-    const lease = await mint();
-    const schema = `owned_${lease.data.username}`;
-    await adminQuery(`CREATE SCHEMA ${schema} AUTHORIZATION "${lease.data.username}"`, [], target.name);
+  it(
+    'shows revocation_failed with the database message while the user owns objects, ' +
+      'and finishes once that is mended',
+    async () => {
+      const lease = await mint();
+      const schema = `owned_${lease.data.username}`;
+      await adminQuery(`CREATE SCHEMA ${schema} AUTHORIZATION "${lease.data.username}"`, [], target.name);
 
-    const first = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
-    expect(first.status).toBe(202);
-    expect(first.body.state).toBe('revocation_failed');
-    expect(first.body.last_error).toMatch(
-      /cannot be dropped because some objects depend on it|permission denied to (reassign|drop) objects/,
-    );
-    expect(await roleExists(lease.data.username)).toBe(true);
-    expect((await leaseState(lease.lease_id)).state).toBe('revocation_failed');
-    const { rows } = await stack.stores.db.query(
-      `SELECT result, extra_data FROM audit_log WHERE extra_data->>'lease_id' = $1 AND result = 'failure'`,
-      [lease.lease_id],
-    );
-    expect(rows.length).toBeGreaterThan(0);
+      const first = await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`);
+      expect(first.status).toBe(202);
+      expect(first.body.state).toBe('revocation_failed');
+      expect(first.body.last_error).toMatch(
+        /cannot be dropped because some objects depend on it|permission denied to (reassign|drop) objects/,
+      );
+      expect(await roleExists(lease.data.username)).toBe(true);
+      expect((await leaseState(lease.lease_id)).state).toBe('revocation_failed');
+      const { rows } = await stack.stores.db.query(
+        `SELECT result, extra_data FROM audit_log WHERE extra_data->>'lease_id' = $1 AND result = 'failure'`,
+        [lease.lease_id],
+      );
+      expect(rows.length).toBeGreaterThan(0);
 
-    await adminQuery(`DROP SCHEMA ${schema}`, [], target.name);
-    const done = await waitFor(
-      () => leaseState(lease.lease_id),
-      (l) => l.state === 'revoked',
-      30_000,
-    );
-    expect(done.state).toBe('revoked');
-    expect(await roleExists(lease.data.username)).toBe(false);
-  });
+      await adminQuery(`DROP SCHEMA ${schema}`, [], target.name);
+      const done = await waitFor(
+        () => leaseState(lease.lease_id),
+        (l) => l.state === 'revoked',
+        30_000,
+      );
+      expect(done.state).toBe('revoked');
+      expect(await roleExists(lease.data.username)).toBe(false);
+    },
+  );
 
   it('lets an operator force a stuck revocation, recording that the role may remain', async () => {
     const lease = await mint();

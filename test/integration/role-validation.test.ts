@@ -11,44 +11,52 @@ let guideTarget: TargetDatabase;
 withGuideStack({ withGrantOption: false, configure: false }, (c) => ({ stack, target: guideTarget } = c));
 
 describe('a role definition is tried against the database before it is saved', () => {
-  it("saves the guide's step 4 role on the guide's step 1 admin, with warnings saying why orders will be unreadable", async () => {
-    const { engine, roleResponse } = await configureGuideEngine(stack, guideTarget);
-    const warnings: string[] = roleResponse.warnings;
-    const orders = warnings.find((w) => w.includes('"orders"'));
-    expect(orders).toMatch(/permission denied for table orders/);
-    expect(orders).toMatch(/WITH GRANT OPTION/);
-    expect(warnings.some((w) => /REASSIGN OWNED/.test(w) || /reassign objects/.test(w))).toBe(true);
-    expect(warnings.join('\n')).toMatch(/permission denied to reassign objects[\s\S]*member/);
-    expect(warnings.some((w) => /row is too big/.test(w) && /IN ROLE/.test(w))).toBe(true);
+  it(
+    "saves the guide's step 4 role on the guide's step 1 admin, " +
+      'with warnings saying why orders will be unreadable',
+    async () => {
+      const { engine, roleResponse } = await configureGuideEngine(stack, guideTarget);
+      const warnings: string[] = roleResponse.warnings;
+      const orders = warnings.find((w) => w.includes('"orders"'));
+      expect(orders).toMatch(/permission denied for table orders/);
+      expect(orders).toMatch(/WITH GRANT OPTION/);
+      expect(warnings.some((w) => /REASSIGN OWNED/.test(w) || /reassign objects/.test(w))).toBe(true);
+      expect(warnings.join('\n')).toMatch(/permission denied to reassign objects[\s\S]*member/);
+      expect(warnings.some((w) => /row is too big/.test(w) && /IN ROLE/.test(w))).toBe(true);
 
-    // And the warning is true: the issued user logs in but cannot read orders.
-    const minted = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {});
-    expect(minted.status).toBe(200);
-    await expect(queryAs(minted.body.data.connection_url, 'SELECT count(*) FROM orders')).rejects.toThrow(
-      /permission denied/,
-    );
-    // The guide's revocation statements still remove a user that owns nothing, on PostgreSQL 15.
-    expect((await stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}`)).status).toBe(204);
-  });
+      // And the warning is true: the issued user logs in but cannot read orders.
+      const minted = await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {});
+      expect(minted.status).toBe(200);
+      await expect(queryAs(minted.body.data.connection_url, 'SELECT count(*) FROM orders')).rejects.toThrow(
+        /permission denied/,
+      );
+      // The guide's revocation statements still remove a user that owns nothing, on PostgreSQL 15.
+      expect((await stack.call('DELETE', `/v1/dynamic/leases/${minted.body.lease_id}`)).status).toBe(204);
+    },
+  );
 
-  it('refuses a creation statement the database rejects, naming the statement, SQLSTATE and hint, and saves nothing', async () => {
-    const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'first' });
-    const bad = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
-      name: 'broken',
-      creation_statements: [
-        guideTarget.guideRole.creation_statements[0],
-        'GRANT SELECT ON no_such_table TO "{{name}}"',
-      ],
-      revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
-    });
-    expect(bad.status).toBe(400);
-    expect(bad.body.error.code).toBe('invalid_statements');
-    expect(bad.body.error.details).toMatchObject({ phase: 'creation', statement_index: 1, sqlstate: '42P01' });
-    expect(bad.body.error.message).toMatch(/no_such_table/);
-    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/broken`)).status).toBe(404);
-    const { rows } = await stack.stores.db.query(`SELECT 1 FROM roles WHERE name = 'broken'`);
-    expect(rows).toHaveLength(0);
-  });
+  it(
+    'refuses a creation statement the database rejects, naming the statement, SQLSTATE and hint, ' +
+      'and saves nothing',
+    async () => {
+      const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'first' });
+      const bad = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
+        name: 'broken',
+        creation_statements: [
+          guideTarget.guideRole.creation_statements[0],
+          'GRANT SELECT ON no_such_table TO "{{name}}"',
+        ],
+        revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('invalid_statements');
+      expect(bad.body.error.details).toMatchObject({ phase: 'creation', statement_index: 1, sqlstate: '42P01' });
+      expect(bad.body.error.message).toMatch(/no_such_table/);
+      expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/broken`)).status).toBe(404);
+      const { rows } = await stack.stores.db.query(`SELECT 1 FROM roles WHERE name = 'broken'`);
+      expect(rows).toHaveLength(0);
+    },
+  );
 
   it('refuses revocation statements that leave the user in place', async () => {
     const { engine } = await configureGuideEngine(stack, guideTarget, { name: 'second' });
@@ -82,32 +90,36 @@ describe('a role definition is tried against the database before it is saved', (
 });
 
 describe('a statement that never ends', () => {
-  it("is cancelled by the database at the engine's statement_timeout: the dry run answers 400 in the database's words", async () => {
-    const { engine } = await configureGuideEngine(
-      stack,
-      guideTarget,
-      { name: 'quick' },
-      { statement_timeout: '1s', lock_timeout: '1s' },
-    );
-    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.config).toMatchObject({
-      statement_timeout: 1,
-      lock_timeout: 1,
-    });
-    const started = Date.now();
-    const slow = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
-      name: 'sleeper',
-      creation_statements: [guideTarget.guideRole.creation_statements[0], 'SELECT pg_sleep(600)'],
-      revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
-    });
-    expect(Date.now() - started).toBeLessThan(15_000);
-    expect(slow.status).toBe(400);
-    expect(slow.body.error).toMatchObject({
-      code: 'invalid_statements',
-      details: { phase: 'creation', statement_index: 1, sqlstate: '57014' },
-    });
-    expect(slow.body.error.message).toMatch(/statement timeout/);
-    expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/sleeper`)).status).toBe(404);
-  });
+  it(
+    "is cancelled by the database at the engine's statement_timeout: " +
+      "the dry run answers 400 in the database's words",
+    async () => {
+      const { engine } = await configureGuideEngine(
+        stack,
+        guideTarget,
+        { name: 'quick' },
+        { statement_timeout: '1s', lock_timeout: '1s' },
+      );
+      expect((await stack.call('GET', `/v1/dynamic/engines/${engine}`)).body.config).toMatchObject({
+        statement_timeout: 1,
+        lock_timeout: 1,
+      });
+      const started = Date.now();
+      const slow = await stack.call('POST', `/v1/dynamic/engines/${engine}/roles`, {
+        name: 'sleeper',
+        creation_statements: [guideTarget.guideRole.creation_statements[0], 'SELECT pg_sleep(600)'],
+        revocation_statements: ['DROP ROLE IF EXISTS "{{name}}"'],
+      });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(slow.status).toBe(400);
+      expect(slow.body.error).toMatchObject({
+        code: 'invalid_statements',
+        details: { phase: 'creation', statement_index: 1, sqlstate: '57014' },
+      });
+      expect(slow.body.error.message).toMatch(/statement timeout/);
+      expect((await stack.call('GET', `/v1/dynamic/engines/${engine}/roles/sleeper`)).status).toBe(404);
+    },
+  );
 
   it('waiting on a lock is cancelled at lock_timeout, and the limits stay below the activity timeout', async () => {
     const { engine } = await configureGuideEngine(

@@ -89,67 +89,72 @@ describe('the product and Temporal over mTLS', () => {
   });
   afterAll(() => new Promise((resolve) => proxy?.close(resolve)));
 
-  it('issues and revokes a lease with the API and the worker both on mTLS; without a client certificate Temporal is unreachable', async () => {
-    const transport = {
-      tls: {
-        certFile: certs.clientCertFile,
-        keyFile: certs.clientKeyFile,
-        caFile: certs.caFile,
-        serverName: 'localhost',
-      },
-    };
-    const address = `127.0.0.1:${proxyPort}`;
-    const taskQueue = uniqueName('tq_mtls');
-    const temporal = await connectClient(address, 'default', payloadKeyring(c.stack.masterKeys), transport);
-    const worker = await createWorker({
-      stores: c.stack.stores,
-      masterKeys: c.stack.masterKeys,
-      address,
-      namespace: 'default',
-      taskQueue,
-      transport,
-      workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
-    });
-    const running = worker.worker.run();
-    const app = await buildServer({
-      stores: c.stack.stores,
-      temporal,
-      taskQueue,
-      masterKeys: c.stack.masterKeys,
-      logLevel: 'silent',
-    });
-    try {
-      const minted = await app.inject({
-        method: 'POST',
-        url: `/v1/dynamic/engines/${c.engine}/creds/readonly`,
-        headers: { authorization: `Bearer ${c.stack.rootToken}` },
-        payload: {},
+  it(
+    'issues and revokes a lease with the API and the worker both on mTLS; ' +
+      'without a client certificate Temporal is unreachable',
+    async () => {
+      const transport = {
+        tls: {
+          certFile: certs.clientCertFile,
+          keyFile: certs.clientKeyFile,
+          caFile: certs.caFile,
+          serverName: 'localhost',
+        },
+      };
+      const address = `127.0.0.1:${proxyPort}`;
+      const taskQueue = uniqueName('tq_mtls');
+      const temporal = await connectClient(address, 'default', payloadKeyring(c.stack.masterKeys), transport);
+      const worker = await createWorker({
+        stores: c.stack.stores,
+        masterKeys: c.stack.masterKeys,
+        address,
+        namespace: 'default',
+        taskQueue,
+        transport,
+        workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
       });
-      expect(minted.statusCode, minted.body).toBe(200);
-      const lease = minted.json();
-      expect(await roleExists(lease.data.username)).toBe(true);
-      const revoked = await app.inject({
-        method: 'DELETE',
-        url: `/v1/dynamic/leases/${lease.lease_id}`,
-        headers: { authorization: `Bearer ${c.stack.rootToken}` },
+      const running = worker.worker.run();
+      const app = await buildServer({
+        stores: c.stack.stores,
+        temporal,
+        taskQueue,
+        masterKeys: c.stack.masterKeys,
+        logLevel: 'silent',
       });
-      expect(revoked.statusCode).toBe(204);
-      expect(await roleExists(lease.data.username)).toBe(false);
-    } finally {
-      await app.close();
-      worker.worker.shutdown();
-      await running;
-      await worker.close();
-      await temporal.connection.close();
-    }
-    // The same server refuses a client without a certificate (and, without TLS, the handshake itself).
-    await expect(
-      Promise.race([
-        connectClient(address, 'default', payloadKeyring(c.stack.masterKeys), {
-          tls: { caFile: certs.caFile, serverName: 'localhost' },
-        }).then((client) => client.workflowService.getSystemInfo({})),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 15_000)),
-      ]),
-    ).rejects.toThrow();
-  }, 90_000);
+      try {
+        const minted = await app.inject({
+          method: 'POST',
+          url: `/v1/dynamic/engines/${c.engine}/creds/readonly`,
+          headers: { authorization: `Bearer ${c.stack.rootToken}` },
+          payload: {},
+        });
+        expect(minted.statusCode, minted.body).toBe(200);
+        const lease = minted.json();
+        expect(await roleExists(lease.data.username)).toBe(true);
+        const revoked = await app.inject({
+          method: 'DELETE',
+          url: `/v1/dynamic/leases/${lease.lease_id}`,
+          headers: { authorization: `Bearer ${c.stack.rootToken}` },
+        });
+        expect(revoked.statusCode).toBe(204);
+        expect(await roleExists(lease.data.username)).toBe(false);
+      } finally {
+        await app.close();
+        worker.worker.shutdown();
+        await running;
+        await worker.close();
+        await temporal.connection.close();
+      }
+      // The same server refuses a client without a certificate (and, without TLS, the handshake itself).
+      await expect(
+        Promise.race([
+          connectClient(address, 'default', payloadKeyring(c.stack.masterKeys), {
+            tls: { caFile: certs.caFile, serverName: 'localhost' },
+          }).then((client) => client.workflowService.getSystemInfo({})),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 15_000)),
+        ]),
+      ).rejects.toThrow();
+    },
+    90_000,
+  );
 });

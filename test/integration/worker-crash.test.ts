@@ -1,13 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withGuideStack } from '../support/guide';
-import { roleExists, type TargetDatabase } from '../support/postgres';
+import { roleExists } from '../support/postgres';
 import { exited, runEntry } from '../support/processes';
 import type { Stack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
 let stack: Stack;
-let target: TargetDatabase;
 let engine: string;
 let worker: ChildProcess | undefined;
 
@@ -20,7 +19,7 @@ const startWorkerProcess = () =>
   });
 
 // No in-process worker: the worker runs as its own process, so it can be killed.
-withGuideStack({ withGrantOption: true, worker: false }, (c) => ({ stack, target, engine } = c));
+withGuideStack({ withGrantOption: true, worker: false }, (c) => ({ stack, engine } = c));
 beforeAll(() => void (worker = startWorkerProcess()));
 afterAll(() => void worker?.kill('SIGKILL'));
 

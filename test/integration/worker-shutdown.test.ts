@@ -40,7 +40,10 @@ function startWorkerProcess(env: Record<string, string> = {}) {
   return worker;
 }
 
-/** An advisory lock the test holds in the target database: a creation statement that takes it waits until the test lets go. */
+/**
+ * An advisory lock the test holds in the target database: a creation statement that takes it waits until
+ * the test lets go.
+ */
 const GATE = 73_645_129;
 
 async function lockGate() {
@@ -56,7 +59,7 @@ const waitingAtGate = async () =>
       `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted`,
       [GATE],
     )
-  )[0].n as number;
+  )[0]!.n as number;
 
 describe('a worker stopped with SIGTERM', () => {
   it('finishes the activity in flight, exits 0, and the next worker carries every lease to its end', async () => {

@@ -1,9 +1,8 @@
-export type Call = (
-  method: string,
-  path: string,
-  body?: unknown,
-  token?: string,
-) => Promise<{ status: number; body: any }>;
+/** An API answer: its status, and its JSON body (or text, when the body is not JSON). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each route's JSON differs; tests read its fields
+export type Answer = { status: number; body: any };
+
+export type Call = (method: string, path: string, body?: unknown, token?: string) => Promise<Answer>;
 
 /** A JSON caller for the API at `baseUrl`, authenticated with `defaultToken` unless told otherwise. */
 export function apiCaller(baseUrl: string, defaultToken: string): Call {

@@ -5,7 +5,7 @@ export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://post
 
 export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(5).toString('hex')}`;
 
-export async function adminQuery<T extends pg.QueryResultRow = any>(
+export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(
   sql: string,
   values: unknown[] = [],
   database?: string,

@@ -1,4 +1,7 @@
-/** The value of one sample in Prometheus text, found by name and labels (in any order); undefined when the series is absent. */
+/**
+ * The value of one sample in Prometheus text, found by name and labels (in any order); undefined when the
+ * series is absent.
+ */
 export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   const line = text
     .split('\n')

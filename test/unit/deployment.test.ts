@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../lib/config';
+import { nodeFlagsFor } from '../../worker/node-flags';
 
 /**
  * The production compose file and the product's Dockerfile, checked for what can be checked without a
@@ -10,9 +11,21 @@ import { loadConfig } from '../../lib/config';
  * needs and runs a command that exists.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
+/** What the tests read of a compose service. */
+interface Service {
+  image: string;
+  build: { context: string; dockerfile: string };
+  depends_on?: Record<string, unknown>;
+  environment: Record<string, string>;
+  command: string[];
+  healthcheck: { test: string[] };
+  profiles?: string[];
+  container_name?: string;
+  ports?: string[];
+}
 // Merge keys (`<<: *product`), as compose reads them.
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, any>;
+  services: Record<string, Service> & Record<'temporal' | 'temporal-ui' | 'temporal-dev' | 'api' | 'worker', Service>;
 };
 const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
 const services = compose.services;
@@ -27,49 +40,60 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs the cluster shape: Temporal on PostgreSQL, its UI on the codec endpoint, API and worker from the product image', () => {
-    expect(services.temporal.image).toMatch(/^temporalio\/auto-setup:/);
-    expect(services.temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
-    expect(services['temporal-ui'].environment.TEMPORAL_CODEC_ENDPOINT).toMatch(/:8200\/v1\/sys\/codec$/);
-    expect(services['temporal-dev'].profiles).toEqual(['dev']);
-    for (const name of ['api', 'worker', 'migrate']) {
-      expect(services[name].build, name).toMatchObject({ context: '.', dockerfile: 'Dockerfile' });
-      expect(existsSync(path.join(ROOT, services[name].build.dockerfile))).toBe(true);
-    }
-    // Scalable: no fixed name or host port on the worker.
-    expect(services.worker.container_name).toBeUndefined();
-    expect(services.worker.ports).toBeUndefined();
-  });
+  it(
+    'runs the cluster shape: Temporal on PostgreSQL, its UI on the codec endpoint, ' +
+      'API and worker from the product image',
+    () => {
+      expect(services.temporal.image).toMatch(/^temporalio\/auto-setup:/);
+      expect(services.temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+      expect(services['temporal-ui'].environment.TEMPORAL_CODEC_ENDPOINT).toMatch(/:8200\/v1\/sys\/codec$/);
+      expect(services['temporal-dev'].profiles).toEqual(['dev']);
+      for (const name of ['api', 'worker', 'migrate']) {
+        expect(services[name]!.build, name).toMatchObject({ context: '.', dockerfile: 'Dockerfile' });
+        expect(existsSync(path.join(ROOT, services[name]!.build.dockerfile))).toBe(true);
+      }
+      // Scalable: no fixed name or host port on the worker.
+      expect(services.worker.container_name).toBeUndefined();
+      expect(services.worker.ports).toBeUndefined();
+    },
+  );
 
   it('gives the API and the worker the configuration they need, and commands that exist', () => {
     for (const name of ['api', 'worker', 'migrate']) {
-      const { command, environment } = services[name];
+      const { command, environment } = services[name]!;
       const env = Object.fromEntries(
         Object.entries(environment).map(([k, v]) => [k, String(v).replace(/\$\{[^}]+\}/, 'A'.repeat(43) + '=')]),
       );
       for (const variable of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_TASK_QUEUE', 'SCAIVAULT_MASTER_KEY'])
         expect(env[variable], `${name} ${variable}`).toBeTruthy();
       expect(() => loadConfig(env), name).not.toThrow();
-      expect(command.slice(0, 3), name).toEqual(['node', '--import', 'tsx']);
-      expect(existsSync(path.join(ROOT, command[3])), `${name}: ${command[3]}`).toBe(true);
+      const entry = command[command.length - 1]!;
+      const flags = command.slice(1, -1).map((flag) => (flag.startsWith('./') ? path.join(ROOT, flag) : flag));
+      expect(command[0], name).toBe('node');
+      expect(flags, name).toEqual(nodeFlagsFor(entry));
+      expect(existsSync(path.join(ROOT, entry)), `${name}: ${entry}`).toBe(true);
     }
     expect(services.api.environment.SCAIVAULT_HOST).toBe('0.0.0.0');
     expect(services.api.healthcheck.test.join(' ')).toContain('/v1/sys/ready');
-    const db = new URL(services.api.environment.DATABASE_URL);
+    const db = new URL(services.api.environment.DATABASE_URL!);
     expect(db.hostname).toBe('postgres');
   });
 });
 
 describe('the Dockerfile', () => {
   const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!);
-  it('builds in stages from a pinned Node 20 image, installs from the lock file without dev dependencies, and runs as a user', () => {
-    expect(froms.length).toBeGreaterThanOrEqual(2);
-    for (const image of froms) expect(image).toMatch(/^node:20\.\d+\.\d+-/);
-    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
-    expect(dockerfile).toMatch(/^USER (?!root)\w+/m);
-    const cmd = JSON.parse(dockerfile.match(/^CMD (.+)$/m)![1]!) as string[];
-    expect(existsSync(path.join(ROOT, cmd[cmd.length - 1]!))).toBe(true);
-  });
+  it(
+    'builds in stages from a pinned Node 20 image, installs from the lock file without dev dependencies, ' +
+      'and runs as a user',
+    () => {
+      expect(froms.length).toBeGreaterThanOrEqual(2);
+      for (const image of froms) expect(image).toMatch(/^node:20\.\d+\.\d+-/);
+      expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
+      expect(dockerfile).toMatch(/^USER (?!root)\w+/m);
+      const cmd = JSON.parse(dockerfile.match(/^CMD (.+)$/m)![1]!) as string[];
+      expect(existsSync(path.join(ROOT, cmd[cmd.length - 1]!))).toBe(true);
+    },
+  );
 
   it('copies every source folder the processes load, and tsx is a runtime dependency', () => {
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)].map((m) => m[1]!);
