@@ -67,6 +67,8 @@ const envSchema = z.object({
   SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: int(DEFAULT_WORKER_TUNING.workflowTaskSlots),
   SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS: int(DEFAULT_WORKER_TUNING.localActivitySlots),
   SCAIVAULT_WORKER_STICKY_TIMEOUT: int(DEFAULT_WORKER_TUNING.stickyTimeoutSeconds),
+  // Read by worker/workflow-thread-setup.mjs in each workflow thread; checked here so a typo is refused.
+  SCAIVAULT_WORKFLOW_STACK_TRACES: z.enum(['true', 'false']).optional(),
 });
 
 /** Where the Temporal connection's TLS material lives; read by temporal/connection.ts when connecting. */

@@ -53,6 +53,8 @@ export interface DevServerOptions {
   sqlitePragmas?: string[];
   /** Dynamic config values (`--dynamic-config-value key=value`): the bench tries settings with it. */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** More environment for the server process (the bench tries Go runtime settings such as GOGC with it). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -88,7 +90,11 @@ export async function startDevServer(options: DevServerOptions, log?: (line: str
   }
   if (options.codecEndpoint) args.push('--ui-codec-endpoint', options.codecEndpoint);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+  const child = spawn(binary, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: false,
+    env: { ...process.env, ...options.env },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-4000);

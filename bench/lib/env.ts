@@ -96,14 +96,19 @@ async function startTemporal(
   storage: TemporalStorage,
   port: number,
   dataDir: string,
-  dynamicConfig?: Record<string, string>,
+  setting: Record<string, string> = {},
 ): Promise<ChildProcess> {
+  // Upper-case names (GOGC) are the server process's environment; the rest are dynamic config keys.
+  const isEnv = (key: string) => /^[A-Z][A-Z0-9_]*$/.test(key);
+  const pick = (env: boolean) => Object.fromEntries(Object.entries(setting).filter(([key]) => isEnv(key) === env));
+  const dynamicConfig = pick(false);
   const dbFile = storage === 'memory' ? undefined : path.join(dataDir, 'temporal.db');
   const child = await startDevServer({
     port,
     headless: true,
     dbFile,
     dynamicConfig,
+    env: pick(true),
     ...(storage === 'rollback' ? { sqlitePragmas: [] } : {}),
   });
   dieWithParent(child);

@@ -54,11 +54,12 @@ export function merge(runs: RunResult[]): RunResult {
 
 /**
  * Runs `op` from `concurrency` loops until `durationMs` passes or `maxOps` have started. Only successful
- * operations count toward `ops` and the latencies; failures are counted and the first one kept.
+ * operations count toward `ops` and the latencies; failures are counted and the first one kept. With
+ * `pacingMs`, each loop starts an operation at most every `pacingMs` (an offered rate, not a closed loop).
  */
 export async function runLoad(
   op: (i: number) => Promise<void>,
-  options: { concurrency: number; durationMs?: number; maxOps?: number },
+  options: { concurrency: number; durationMs?: number; maxOps?: number; pacingMs?: number },
 ): Promise<RunResult> {
   const deadline = performance.now() + (options.durationMs ?? Infinity);
   const maxOps = options.maxOps ?? Infinity;
@@ -78,6 +79,8 @@ export async function runLoad(
         errors++;
         firstError ??= error instanceof Error ? error.message : String(error);
       }
+      const idle = (options.pacingMs ?? 0) - (performance.now() - begin);
+      if (idle > 0) await sleep(idle);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, loop));

@@ -15,7 +15,7 @@ export interface Lever {
   name: string;
   /**
    * `product` is the API and the worker together; for `temporal`, the setting's values are the dev server's
-   * dynamic config.
+   * dynamic config, or its environment for upper-case names (GOGC).
    */
   process: 'api' | 'worker' | 'product' | 'temporal';
   baseline: Setting;
@@ -38,6 +38,12 @@ export const LEVERS: Lever[] = [
     candidate: { ...SHIPPED, label: 'live tokens kept 1 s (shipped)' },
   },
   {
+    name: 'workflow stack traces',
+    process: 'worker',
+    baseline: { label: "on (the SDK's default)", env: { SCAIVAULT_WORKFLOW_STACK_TRACES: 'true' } },
+    candidate: { ...SHIPPED, label: 'off (shipped)' },
+  },
+  {
     name: 'workflow threads',
     process: 'worker',
     baseline: { ...SHIPPED, label: '1 thread (shipped)' },
@@ -48,6 +54,12 @@ export const LEVERS: Lever[] = [
     process: 'worker',
     baseline: { ...SHIPPED, label: '100 slots (shipped)' },
     candidate: { label: '16 slots', env: { SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: '16' } },
+  },
+  {
+    name: 'temporal go gc',
+    process: 'temporal',
+    baseline: { ...SHIPPED, label: 'GOGC=100 (the Go default)' },
+    candidate: { label: 'GOGC=400', env: { GOGC: '400' } },
   },
   {
     name: 'task queue partitions',
