@@ -19,6 +19,8 @@ export interface WorkerTuning {
    * SIGKILLed worker's leases wait that long before another worker ends them: 10 s (the SDK's) is shipped.
    */
   stickyTimeoutSeconds: number;
+  /** One V8 context shared by every workflow of a thread (the SDK's default), or a context per workflow. */
+  reuseV8Context: boolean;
 }
 export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   cachedWorkflows: 1000,
@@ -26,6 +28,7 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   workflowTaskSlots: 100,
   localActivitySlots: 100,
   stickyTimeoutSeconds: 10,
+  reuseV8Context: true,
 };
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -67,6 +70,7 @@ const envSchema = z.object({
   SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: int(DEFAULT_WORKER_TUNING.workflowTaskSlots),
   SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS: int(DEFAULT_WORKER_TUNING.localActivitySlots),
   SCAIVAULT_WORKER_STICKY_TIMEOUT: int(DEFAULT_WORKER_TUNING.stickyTimeoutSeconds),
+  SCAIVAULT_WORKER_REUSE_V8_CONTEXT: z.enum(['true', 'false']).default('true'),
   // Read by worker/workflow-thread-setup.mjs in each workflow thread; checked here so a typo is refused.
   SCAIVAULT_WORKFLOW_STACK_TRACES: z.enum(['true', 'false']).optional(),
 });
@@ -166,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       workflowTaskSlots: e.SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS,
       localActivitySlots: e.SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS,
       stickyTimeoutSeconds: e.SCAIVAULT_WORKER_STICKY_TIMEOUT,
+      reuseV8Context: e.SCAIVAULT_WORKER_REUSE_V8_CONTEXT === 'true',
     } satisfies WorkerTuning,
     /**
      * Where receivers reach the API (a webhook's confirm_url); the worker builds URLs with it, so give both

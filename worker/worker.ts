@@ -130,6 +130,7 @@ export async function createWorker(setup: WorkerSetup) {
     dataConverter: dataConverter(payloadKeyring(setup.masterKeys), { onRefused: auditRefusals(stores) }),
     maxCachedWorkflows: tuning.cachedWorkflows,
     workflowThreadPoolSize: tuning.workflowThreads,
+    reuseV8Context: tuning.reuseV8Context,
     maxConcurrentWorkflowTaskExecutions: Math.min(tuning.workflowTaskSlots, tuning.cachedWorkflows),
     maxConcurrentLocalActivityExecutions: tuning.localActivitySlots,
     stickyQueueScheduleToStartTimeout: tuning.stickyTimeoutSeconds * 1000,

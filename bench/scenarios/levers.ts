@@ -44,6 +44,12 @@ export const LEVERS: Lever[] = [
     candidate: { ...SHIPPED, label: 'off (shipped)' },
   },
   {
+    name: 'reused V8 context',
+    process: 'worker',
+    baseline: { ...SHIPPED, label: 'one context per thread (shipped)' },
+    candidate: { label: 'a context per workflow', env: { SCAIVAULT_WORKER_REUSE_V8_CONTEXT: 'false' } },
+  },
+  {
     name: 'workflow threads',
     process: 'worker',
     baseline: { ...SHIPPED, label: '1 thread (shipped)' },
