@@ -3,6 +3,9 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+/** The SDK's public entry points only: its `lib/` files move between releases. */
+const SDK_INTERNALS = { group: ['@temporalio/*/lib/*'], message: "import from the package's public index" };
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.tools/', '.data/', 'bench/results/'] },
   js.configs.recommended,
@@ -16,6 +19,7 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
       ],
+      'no-restricted-imports': ['error', { patterns: [SDK_INTERNALS] }],
     },
   },
   {
@@ -42,6 +46,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
+            SDK_INTERNALS,
             {
               group: ['node:*', 'pg', 'pg-*', '../activities/*', '../store/*', '../engine/*', '../api/*'],
               message: 'workflow code imports only @temporalio/workflow and pure shared types',

@@ -53,7 +53,7 @@ export const ANONYMOUS = 'anonymous';
 
 export function registerAuth(
   app: FastifyInstance,
-  stores: Stores,
+  stores: Pick<Stores, 'audit'>,
   authorizer: Authorizer,
   findLiveToken: FindLiveToken,
   failureLimit?: FailureLimit,

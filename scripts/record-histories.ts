@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -13,7 +13,7 @@ import { apiCaller, type Call } from '../test/support/http';
 import { ADMIN_URL, adminQuery, createTargetDatabase, uniqueName, type TargetDatabase } from '../test/support/postgres';
 import { REPLAY_TEST_MASTER_KEY } from '../test/replay/test-master-key';
 import { createWorker } from '../worker/worker';
-import { startDevServer, stopDevServer } from './temporal-cli';
+import { ensureTemporalCli, startDevServer, stopDevServer } from './temporal-cli';
 
 /**
  * `node --import tsx scripts/record-histories.ts`: runs each path of the workflows for real (a Temporal dev
@@ -180,7 +180,13 @@ async function main() {
       const handle = temporal.workflow.getHandle(workflowId);
       await handle.result().catch(() => {}); // every recorded run is complete
       const file = path.join(OUT_DIR, `${name}${TAG}.json`);
-      writeFileSync(file, JSON.stringify(JSON.parse(historyToJSON(await handle.fetchHistory())), null, 1) + '\n');
+      // The history as `temporal workflow show --output json` exports it: the JSON replayers read.
+      const history = execFileSync(
+        ensureTemporalCli(),
+        ['workflow', 'show', '--workflow-id', workflowId, '--address', address, '--output', 'json'],
+        { maxBuffer: 64 * 1024 * 1024 },
+      );
+      writeFileSync(file, JSON.stringify(JSON.parse(history.toString()), null, 1) + '\n');
       console.log(`recorded ${path.relative(process.cwd(), file)}`);
     }
   } finally {

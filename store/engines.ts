@@ -50,6 +50,12 @@ export class EngineStore extends TableAccess {
     return rowCount === 1;
   }
 
+  /** Whether some engine, deleted ones included, keeps its root credential at this secret path. */
+  async usesAsRootCredential(path: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('SELECT 1 FROM engines WHERE root_credentials_path = $1', [path]);
+    return (rowCount ?? 0) > 0;
+  }
+
   async list(): Promise<EngineRecord[]> {
     return (await this.db.query<EngineRecord>('SELECT * FROM engines WHERE deleted_at IS NULL ORDER BY name')).rows;
   }

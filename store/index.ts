@@ -44,6 +44,12 @@ export function openStores(databaseUrl: string, masterKeys: Buffer[], poolSize =
       }),
     rotation: new RotationStore(db),
     webhooks: new WebhookStore(db, secretKeyring),
+    /** Whether the store answers: what the readiness check asks. */
+    answers: () =>
+      db.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
     close: () => db.end(),
   };
 }

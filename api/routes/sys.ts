@@ -4,14 +4,11 @@ import type { Stores } from '../../store';
 import { answers, health } from '../responses';
 
 export const sysRoutes =
-  (stores: Stores, temporal: Client): FastifyPluginAsyncZod =>
+  (stores: Pick<Stores, 'answers'>, temporal: Client): FastifyPluginAsyncZod =>
   async (app) => {
     const probe = async () => {
       const [database, temporalUp] = await Promise.all([
-        stores.db.query('SELECT 1').then(
-          () => true,
-          () => false,
-        ),
+        stores.answers(),
         (temporal.connection as Connection).healthService.check({}).then(
           () => true,
           () => false,

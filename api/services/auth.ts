@@ -11,7 +11,10 @@ export interface TokenRequest {
   ttl?: number;
 }
 
-export function createAuthService(stores: Stores, liveTokens: Pick<LiveTokens, 'forgetToken' | 'forgetIdentity'>) {
+export function createAuthService(
+  stores: Pick<Stores, 'audited' | 'identities' | 'policies' | 'tokens'>,
+  liveTokens: Pick<LiveTokens, 'forgetToken' | 'forgetIdentity'>,
+) {
   const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) => ({
     identity_id: actor.identity_id,
     action,

@@ -70,7 +70,7 @@ export const engineAuditEntry = (actor: Identity, name: string, extra: Record<st
 });
 
 export function createEngineService(
-  stores: Stores,
+  stores: Pick<Stores, 'audit' | 'audited' | 'engines' | 'secrets'>,
   targets: TargetPools,
   authorizer: Authorizer,
   temporal: EngineTemporal,

@@ -66,7 +66,7 @@ const isGoneWorkflow = (error: unknown) =>
   (error instanceof Error && /workflow execution already completed|not found/i.test(error.message));
 
 export interface LeaseServiceDeps {
-  stores: Stores;
+  stores: Pick<Stores, 'audit' | 'leases'>;
   temporal: Client;
   taskQueue: string;
   engines: EngineService;

@@ -21,7 +21,7 @@ export const policyView = (p: PolicyRecord) => ({
 
 const nameTaken = (name: string) => new ApiError('conflict', `a policy named ${name} already exists`);
 
-export function createPolicyService(stores: Stores) {
+export function createPolicyService(stores: Pick<Stores, 'audited' | 'policies'>) {
   const entry = (actor: Identity, id: string, operation: string, extra: Record<string, unknown> = {}) => ({
     identity_id: actor.identity_id,
     action: 'policy_write',

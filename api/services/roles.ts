@@ -130,7 +130,7 @@ const roleEntry = (actor: Identity, engine: string, name: string, operation: 'cr
 });
 
 export function createRoleService(
-  stores: Stores,
+  stores: Pick<Stores, 'audit' | 'audited' | 'roles'>,
   engines: EngineService,
   targets: TargetPools,
   authorizer: Pick<Authorizer, 'allows'>,

@@ -90,7 +90,7 @@ export const rotationView = (r: RotationRecord) => ({
 export const MIN_INTERVAL_SECONDS = 60;
 
 export function createRotationService(deps: {
-  stores: Stores;
+  stores: Pick<Stores, 'audited' | 'rotation' | 'secrets'>;
   temporal: Client;
   taskQueue: string;
   authorizer: Authorizer;

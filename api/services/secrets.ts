@@ -6,7 +6,10 @@ import { decodeCursor, pageFromRows, type PageQuery } from '../../lib/pagination
 /** Tells a rotation workflow its secret was deleted (the store already ended the rotation). */
 export type RotationNotice = (workflowId: string) => Promise<void>;
 
-export function createSecretService(stores: Stores, secretDeleted: RotationNotice) {
+export function createSecretService(
+  stores: Pick<Stores, 'audit' | 'audited' | 'engines' | 'rotation' | 'secrets'>,
+  secretDeleted: RotationNotice,
+) {
   const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) => ({
     identity_id: actor.identity_id,
     action,
@@ -18,8 +21,7 @@ export function createSecretService(stores: Stores, secretDeleted: RotationNotic
   /** A root credential an engine uses is readable by the engine machinery and admins only. */
   async function guardRootCredential(actor: Identity, path: string) {
     if (isAdmin(actor) || actor.identity_id === ENGINE_IDENTITY) return;
-    const { rowCount } = await stores.db.query('SELECT 1 FROM engines WHERE root_credentials_path = $1', [path]);
-    if (!rowCount) return;
+    if (!(await stores.engines.usesAsRootCredential(path))) return;
     const reason = `${path} is a dynamic engine's root credential`;
     await stores.audit.append({
       identity_id: actor.identity_id,

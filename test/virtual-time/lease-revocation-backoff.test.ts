@@ -1,5 +1,5 @@
 import { WithStartWorkflowOperation } from '@temporalio/client';
-import { tsToMs } from '@temporalio/common/lib/time';
+import { tsToMs } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { leaseWorkflowV2 } from '../../workflows/lease';
 import { issueUpdate, revokeUpdate } from '../../workflows/lease-messages';
