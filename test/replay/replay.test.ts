@@ -67,29 +67,35 @@ describe('recorded workflow histories', () => {
     expect(FILES).toEqual([
       'lease-issue-expire-local-issue.json',
       'lease-issue-expire-local-revoke.json',
+      'lease-issue-expire-v2-state.json',
       'lease-issue-expire-v2.json',
       'lease-issue-expire.json',
       'lease-issue-failure-local-issue.json',
       'lease-issue-failure-local-revoke.json',
+      'lease-issue-failure-v2-state.json',
       'lease-issue-failure-v2.json',
       'lease-issue-failure.json',
       'lease-issue-renew-revoke-local-issue.json',
       'lease-issue-renew-revoke-local-revoke.json',
+      'lease-issue-renew-revoke-v2-state.json',
       'lease-issue-renew-revoke-v2.json',
       'lease-issue-renew-revoke.json',
       'lease-revocation-failed-then-forced-local-issue.json',
       'lease-revocation-failed-then-forced-local-revoke.json',
+      'lease-revocation-failed-then-forced-v2-state.json',
       'lease-revocation-failed-then-forced-v2.json',
       'lease-revocation-failed-then-forced.json',
       'lease-revocation-failed-then-mended-local-issue.json',
       'lease-revocation-failed-then-mended-local-revoke.json',
+      'lease-revocation-failed-then-mended-v2-state.json',
       'lease-revocation-failed-then-mended-v2.json',
       'lease-revocation-failed-then-mended.json',
+      'reconcile-v2-state.json',
       'reconcile.json',
     ]);
     for (const file of FILES.filter((f) => f.startsWith('lease-'))) {
       const started = history(file).events[0].workflowExecutionStartedEventAttributes;
-      expect(started.workflowType.name).toBe(file.endsWith('-v2.json') ? 'leaseWorkflowV2' : 'leaseWorkflow');
+      expect(started.workflowType.name).toBe(/-v2(-state)?\.json$/.test(file) ? 'leaseWorkflowV2' : 'leaseWorkflow');
       expect(Buffer.from(started.input.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
     }
   });
