@@ -1,9 +1,8 @@
-import { WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import type { leaseWorkflowV2 } from '../../workflows/lease';
-import { abandonSignal, issueUpdate, leaseQuery, renewUpdate } from '../../workflows/lease-messages';
+import { abandonSignal, leaseQuery, renewUpdate } from '../../workflows/lease-messages';
 import { useTimeSkippingEnvironment } from './environment';
-import { HOUR_MS, leaseSpec, leaseStubs } from './lease-stubs';
+import { HOUR_MS, issueLease, leaseSpec, leaseStubs } from './lease-stubs';
 
 const vt = useTimeSkippingEnvironment();
 
@@ -21,15 +20,9 @@ describe('a lease renewed many times', () => {
     const { activities, calls } = leaseStubs(vt.now);
     await vt.withWorker(activities, async (taskQueue) => {
       const client = vt.env.client.workflow;
-      const start = new WithStartWorkflowOperation<typeof leaseWorkflowV2>('leaseWorkflowV2', {
-        workflowId: spec.leaseId,
-        taskQueue,
-        args: [{ spec }],
-        workflowIdConflictPolicy: 'FAIL',
-      });
-      const issued = await client.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start });
+      const { issued, handle } = await issueLease(client, taskQueue, spec);
       // The time-skipping server's update-with-start answer names no run id, so the handle has none: ask for it.
-      const firstRunId = (await (await start.workflowHandle()).describe()).runId;
+      const firstRunId = (await handle.describe()).runId;
       const firstRun = client.getHandle(spec.leaseId, firstRunId, { followRuns: false });
       const renew = () =>
         firstRun.executeUpdate(renewUpdate, { args: [{ incrementSeconds: 2 * 3600, requestedBy: 'svc:renewer' }] });

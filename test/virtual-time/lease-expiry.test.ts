@@ -1,9 +1,7 @@
-import { WithStartWorkflowOperation } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import type { leaseWorkflowV2 } from '../../workflows/lease';
-import { issueUpdate, leaseQuery } from '../../workflows/lease-messages';
+import { leaseQuery } from '../../workflows/lease-messages';
 import { useTimeSkippingEnvironment } from './environment';
-import { HOUR_MS, leaseSpec, leaseStubs } from './lease-stubs';
+import { HOUR_MS, issueLease, leaseSpec, leaseStubs } from './lease-stubs';
 
 const vt = useTimeSkippingEnvironment();
 
@@ -12,18 +10,9 @@ describe('a lease left alone, in virtual time', () => {
     const spec = leaseSpec({ ttlSeconds: 3 * 3600, maxTtlSeconds: 6 * 3600 });
     const { activities, calls } = leaseStubs(vt.now);
     await vt.withWorker(activities, async (taskQueue) => {
-      const start = new WithStartWorkflowOperation<typeof leaseWorkflowV2>('leaseWorkflowV2', {
-        workflowId: spec.leaseId,
-        taskQueue,
-        args: [{ spec }],
-        workflowIdConflictPolicy: 'FAIL',
-      });
-      const issued = await vt.env.client.workflow.executeUpdateWithStart(issueUpdate, {
-        startWorkflowOperation: start,
-      });
+      const { issued, handle } = await issueLease(vt.env.client.workflow, taskQueue, spec);
       const expiresAtMs = Date.parse(issued.lease.issuedAt) + 3 * HOUR_MS;
       expect(issued.lease).toMatchObject({ state: 'active', expiresAt: new Date(expiresAtMs).toISOString() });
-      const handle = await start.workflowHandle();
 
       await vt.env.sleep(3 * HOUR_MS - 60_000);
       expect((await handle.query(leaseQuery)).state).toBe('active');

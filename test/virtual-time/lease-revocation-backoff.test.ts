@@ -1,10 +1,8 @@
-import { WithStartWorkflowOperation } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import type { leaseWorkflowV2 } from '../../workflows/lease';
-import { issueUpdate, revokeUpdate } from '../../workflows/lease-messages';
+import { revokeUpdate } from '../../workflows/lease-messages';
 import { useTimeSkippingEnvironment } from './environment';
-import { leaseSpec, leaseStubs } from './lease-stubs';
+import { issueLease, leaseSpec, leaseStubs } from './lease-stubs';
 
 const vt = useTimeSkippingEnvironment();
 
@@ -16,14 +14,7 @@ describe('a revocation the database refuses, in virtual time', () => {
     const spec = leaseSpec();
     const { activities, calls } = leaseStubs(vt.now, { failingRevocations: EXPECTED_BACKOFF_SECONDS.length });
     await vt.withWorker(activities, async (taskQueue) => {
-      const start = new WithStartWorkflowOperation<typeof leaseWorkflowV2>('leaseWorkflowV2', {
-        workflowId: spec.leaseId,
-        taskQueue,
-        args: [{ spec }],
-        workflowIdConflictPolicy: 'FAIL',
-      });
-      await vt.env.client.workflow.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start });
-      const handle = await start.workflowHandle();
+      const { handle } = await issueLease(vt.env.client.workflow, taskQueue, spec);
 
       // A revoke answers after the first failed attempt; the workflow keeps trying.
       const answered = await handle.executeUpdate(revokeUpdate, { args: [{}] });

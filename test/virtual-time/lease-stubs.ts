@@ -1,6 +1,9 @@
+import { WithStartWorkflowOperation, type WorkflowClient } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { ended, type LeaseProgress, type LeaseSpec } from '../../lib/lease';
 import type { LeaseActivities } from '../../lib/lease-activities';
+import type { leaseWorkflowV2 } from '../../workflows/lease';
+import { issueUpdate } from '../../workflows/lease-messages';
 
 export const HOUR_MS = 60 * 60_000;
 
@@ -67,4 +70,16 @@ export function leaseStubs(now: () => Promise<number>, { failingRevocations = 0 
     },
   };
   return { activities, calls };
+}
+
+/** Starts a lease as the API does (update-with-start with the issue update): its credential and handle. */
+export async function issueLease(client: WorkflowClient, taskQueue: string, spec: LeaseSpec) {
+  const start = new WithStartWorkflowOperation<typeof leaseWorkflowV2>('leaseWorkflowV2', {
+    workflowId: spec.leaseId,
+    taskQueue,
+    args: [{ spec }],
+    workflowIdConflictPolicy: 'FAIL',
+  });
+  const issued = await client.executeUpdateWithStart(issueUpdate, { startWorkflowOperation: start });
+  return { issued, handle: await start.workflowHandle() };
 }
