@@ -6,6 +6,11 @@ export const nameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "-" or "."');
 
+/** A policy's name (access, rotation, secret): longer than an engine's or a role's. */
+export const policyNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-" or "."');
+
 /**
  * One of our ids in a URL or a body: `<prefix>_` and what `newId` makes (lower-case letters and digits), or
  * the base64url of ids made before it.

@@ -5,7 +5,7 @@ import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { PERMISSIONS } from '../../lib/access';
 import { patternProblem } from '../../lib/path-pattern';
 import type { PolicyService } from '../services/policies';
-import { idSchema } from '../schemas';
+import { idSchema, policyNameSchema } from '../schemas';
 
 /** `svc:reporting`, `user:alice`, `system:dynamic-engines`, `root`. */
 export const identitySchema = z
@@ -22,7 +22,7 @@ const ruleSchema = z.object({
   permissions: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
 });
 const policyBody = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-" or "."'),
+  name: policyNameSchema,
   rules: z.array(ruleSchema).min(1).max(256),
 });
 const params = z.object({ id: policyIdSchema });

@@ -19,16 +19,19 @@ import { pageOf, pageQuerySchema } from '../../lib/pagination';
 import { patternProblem } from '../../lib/path-pattern';
 import type { RotationService } from '../services/rotation';
 import type { WebhookService } from '../services/webhooks';
-import { chosenIdSchema as chosenId, durationSchema, idSchema as idParam, secretPathSchema } from '../schemas';
+import {
+  chosenIdSchema as chosenId,
+  durationSchema,
+  idSchema as idParam,
+  policyNameSchema,
+  secretPathSchema,
+} from '../schemas';
 
-const nameField = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be 1-128 letters, digits, "_", "-" or "."');
 const minimum = z.number().int().min(0).max(256).optional();
 
 const secretPolicyBody = z.object({
   id: chosenId('sp').optional(),
-  name: nameField,
+  name: policyNameSchema,
   length: z.number().int().min(8).max(256),
   charset: z.string().min(2).max(256).optional(),
   min_digits: minimum,
@@ -38,7 +41,7 @@ const secretPolicyBody = z.object({
 });
 const rotationPolicyBody = z.object({
   id: chosenId('rot').optional(),
-  name: nameField,
+  name: policyNameSchema,
   interval: durationSchema,
   grace_period: durationSchema,
   auto_generate: z.boolean(),

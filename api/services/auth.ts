@@ -3,6 +3,7 @@ import { ApiError, notFound } from '../../lib/errors';
 import { hashToken, newId, newToken } from '../../lib/random';
 import type { Stores } from '../../store';
 import type { LiveTokens } from '../live-tokens';
+import { auditEntry } from './audit-entry';
 
 export interface TokenRequest {
   identity_id: string;
@@ -15,14 +16,6 @@ export function createAuthService(
   stores: Pick<Stores, 'audited' | 'identities' | 'policies' | 'tokens'>,
   liveTokens: Pick<LiveTokens, 'forgetToken' | 'forgetIdentity'>,
 ) {
-  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) => ({
-    identity_id: actor.identity_id,
-    action,
-    path,
-    result: 'success' as const,
-    extra_data: extra,
-  });
-
   return {
     /** The token is in this response only; the store keeps its hash. */
     async mint(actor: Identity, request: TokenRequest) {
@@ -44,7 +37,7 @@ export function createAuthService(
             expires_at: expiresAt,
           });
         },
-        entry(actor, 'token_create', `auth/tokens/${tokenId}`, {
+        auditEntry(actor, 'token_create', `auth/tokens/${tokenId}`, {
           token_id: tokenId,
           for_identity_id: request.identity_id,
           scopes,
@@ -82,7 +75,7 @@ export function createAuthService(
         (tx) => stores.tokens.within(tx).revoke(tokenId),
         (revoked) =>
           revoked
-            ? entry(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner })
+            ? auditEntry(actor, 'token_revoke', `auth/tokens/${tokenId}`, { token_id: tokenId, for_identity_id: owner })
             : undefined,
       );
       liveTokens.forgetToken(tokenId);
@@ -95,7 +88,7 @@ export function createAuthService(
         (tx) => stores.identities.within(tx).delete(identityId),
         (done) =>
           done
-            ? entry(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId })
+            ? auditEntry(actor, 'identity_delete', `auth/identities/${identityId}`, { for_identity_id: identityId })
             : undefined,
       );
       liveTokens.forgetIdentity(identityId);

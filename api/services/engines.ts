@@ -10,6 +10,7 @@ import { rootRotationWorkflowId, type RootRotationOutcome } from '../../lib/root
 import type { rootRotationWorkflow } from '../../workflows/root-rotation';
 import { TimedOut, withinDeadline } from './temporal-calls';
 import { refusal } from './refusal';
+import { auditEntry } from './audit-entry';
 
 export interface EngineInput {
   name: string;
@@ -61,13 +62,8 @@ export interface EngineTemporal {
 }
 
 /** An engine change as the audit log records it. */
-export const engineAuditEntry = (actor: Identity, name: string, extra: Record<string, unknown>) => ({
-  identity_id: actor.identity_id,
-  action: 'engine_write',
-  path: `dynamic/engines/${name}`,
-  result: 'success' as const,
-  extra_data: extra,
-});
+export const engineAuditEntry = (actor: Identity, name: string, extra: Record<string, unknown>) =>
+  auditEntry(actor, 'engine_write', `dynamic/engines/${name}`, extra);
 
 export function createEngineService(
   stores: Pick<Stores, 'audit' | 'audited' | 'engines' | 'secrets'>,

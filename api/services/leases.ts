@@ -19,6 +19,7 @@ import { refusal } from './refusal';
 import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../../lib/pagination';
 import { DEFAULT_WAIT_MS, failureMessage, failureType, TimedOut, withinDeadline } from './temporal-calls';
 import type { RoleService } from './roles';
+import { auditEntry } from './audit-entry';
 
 const REVOKE_PARALLELISM = 16;
 
@@ -115,13 +116,9 @@ export function createLeaseService({
     lease: { engine: string; role: string; lease_id: string },
     extra: Record<string, unknown> = {},
   ) =>
-    stores.audit.append({
-      identity_id: actor.identity_id,
-      action,
-      path: credsPath(lease.engine, lease.role),
-      result: 'success',
-      extra_data: { lease_id: lease.lease_id, ...extra },
-    });
+    stores.audit.append(
+      auditEntry(actor, action, credsPath(lease.engine, lease.role), { lease_id: lease.lease_id, ...extra }),
+    );
 
   async function mustGet(leaseId: string) {
     const lease = await stores.leases.get(leaseId);

@@ -4,6 +4,7 @@ import type { PolicyRule } from '../../lib/path-pattern';
 import { newId } from '../../lib/random';
 import type { Stores } from '../../store';
 import type { PolicyRecord } from '../../store/policies';
+import { auditEntry } from './audit-entry';
 
 export interface PolicyInput {
   name: string;
@@ -22,13 +23,8 @@ export const policyView = (p: PolicyRecord) => ({
 const nameTaken = (name: string) => new ApiError('conflict', `a policy named ${name} already exists`);
 
 export function createPolicyService(stores: Pick<Stores, 'audited' | 'policies'>) {
-  const entry = (actor: Identity, id: string, operation: string, extra: Record<string, unknown> = {}) => ({
-    identity_id: actor.identity_id,
-    action: 'policy_write',
-    path: `policies/${id}`,
-    result: 'success' as const,
-    extra_data: { operation, ...extra },
-  });
+  const entry = (actor: Identity, id: string, operation: string, extra: Record<string, unknown> = {}) =>
+    auditEntry(actor, 'policy_write', `policies/${id}`, { operation, ...extra });
   /** The change and its entry in one transaction; the entry only when `changed` says the change happened. */
   const audited = <T>(
     change: (policies: Stores['policies']) => Promise<T>,

@@ -16,6 +16,7 @@ import { TargetError, type TargetPools } from '../../engine/target-pools';
 import type { Authorizer } from '../auth';
 import type { EngineService } from './engines';
 import { refusal } from './refusal';
+import { auditEntry } from './audit-entry';
 
 export interface RoleInput {
   name: string;
@@ -121,13 +122,8 @@ async function tryAgainstDatabase(targets: TargetPools, role: RoleFields): Promi
   }
 }
 
-const roleEntry = (actor: Identity, engine: string, name: string, operation: 'create' | 'update' | 'delete') => ({
-  identity_id: actor.identity_id,
-  action: 'role_write',
-  path: rolePath(engine, name),
-  result: 'success' as const,
-  extra_data: { operation },
-});
+const roleEntry = (actor: Identity, engine: string, name: string, operation: 'create' | 'update' | 'delete') =>
+  auditEntry(actor, 'role_write', rolePath(engine, name), { operation });
 
 export function createRoleService(
   stores: Pick<Stores, 'audit' | 'audited' | 'roles'>,

@@ -11,6 +11,7 @@ import type { rotationWorkflow } from '../../workflows/rotation';
 import { confirmUpdate, startedUpdate } from '../../workflows/rotation-messages';
 import type { Authorizer } from '../auth';
 import { DEFAULT_WAIT_MS, failureMessage, failureType, TimedOut, withinDeadline } from './temporal-calls';
+import { auditEntry } from './audit-entry';
 
 export interface SecretPolicyInput {
   id?: string;
@@ -97,13 +98,6 @@ export function createRotationService(deps: {
   waitMs?: number;
 }) {
   const { stores, temporal, taskQueue, authorizer, waitMs = DEFAULT_WAIT_MS } = deps;
-  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown>) => ({
-    identity_id: actor.identity_id,
-    action,
-    path,
-    result: 'success' as const,
-    extra_data: extra,
-  });
 
   async function mustPolicy(id: string) {
     const policy = await stores.rotation.policy(id);
@@ -138,7 +132,7 @@ export function createRotationService(deps: {
         (tx) => stores.rotation.within(tx).createSecretPolicy(fields),
         (o) =>
           o === 'created'
-            ? entry(actor, 'secret_policy_write', `secret-policies/${fields.id}`, {
+            ? auditEntry(actor, 'secret_policy_write', `secret-policies/${fields.id}`, {
                 operation: 'create',
                 id: fields.id,
               })
@@ -182,7 +176,7 @@ export function createRotationService(deps: {
         (tx) => stores.rotation.within(tx).createPolicy(fields),
         (o) =>
           o === 'created'
-            ? entry(actor, 'rotation_policy_write', `rotation/policies/${fields.id}`, {
+            ? auditEntry(actor, 'rotation_policy_write', `rotation/policies/${fields.id}`, {
                 operation: 'create',
                 id: fields.id,
               })
@@ -220,7 +214,7 @@ export function createRotationService(deps: {
       await stores.audited(
         (tx) =>
           stores.rotation.within(tx).assign({ secret_path: secretPath, policy_id: policyId, schedule_id: scheduleId }),
-        entry(actor, 'rotation_policy_write', secretPath, { operation: 'assign', policy_id: policyId }),
+        auditEntry(actor, 'rotation_policy_write', secretPath, { operation: 'assign', policy_id: policyId }),
       );
       return {
         policy_id: policyId,

@@ -2,6 +2,7 @@ import { ENGINE_IDENTITY, isAdmin, type Identity } from '../../lib/access';
 import { ApiError, notFound } from '../../lib/errors';
 import type { Stores } from '../../store';
 import { decodeCursor, pageFromRows, type PageQuery } from '../../lib/pagination';
+import { auditEntry } from './audit-entry';
 
 /** Tells a rotation workflow its secret was deleted (the store already ended the rotation). */
 export type RotationNotice = (workflowId: string) => Promise<void>;
@@ -10,14 +11,6 @@ export function createSecretService(
   stores: Pick<Stores, 'audit' | 'audited' | 'engines' | 'rotation' | 'secrets'>,
   secretDeleted: RotationNotice,
 ) {
-  const entry = (actor: Identity, action: string, path: string, extra: Record<string, unknown> = {}) => ({
-    identity_id: actor.identity_id,
-    action,
-    path,
-    result: 'success' as const,
-    extra_data: extra,
-  });
-
   /** A root credential an engine uses is readable by the engine machinery and admins only. */
   async function guardRootCredential(actor: Identity, path: string) {
     if (isAdmin(actor) || actor.identity_id === ENGINE_IDENTITY) return;
@@ -38,7 +31,7 @@ export function createSecretService(
       await guardRootCredential(actor, path);
       return stores.audited(
         (tx) => stores.secrets.within(tx).put(path, data, secretType),
-        (written) => entry(actor, 'secret_write', path, { version: written.version }),
+        (written) => auditEntry(actor, 'secret_write', path, { version: written.version }),
       );
     },
 
@@ -46,7 +39,7 @@ export function createSecretService(
       await guardRootCredential(actor, path);
       const secret = await stores.secrets.get(path, version);
       if (!secret) throw notFound(`secret ${path}${version ? ` version ${version}` : ''}`);
-      await stores.audit.append(entry(actor, 'secret_read', path, { version: secret.version }));
+      await stores.audit.append(auditEntry(actor, 'secret_read', path, { version: secret.version }));
       return secret;
     },
 
@@ -70,7 +63,7 @@ export function createSecretService(
           if (!(await stores.secrets.within(tx).delete(path))) return undefined;
           return stores.rotation.within(tx).forgetSecret(path, 'the secret was deleted');
         },
-        (ended) => (ended ? entry(actor, 'secret_delete', path) : undefined),
+        (ended) => (ended ? auditEntry(actor, 'secret_delete', path) : undefined),
       );
       if (!deleted) throw notFound(`secret ${path}`);
       // After the commit; a workflow not told waits out its grace period, then finds the rotation failed.

@@ -7,6 +7,7 @@ import type { Stores } from '../../store';
 import type { DeliveryRecord, WebhookRecord } from '../../store/webhooks';
 import type { Authorizer } from '../auth';
 import { refusal } from './refusal';
+import { auditEntry } from './audit-entry';
 
 const webhookView = (w: WebhookRecord) => ({
   id: w.id,
@@ -42,13 +43,8 @@ export interface WebhookServiceDeps {
  * every secret, so it is an admin's.
  */
 export function createWebhookService({ stores, authorizer }: WebhookServiceDeps) {
-  const entry = (actor: Identity, id: string, operation: string) => ({
-    identity_id: actor.identity_id,
-    action: 'webhook_write',
-    path: `webhooks/${id}`,
-    result: 'success' as const,
-    extra_data: { operation, webhook_id: id },
-  });
+  const entry = (actor: Identity, id: string, operation: string) =>
+    auditEntry(actor, 'webhook_write', `webhooks/${id}`, { operation, webhook_id: id });
 
   const mayHold = (actor: Identity, pathPattern: string | null) =>
     isAdmin(actor)
