@@ -58,7 +58,7 @@ def _seconds_until_renew(self):
 ManagedCredential._seconds_until_renew = _seconds_until_renew
 
 async def main():
-    cred = ManagedCredential(ttl="2s", refresh_margin_s=1)
+    cred = ManagedCredential(ttl="4s", refresh_margin_s=3)
     await cred.acquire()
     first = cred.lease
     print(f"acquired {first['lease_id']} {first['data']['username']}", flush=True)
