@@ -6,6 +6,7 @@ import { breakdownScenario } from './scenarios/breakdown';
 import { cpuScenario } from './scenarios/cpu';
 import type { Figure, ScenarioContext } from './scenarios/common';
 import { expiryScenario, stormLever } from './scenarios/expiry';
+import { targetFigures } from './targets';
 import { checkoutRevision } from './lib/checkout';
 import { chosenLevers, codeLever, LEVERS, leverScenario } from './scenarios/levers';
 import { mintScenario } from './scenarios/mint';
@@ -29,15 +30,18 @@ const only = onlyArg
 const wanted = (name: string) => !only || only.includes(name);
 const against = args.find((a) => a.startsWith('--against='))?.split('=')[1];
 /**
- * `--storm-lever=<WORKER_ENV>=<value>[,<count>]`: an expiry storm of <count> with the shipped worker, then
- * with that setting.
+ * `--storm-lever=<WORKER_ENV>=<value>[+<WORKER_ENV>=<value>...][,<count>]`: an expiry storm of <count> with the
+ * shipped worker, then with those settings.
  */
 const stormArg = args
   .find((a) => a.startsWith('--storm-lever='))
   ?.slice('--storm-lever='.length)
   .split(',');
 const storm = stormArg
-  ? { setting: Object.fromEntries([stormArg[0]!.split('=') as [string, string]]), count: Number(stormArg[1] ?? 3000) }
+  ? {
+      setting: Object.fromEntries(stormArg[0]!.split('+').map((pair) => pair.split('=') as [string, string])),
+      count: Number(stormArg[1] ?? 3000),
+    }
   : undefined;
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
 const sizes = quick
@@ -98,6 +102,7 @@ async function main() {
     }
     if (storm) await stormLever(ctx, storm.count, storm.setting, groupRate);
     if (wanted('scale')) await scaleScenario(ctx, sizes.live);
+    figures.push(...targetFigures(figures));
   } catch (error) {
     failure = error;
     console.error('benchmark failed:', error instanceof Error ? error.stack : error);

@@ -21,6 +21,14 @@ export interface WorkerTuning {
   stickyTimeoutSeconds: number;
   /** One V8 context shared by every workflow of a thread (the SDK's default), or a context per workflow. */
   reuseV8Context: boolean;
+  /**
+   * Workflow-task polls held open at once (the SDK's 10), of which `nonStickyPollRatio` poll the shared
+   * queue (the SDK's 0.2): an expiry storm whose tasks outwait the sticky queue lands on the shared one.
+   * `autoscaling` lets the SDK grow and shrink the polls with the server's backlog, up to `workflowPollers`.
+   */
+  workflowPollers: number;
+  nonStickyPollRatio: number;
+  pollerAutoscaling: boolean;
 }
 export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   cachedWorkflows: 1000,
@@ -29,6 +37,9 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   localActivitySlots: 100,
   stickyTimeoutSeconds: 10,
   reuseV8Context: true,
+  workflowPollers: 10,
+  nonStickyPollRatio: 0.2,
+  pollerAutoscaling: false,
 };
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -71,6 +82,13 @@ const envSchema = z.object({
   SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS: int(DEFAULT_WORKER_TUNING.localActivitySlots),
   SCAIVAULT_WORKER_STICKY_TIMEOUT: int(DEFAULT_WORKER_TUNING.stickyTimeoutSeconds),
   SCAIVAULT_WORKER_REUSE_V8_CONTEXT: z.enum(['true', 'false']).default('true'),
+  SCAIVAULT_WORKER_WORKFLOW_POLLERS: int(DEFAULT_WORKER_TUNING.workflowPollers),
+  SCAIVAULT_WORKER_NON_STICKY_POLL_RATIO: z.coerce
+    .number()
+    .gt(0)
+    .max(1)
+    .default(DEFAULT_WORKER_TUNING.nonStickyPollRatio),
+  SCAIVAULT_WORKER_POLLER_AUTOSCALING: z.enum(['true', 'false']).default('false'),
   // Read by worker/workflow-thread-setup.mjs in each workflow thread; checked here so a typo is refused.
   SCAIVAULT_WORKFLOW_STACK_TRACES: z.enum(['true', 'false']).optional(),
 });
@@ -171,6 +189,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       localActivitySlots: e.SCAIVAULT_WORKER_LOCAL_ACTIVITY_SLOTS,
       stickyTimeoutSeconds: e.SCAIVAULT_WORKER_STICKY_TIMEOUT,
       reuseV8Context: e.SCAIVAULT_WORKER_REUSE_V8_CONTEXT === 'true',
+      workflowPollers: e.SCAIVAULT_WORKER_WORKFLOW_POLLERS,
+      nonStickyPollRatio: e.SCAIVAULT_WORKER_NON_STICKY_POLL_RATIO,
+      pollerAutoscaling: e.SCAIVAULT_WORKER_POLLER_AUTOSCALING === 'true',
     } satisfies WorkerTuning,
     /**
      * Where receivers reach the API (a webhook's confirm_url); the worker builds URLs with it, so give both

@@ -134,6 +134,10 @@ export async function createWorker(setup: WorkerSetup) {
     maxConcurrentWorkflowTaskExecutions: Math.min(tuning.workflowTaskSlots, tuning.cachedWorkflows),
     maxConcurrentLocalActivityExecutions: tuning.localActivitySlots,
     stickyQueueScheduleToStartTimeout: tuning.stickyTimeoutSeconds * 1000,
+    nonStickyToStickyPollRatio: tuning.nonStickyPollRatio,
+    workflowTaskPollerBehavior: tuning.pollerAutoscaling
+      ? { type: 'autoscaling', maximum: tuning.workflowPollers, initial: Math.min(5, tuning.workflowPollers) }
+      : { type: 'simple-maximum', maximum: tuning.workflowPollers },
     shutdownGraceTime: '20s',
   });
   return {

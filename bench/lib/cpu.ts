@@ -96,7 +96,22 @@ export function threadCpuPerOp(
   );
 }
 
-export type CpuSnapshot = Record<'api' | 'worker' | 'temporal' | 'postgres', number> & { at: number };
+export type CpuSnapshot = Record<'api' | 'worker' | 'temporal' | 'postgres', number> & {
+  at: number;
+  machine: MachineTicks;
+};
+
+interface MachineTicks {
+  busy: number;
+  all: number;
+}
+
+/** The machine's CPU ticks from /proc/stat: all of them, and those not idle or waiting on I/O. */
+function machineTicks(): MachineTicks {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const all = fields.reduce((sum, v) => sum + v, 0);
+  return { all, busy: all - fields[3]! - fields[4]! };
+}
 
 export function cpuSnapshot(pids: { api: number; worker: number; temporal: number }): CpuSnapshot {
   const stats = allStats();
@@ -106,6 +121,7 @@ export function cpuSnapshot(pids: { api: number; worker: number; temporal: numbe
     worker: pids.worker === pids.api ? 0 : processTreeCpuMs(pids.worker, stats),
     temporal: processTreeCpuMs(pids.temporal, stats),
     postgres: postgresCpuMs(stats),
+    machine: machineTicks(),
   };
 }
 
@@ -122,7 +138,9 @@ export function cpuPerOp(
   const per = Object.fromEntries(
     PROCESSES.map((p) => [p, Math.max(0, after[p] - before[p] - (idlePerMs?.[p] ?? 0) * elapsed) / Math.max(ops, 1)]),
   ) as Record<(typeof PROCESSES)[number], number>;
-  return { ...per, total: PROCESSES.reduce((sum, p) => sum + per[p], 0) };
+  // Below 1, something other than CPU holds the rate (a lock, a queue, a round trip nobody overlaps).
+  const machineBusy = (after.machine.busy - before.machine.busy) / Math.max(after.machine.all - before.machine.all, 1);
+  return { ...per, total: PROCESSES.reduce((sum, p) => sum + per[p], 0), machineBusy };
 }
 
 /** What each process burns per ms while nothing is asked of it (pollers, timers), measured over `ms`. */
@@ -139,4 +157,5 @@ export async function idleCpuRate(pids: { api: number; worker: number; temporal:
 
 export const cpuText = (c: ReturnType<typeof cpuPerOp>) =>
   `CPU ms/lease total ${c.total.toFixed(1)} = api ${c.api.toFixed(1)} + worker ${c.worker.toFixed(1)}` +
-  ` + temporal ${c.temporal.toFixed(1)} + postgres ${c.postgres.toFixed(1)}`;
+  ` + temporal ${c.temporal.toFixed(1)} + postgres ${c.postgres.toFixed(1)}` +
+  ` (machine ${Math.round(c.machineBusy * 100)}% busy)`;

@@ -95,9 +95,10 @@ export function historyFigure(
       end: events.length - answered,
       mintWrites: 1 + upserts(0, answered),
       endWrites: upserts(answered, events.length) + 1,
+      endEvents: events.slice(answered).map((e) => EventType[e.eventType ?? 0]?.replace('EVENT_TYPE_', '')),
     };
   });
-  const mean = (key: keyof (typeof counts)[number]) =>
+  const mean = (key: 'mint' | 'end' | 'mintWrites' | 'endWrites') =>
     counts.reduce((sum, c) => sum + c[key], 0) / Math.max(counts.length, 1);
   const name = `history per ${ending}`;
   const line =
@@ -359,7 +360,10 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
     ['createCredential activity', () => credential(false)],
     ['createCredential local activity', () => credential(true)],
   ];
-  const results: Record<string, { c1: ReturnType<typeof stats>; c16: ReturnType<typeof stats>; cpu: number }> = {};
+  const results: Record<
+    string,
+    { c1: ReturnType<typeof stats>; c16: ReturnType<typeof stats>; cpu: number; machineBusy: number }
+  > = {};
   // The benchmark's own process runs the probes' client and worker; with the Temporal server, that is the
   // CPU an operation costs.
   const pids = { api: process.pid, worker: process.pid, temporal: env.temporal.pid! };
@@ -373,12 +377,13 @@ async function leverProbes(ctx: ScenarioContext, scratch: Awaited<ReturnType<typ
         durationMs: (ctx.runSeconds / 2) * 1000,
       });
       const cpu = cpuPerOp(before, cpuSnapshot(pids), c16.ops);
-      results[name] = { c1: stats(c1), c16: stats(c16), cpu: cpu.api + cpu.temporal };
+      results[name] = { c1: stats(c1), c16: stats(c16), cpu: cpu.api + cpu.temporal, machineBusy: cpu.machineBusy };
       log(
         `  probe ${name.padEnd(32)} c=1 p50 ${ms(results[name]!.c1.p50)} ms` +
           ` | c=16 ${rate(results[name]!.c16.rate)}/s` +
           ` p50 ${ms(results[name]!.c16.p50)} p99 ${ms(results[name]!.c16.p99)} ms,` +
-          ` CPU ${cpu.api.toFixed(1)} (bench) + ${cpu.temporal.toFixed(1)} (temporal) ms/op` +
+          ` CPU ${cpu.api.toFixed(1)} (bench) + ${cpu.temporal.toFixed(1)} (temporal) ms/op,` +
+          ` machine ${Math.round(cpu.machineBusy * 100)}% busy` +
           `${c1.errors + c16.errors ? ` (${c1.errors + c16.errors} errors: ${c1.firstError ?? c16.firstError})` : ''}`,
       );
     }

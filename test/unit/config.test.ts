@@ -42,6 +42,23 @@ describe('configuration', () => {
     });
   });
 
+  it("sizes the worker's workflow-task polling as the SDK does unless told, and refuses a ratio outside (0, 1]", () => {
+    expect(loadConfig({}).worker).toMatchObject({
+      workflowPollers: 10,
+      nonStickyPollRatio: 0.2,
+      pollerAutoscaling: false,
+    });
+    expect(
+      loadConfig({
+        SCAIVAULT_WORKER_WORKFLOW_POLLERS: '40',
+        SCAIVAULT_WORKER_NON_STICKY_POLL_RATIO: '0.5',
+        SCAIVAULT_WORKER_POLLER_AUTOSCALING: 'true',
+      }).worker,
+    ).toMatchObject({ workflowPollers: 40, nonStickyPollRatio: 0.5, pollerAutoscaling: true });
+    expect(() => loadConfig({ SCAIVAULT_WORKER_NON_STICKY_POLL_RATIO: '1.5' })).toThrow();
+    expect(() => loadConfig({ SCAIVAULT_WORKER_NON_STICKY_POLL_RATIO: '0' })).toThrow();
+  });
+
   it('refuses a non-numeric port', () => {
     expect(() => loadConfig({ SCAIVAULT_PORT: 'eighty' })).toThrow();
   });
