@@ -16,7 +16,7 @@ import { activityEventKey } from './audit-key';
 
 export interface LeaseActivityDeps {
   targets: TargetPools;
-  stores: Pick<Stores, 'leases' | 'roles' | 'engines' | 'audited' | 'atomically'>;
+  stores: Pick<Stores, 'leases' | 'roles' | 'audited'>;
   /** This store's id, written into each role's marker so the reconciler knows its own roles. */
   storeId: string;
   /** Seals the issued password for its trip through Temporal (the codec endpoint cannot open it). */
@@ -39,12 +39,14 @@ const credsPath = (spec: LeaseSpec) => `dynamic/${spec.engine}/creds/${spec.role
 
 export function createLeaseActivities({ targets, stores, storeId, passwords }: LeaseActivityDeps): LeaseActivities {
   const { leases, roles } = stores;
-  /** The lease's row and the audit entry for what happened to it, committed together. */
+  /** The lease's row and the audit entry for what happened to it, committed together (a row alone: one statement). */
   const recordWith = (spec: LeaseSpec, progress: LeaseProgress, entry?: AuditEntry) =>
-    stores.audited(
-      (tx) => leases.within(tx).upsert(spec, progress),
-      () => entry,
-    );
+    entry
+      ? stores.audited(
+          (tx) => leases.within(tx).upsert(spec, progress),
+          () => entry,
+        )
+      : leases.upsert(spec, progress);
 
   async function revoke(spec: LeaseSpec) {
     // The role's current revocation statements, so an operator can mend a failing revocation by fixing
@@ -93,19 +95,18 @@ export function createLeaseActivities({ targets, stores, storeId, passwords }: L
         expiration: formatExpiration(new Date(progress.expiresAt)),
       };
       const marker = leaseMarker({ leaseId: spec.leaseId, engine: spec.engine, storeId, issuedAt: progress.issuedAt });
-      // The engine is held live from the check to the lease's record: a deletion waits for this issue and
-      // then revokes its lease, or comes first and this issue refuses.
-      // The store transaction opens once the target connection is in hand: it then needs no other store
-      // connection, so issues waiting for target connections never hold the store's pool between them.
-      await targets.withClient(spec.engine, (client) =>
-        stores.atomically(async (tx) => {
-          if (!(await stores.engines.within(tx).holdLive(spec.engine))) {
-            throw ApplicationFailure.nonRetryable(`engine ${spec.engine} was deleted`, ActivityErrors.engineGone);
-          }
-          await createRole(client, spec.statements.creation, values, marker).catch(rethrow);
-          await leases.within(tx).upsert(spec, progress);
-        }),
-      );
+      await targets.withClient(spec.engine, async (client) => {
+        await createRole(client, spec.statements.creation, values, marker).catch(rethrow);
+        if (await leases.recordIssued(spec, progress)) return;
+        // The engine was deleted meanwhile: its deletion revokes the leases it finds and will not find this
+        // one, so the role goes here, on the connection in hand (the engine's may close once it is gone).
+        const { roleGone, errors } = await dropRole(client, spec.statements.revocation, spec.username);
+        if (!roleGone) {
+          const why = errors.map((e) => e.message).join('; ');
+          throw new Error(`engine ${spec.engine} was deleted; ${spec.username} is not dropped yet: ${why}`);
+        }
+        throw ApplicationFailure.nonRetryable(`engine ${spec.engine} was deleted`, ActivityErrors.engineGone);
+      });
       return { password: passwords.seal(password, spec.leaseId) };
     },
 

@@ -8,6 +8,8 @@ const TRANSIENT_SQLSTATES = new Set(['XX000', '40001', '40P01']);
 /** One lock per target database: transactions whose statements rewrite table ACLs take it, so they never race. */
 export const TAKE_ACL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('scaivault:acl'))";
 const MAX_CONFLICT_RETRIES = 8;
+/** `role ... does not exist` */
+const UNDEFINED_OBJECT = '42704';
 
 export interface SqlFailure {
   statementIndex: number;
@@ -199,10 +201,29 @@ export async function createRole(
 }
 
 /**
+ * Blocks the role's logins, committed on its own first, so a role whose revocation then fails can no longer
+ * log in; the same round trip asks whether the admin is a superuser. `gone` when the role does not exist.
+ */
+async function blockLogins(client: pg.ClientBase, username: string, errors: SqlFailure[]) {
+  const superuser = 'SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user';
+  try {
+    const { rows } = lastResult(
+      await client.query(`ALTER ROLE ${pg.escapeIdentifier(username)} NOLOGIN; ${superuser}`),
+    );
+    return { superuser: rows[0]!.superuser as boolean };
+  } catch (error) {
+    if (!(error instanceof pg.DatabaseError)) throw error;
+    if (error.code === UNDEFINED_OBJECT) return 'gone' as const;
+    errors.push(failureOf(error, -1));
+    return { superuser: (await client.query<{ superuser: boolean }>(superuser)).rows[0]!.superuser };
+  }
+}
+
+/**
  * Ends the role's open sessions: DROP ROLE leaves them running. A CREATEROLE admin may terminate only
- * members' sessions, so it holds membership just long enough to do so (one transaction, one round trip);
- * keeping it would change what the role's own revocation statements are allowed to do. NOLOGIN commits on
- * its own first, so a role whose revocation then fails can no longer log in.
+ * members' sessions, so it holds membership just long enough to do so: the three statements go as one
+ * simple query, which Postgres runs as one transaction, so the membership never outlives it; keeping it
+ * would change what the role's own revocation statements are allowed to do.
  */
 async function endSessions(client: pg.ClientBase, username: string, superuser: boolean, errors: SqlFailure[]) {
   const name = pg.escapeIdentifier(username);
@@ -210,22 +231,8 @@ async function endSessions(client: pg.ClientBase, username: string, superuser: b
     'SELECT pg_terminate_backend(pid) FROM pg_stat_activity ' +
     `WHERE usename = ${pg.escapeLiteral(username)} AND pid <> pg_backend_pid()`;
   try {
-    await client.query(`ALTER ROLE ${name} NOLOGIN`);
-    if (superuser) {
-      await client.query(terminate);
-      return;
-    }
-    await applyRoleStatements(
-      client,
-      [],
-      {},
-      {
-        opening: {
-          sql: `GRANT ${name} TO CURRENT_USER; ${terminate}; REVOKE ${name} FROM CURRENT_USER`,
-          proceed: () => true,
-        },
-      },
-    );
+    const sql = superuser ? terminate : `GRANT ${name} TO CURRENT_USER; ${terminate}; REVOKE ${name} FROM CURRENT_USER`;
+    await retryingConflicts(async () => void (await client.query(sql)));
   } catch (error) {
     errors.push(error instanceof StatementError ? { ...error.failure, statementIndex: -1 } : failureOf(error, -1));
   }
@@ -237,13 +244,9 @@ async function endSessions(client: pg.ClientBase, username: string, superuser: b
  */
 export async function dropRole(client: pg.ClientBase, statements: string[], username: string) {
   const errors: SqlFailure[] = [];
-  const { rows } = await client.query<{ present: boolean; superuser: boolean }>(
-    'SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS present, ' +
-      '(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser',
-    [username],
-  );
-  if (!rows[0]!.present) return { roleGone: true, errors };
-  await endSessions(client, username, rows[0]!.superuser, errors);
+  const blocked = await blockLogins(client, username, errors);
+  if (blocked === 'gone') return { roleGone: true, errors };
+  await endSessions(client, username, blocked.superuser, errors);
   for (const [index, statement] of statements.entries()) {
     try {
       await runAlone(client, statement, { name: username });

@@ -39,17 +39,6 @@ export class EngineStore extends TableAccess {
     return rows[0];
   }
 
-  /**
-   * Whether the engine is live, holding it so until the caller's transaction ends: a deletion waits for
-   * issues under way, and an issue that comes after it finds the engine gone.
-   */
-  async holdLive(name: string): Promise<boolean> {
-    const { rowCount } = await this.db.query('SELECT 1 FROM engines WHERE name = $1 AND deleted_at IS NULL FOR SHARE', [
-      name,
-    ]);
-    return rowCount === 1;
-  }
-
   /** Whether some engine, deleted ones included, keeps its root credential at this secret path. */
   async usesAsRootCredential(path: string): Promise<boolean> {
     const { rowCount } = await this.db.query('SELECT 1 FROM engines WHERE root_credentials_path = $1', [path]);

@@ -23,32 +23,68 @@ export interface LeaseFilter {
   state?: LeaseState;
 }
 
+const COLUMN_TYPES = {
+  lease_id: 'text',
+  engine: 'text',
+  role: 'text',
+  username: 'text',
+  state: 'text',
+  issued_at: 'timestamptz',
+  expires_at: 'timestamptz',
+  max_expires_at: 'timestamptz',
+  revoked_at: 'timestamptz',
+  identity_id: 'text',
+  metadata: 'jsonb',
+  last_error: 'text',
+  forced: 'boolean',
+};
+const COLUMNS = Object.keys(COLUMN_TYPES).join(', ');
+const PLACEHOLDERS = Object.keys(COLUMN_TYPES)
+  .map((_, i) => `$${i + 1}`)
+  .join(', ');
+/** For `INSERT ... SELECT`, where a parameter's type is not taken from its column. */
+const TYPED_PLACEHOLDERS = Object.values(COLUMN_TYPES)
+  .map((type, i) => `$${i + 1}::${type}`)
+  .join(', ');
+const ON_CONFLICT = `ON CONFLICT (lease_id) DO UPDATE SET state = EXCLUDED.state, expires_at = EXCLUDED.expires_at,
+  revoked_at = EXCLUDED.revoked_at, last_error = EXCLUDED.last_error, forced = EXCLUDED.forced, updated_at = now()`;
+
+/** The row's values, in `COLUMN_TYPES` order. */
+const rowOf = (spec: LeaseSpec, p: LeaseProgress) => [
+  spec.leaseId,
+  spec.engine,
+  spec.role,
+  spec.username,
+  p.state,
+  p.issuedAt,
+  p.expiresAt,
+  p.maxExpiresAt,
+  p.revokedAt ?? null,
+  spec.identityId,
+  JSON.stringify(spec.metadata),
+  p.lastError ?? null,
+  p.forced ?? false,
+];
+
 /** The listing projection of lease workflows. Only the workflow's activities write it. */
 export class LeaseStore extends TableAccess {
   /** Idempotent: a retried activity writes the same row again. */
   async upsert(spec: LeaseSpec, p: LeaseProgress): Promise<void> {
-    await this.db.query(
-      `INSERT INTO leases (lease_id, engine, role, username, state, issued_at, expires_at, max_expires_at, revoked_at,
-         identity_id, metadata, last_error, forced)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       ON CONFLICT (lease_id) DO UPDATE SET state = $5, expires_at = $7, revoked_at = $9, last_error = $12,
-         forced = $13, updated_at = now()`,
-      [
-        spec.leaseId,
-        spec.engine,
-        spec.role,
-        spec.username,
-        p.state,
-        p.issuedAt,
-        p.expiresAt,
-        p.maxExpiresAt,
-        p.revokedAt ?? null,
-        spec.identityId,
-        JSON.stringify(spec.metadata),
-        p.lastError ?? null,
-        p.forced ?? false,
-      ],
+    await this.db.query(`INSERT INTO leases (${COLUMNS}) VALUES (${PLACEHOLDERS}) ${ON_CONFLICT}`, rowOf(spec, p));
+  }
+
+  /**
+   * The issued lease's row, written only while its engine is live, in one statement: a deletion that came
+   * first refuses it (false), and one that comes after finds the lease and revokes it. The engine's row is
+   * locked for the statement, so a deletion in progress is waited for. Idempotent, as `upsert`.
+   */
+  async recordIssued(spec: LeaseSpec, p: LeaseProgress): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `INSERT INTO leases (${COLUMNS}) SELECT ${TYPED_PLACEHOLDERS}
+       WHERE EXISTS (SELECT 1 FROM engines WHERE name = $2 AND deleted_at IS NULL FOR SHARE) ${ON_CONFLICT}`,
+      rowOf(spec, p),
     );
+    return rowCount === 1;
   }
 
   /** For the reconciler: a lease whose workflow is lost, once its role is gone. */

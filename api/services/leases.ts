@@ -157,8 +157,7 @@ export function createLeaseService({
       roleName: string,
       body: { ttl?: number; metadata?: Record<string, string> },
     ) {
-      const engine = await engines.mustGet(engineName);
-      const role = await roles.mustGet(engineName, roleName);
+      const { engine, role } = await roles.mustGetWithEngine(engineName, roleName);
       const maxTtl = Math.min(role.max_ttl, engine.max_ttl);
       const warnings: string[] = [];
       let ttl = body.ttl ?? Math.min(role.default_ttl, maxTtl);

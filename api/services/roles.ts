@@ -131,12 +131,13 @@ export function createRoleService(
   targets: TargetPools,
   authorizer: Pick<Authorizer, 'allows'>,
 ) {
-  async function mustGet(engine: string, name: string) {
-    await engines.mustGet(engine);
-    const role = await stores.roles.get(engine, name);
-    if (!role) throw notFound(`role ${name} on engine ${engine}`);
-    return role;
+  /** The role and its live engine, read side by side (a missing engine is the one named). */
+  async function mustGetWithEngine(engineName: string, name: string) {
+    const [engine, role] = await Promise.all([engines.mustGet(engineName), stores.roles.get(engineName, name)]);
+    if (!role) throw notFound(`role ${name} on engine ${engineName}`);
+    return { engine, role };
   }
+  const mustGet = async (engine: string, name: string) => (await mustGetWithEngine(engine, name)).role;
 
   async function save(actor: Identity, engineName: string, input: RoleInput, existing?: RoleRecord) {
     const engine = await engines.mustGet(engineName);
@@ -179,6 +180,7 @@ export function createRoleService(
 
   return {
     mustGet,
+    mustGetWithEngine,
     get: async (engine: string, name: string) => roleView(await mustGet(engine, name)),
     list: async (engine: string) => {
       await engines.mustGet(engine);

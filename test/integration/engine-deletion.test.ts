@@ -1,6 +1,10 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
+import { createLeaseActivities } from '../../activities/lease';
+import { TargetPools } from '../../engine/target-pools';
+import { leasePasswordSeal } from '../../store';
 import { configureGuideEngine, withGuideStack, type GuideContext } from '../support/guide';
-import { adminQuery, roleExists } from '../support/postgres';
+import { adminQuery, roleExists, uniqueName } from '../support/postgres';
 import { waitFor } from '../support/wait';
 
 /** Deleting an engine ends its leases for good, however the deletion and its mints interleave. */
@@ -66,5 +70,44 @@ describe('deleting an engine', () => {
       30_000,
     );
     expect(ended).toBe('COMPLETED');
+  });
+
+  it('between a role and its record: the issue refuses and drops the role it created', async () => {
+    const { engine } = await configureGuideEngine(c.stack, c.target);
+    const role = (await c.stack.stores.roles.get(engine, 'readonly'))!;
+    const activities = createLeaseActivities({
+      targets: new TargetPools({ engines: c.stack.stores.engines, secrets: c.stack.stores.secrets }),
+      stores: c.stack.stores,
+      storeId: 'store_deletion',
+      passwords: leasePasswordSeal(c.stack.masterKeys),
+    });
+    const leaseId = uniqueName('lease');
+    const username = uniqueName('v_readonly_gone');
+    const now = new Date();
+    const later = new Date(now.getTime() + 60_000).toISOString();
+    // As a deletion that commits while the role is being created: the tombstone is there before the record.
+    await c.stack.stores.db.query('UPDATE engines SET deleted_at = now() WHERE name = $1', [engine]);
+    const issue = new MockActivityEnvironment().run(activities.createCredential, {
+      spec: {
+        leaseId,
+        engine,
+        role: 'readonly',
+        username,
+        identityId: 'svc:deletion',
+        metadata: {},
+        ttlSeconds: 60,
+        maxTtlSeconds: 60,
+        defaultIncrementSeconds: 60,
+        statements: {
+          creation: role.creation_statements,
+          revocation: role.revocation_statements,
+          renew: role.renew_statements,
+        },
+      },
+      progress: { state: 'active' as const, issuedAt: now.toISOString(), expiresAt: later, maxExpiresAt: later },
+    });
+    await expect(issue).rejects.toMatchObject({ type: 'EngineGone', nonRetryable: true });
+    expect(await roleExists(username)).toBe(false);
+    expect((await c.stack.stores.db.query('SELECT 1 FROM leases WHERE lease_id = $1', [leaseId])).rowCount).toBe(0);
   });
 });
