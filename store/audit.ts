@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import type { AuditCheckpoint } from '../lib/audit-checkpoint';
 import type { Keyring } from '../lib/keyring';
 import { inStoreTransaction, type Db, type Queryable, type Tx } from './db';
@@ -93,6 +94,22 @@ export interface VerifyResult {
   checkpoint?: Omit<AuditCheckpoint, 'mac' | 'key_id'>;
 }
 
+/** The entries' idempotency keys as SQL literals (`NULL` for none, which matches nothing). */
+const keysOf = (entries: AuditEntry[]) =>
+  entries.flatMap((e) => (e.idempotency_key === undefined ? [] : [pg.escapeLiteral(e.idempotency_key)])).join(', ') ||
+  'NULL';
+
+/** The entries whose idempotency key is neither in the log nor earlier in the same batch. */
+function withoutRecorded(entries: AuditEntry[], recorded: string[]): AuditEntry[] {
+  const seen = new Set(recorded);
+  return entries.filter((e) => {
+    if (e.idempotency_key === undefined) return true;
+    if (seen.has(e.idempotency_key)) return false;
+    seen.add(e.idempotency_key);
+    return true;
+  });
+}
+
 /**
  * Append-only and chained: each entry's hash is an HMAC, under a key derived from the master key, of its
  * content and its predecessor's hash, so rewriting an entry needs the key as well as the table. Signed
@@ -149,8 +166,8 @@ export class AuditLog {
     await inStoreTransaction(
       q,
       async (client, opened) => {
-        const head = opened[0] as { hash: string | null; now: Date };
-        const fresh = await this.withoutRecorded(client, entries);
+        const head = opened[0] as { hash: string | null; now: Date; recorded: string[] };
+        const fresh = withoutRecorded(entries, head.recorded);
         if (fresh.length === 0) return;
         let prev = head.hash ?? GENESIS;
         const timestamp = head.now.toISOString();
@@ -184,26 +201,12 @@ export class AuditLog {
       },
       {
         lock: CHAIN_LOCK,
-        opening: 'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now',
+        // The idempotency keys already in the log ride along, read under the lock: keys are our own ids.
+        opening:
+          'SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash, clock_timestamp() AS now, ' +
+          `ARRAY(SELECT idempotency_key FROM audit_log WHERE idempotency_key IN (${keysOf(entries)})) AS recorded`,
       },
     );
-  }
-
-  /** The entries whose idempotency key is neither in the log nor earlier in the same batch. */
-  private async withoutRecorded(client: Tx, entries: AuditEntry[]): Promise<AuditEntry[]> {
-    const keys = entries.map((e) => e.idempotency_key).filter((k): k is string => k !== undefined);
-    if (keys.length === 0) return entries;
-    const { rows } = await client.query<{ idempotency_key: string }>(
-      'SELECT idempotency_key FROM audit_log WHERE idempotency_key = ANY($1)',
-      [keys],
-    );
-    const seen = new Set(rows.map((r) => r.idempotency_key));
-    return entries.filter((e) => {
-      if (e.idempotency_key === undefined) return true;
-      if (seen.has(e.idempotency_key)) return false;
-      seen.add(e.idempotency_key);
-      return true;
-    });
   }
 
   /** The chain's head, signed; undefined while the log is empty. */
