@@ -1,5 +1,5 @@
 import type { Stats } from './lib/load';
-import { ms, rate, x, type Figure } from './scenarios/common';
+import { mb, ms, rate, x, type Figure } from './scenarios/common';
 
 /**
  * Issue 9's targets, each read from this run's figures beside the baseline of the same run: a line per
@@ -16,9 +16,8 @@ export function targetFigures(figures: Figure[]): Figure[] {
   const wave = expiring((count) => count <= 1000);
   const storm = expiring((count) => count >= 5000);
   const scale = data<{ at0: { api: Stats }; atN: { api: Stats }; live: number; live0: number }>('scale mint');
-  const flat = data<{ live: number; live3: number; atLive: { worker: number }; atLive3: { worker: number } }>(
-    'scale memory flat',
-  );
+  type Memory = { worker: number; workerHeapKept: number };
+  const flat = data<{ live: number; live3: number; atLive: Memory; atLive3: Memory }>('scale memory flat');
 
   const lines: [string, boolean, string][] = [];
   if (mint16 && bare) {
@@ -73,6 +72,12 @@ export function targetFigures(figures: Figure[]): Figure[] {
       `worker RSS flat from ${flat.live} to ${flat.live3} live`,
       ratio <= 1.1,
       `${x(ratio)} for ${x(flat.live3 / flat.live)} the leases`,
+    ]);
+    const kept = flat.atLive3.workerHeapKept / flat.atLive.workerHeapKept;
+    lines.push([
+      `worker JS heaps kept after a full collection flat from ${flat.live} to ${flat.live3} live`,
+      kept <= 1.1,
+      `${x(kept)} (${mb(flat.atLive3.workerHeapKept)} vs ${mb(flat.atLive.workerHeapKept)})`,
     ]);
   }
   return lines.map(([target, met, measured]) => ({

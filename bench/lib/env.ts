@@ -141,6 +141,7 @@ export async function startBenchEnv(log: (line: string) => void, storage: Tempor
 
   const config = await newProductConfig(tag, `127.0.0.1:${temporalPort}`, dataDir);
   config.logLevel = 'info'; // the product's default: request logging is part of what a mint costs
+  config.heapProbe = true;
   const api = await startApiProcess(config);
   const worker = await startWorkerProcess(config);
   const baseUrl = `http://127.0.0.1:${config.port}`;

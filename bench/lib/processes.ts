@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../test/support/global-setup';
@@ -27,6 +27,8 @@ export interface ProductConfig {
   env?: Record<string, string>;
   /** Another checkout of the product to run the process from (a code lever's baseline); this one when unset. */
   root?: string;
+  /** Load `heap-probe.mjs`, so `heapAfterCollection()` can read what the process keeps (the bench's). */
+  heapProbe?: boolean;
 }
 
 /** A fresh store database name, master key, root token and task queue; the caller picks Temporal's address. */
@@ -50,10 +52,23 @@ export interface ProductProcess {
   tail(): string;
   /** Resident memory in bytes, read from /proc. */
   rss(): number;
+  /** With `heapProbe`: what each thread's JavaScript heap keeps after a full collection. */
+  heapAfterCollection(): Promise<HeapReading>;
   exited: Promise<number | null>;
 }
 
+export interface HeapReading {
+  /** The JavaScript heap each thread kept (main, workflow threads, helpers), in bytes. */
+  threads: { threadId: number; used: number }[];
+  kept: number;
+}
+
+const HEAP_PROBE = path.join(__dirname, 'heap-probe.mjs');
+
 function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefined): Promise<ProductProcess> {
+  const heapFile = config.heapProbe
+    ? path.join(config.dataDir, `heap-${path.dirname(entry)}-${randomBytes(4).toString('hex')}.jsonl`)
+    : undefined;
   const env = {
     ...process.env,
     DATABASE_URL: config.databaseUrl,
@@ -64,6 +79,7 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
     SCAIVAULT_PORT: String(config.port),
     SCAIVAULT_DATA_DIR: config.dataDir,
     SCAIVAULT_LOG_LEVEL: config.logLevel,
+    ...(heapFile ? { SCAIVAULT_BENCH_HEAP_FILE: heapFile } : {}),
     ...config.env,
   };
   // BENCH_CPU_PROF=<dir>: each product process (and each of its threads) writes a V8 CPU profile to
@@ -71,13 +87,15 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF, path.dirname(entry))}`]
     : [];
-  const child = spawn(process.execPath, [...profile, ...nodeFlagsFor(entry), entry], {
+  const probe = heapFile ? ['--import', HEAP_PROBE] : [];
+  const child = spawn(process.execPath, [...profile, ...nodeFlagsFor(entry), ...probe, entry], {
     cwd: config.root ?? ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   dieWithParent(child);
   let lines: string[] = [];
+  let heapRequests = 0;
   let ready = readyLine === undefined;
   let onReady: () => void = () => {};
   const readyPromise = new Promise<void>((resolve) => (onReady = resolve));
@@ -96,6 +114,10 @@ function launch(entry: string, config: ProductConfig, readyLine: RegExp | undefi
     child,
     tail: () => lines.join('\n'),
     rss: () => rssOf(child.pid!),
+    heapAfterCollection: () => {
+      if (!heapFile) return Promise.reject(new Error(`${entry} was started without the heap probe`));
+      return readHeap(child, heapFile, ++heapRequests);
+    },
     exited,
   };
   if (ready) return Promise.resolve(proc);
@@ -144,6 +166,28 @@ export async function stopProcess(proc: ProductProcess | undefined, signal: Node
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), 20_000);
   await proc.exited;
   clearTimeout(timer);
+}
+
+/** SIGWINCH asks every thread to collect and report; the reading is complete once no thread adds a line for 1 s. */
+async function readHeap(child: ChildProcess, file: string, request: number): Promise<HeapReading> {
+  child.kill('SIGWINCH');
+  const answers = () =>
+    (existsSync(file) ? readFileSync(file, 'utf8') : '')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { request: number; threadId: number; used: number })
+      .filter((line) => line.request === request);
+  const deadline = Date.now() + 30_000;
+  let seen = 0;
+  let quietSince = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const count = answers().length;
+    if (count !== seen) [seen, quietSince] = [count, Date.now()];
+    if ((seen > 0 && Date.now() - quietSince >= 1000) || Date.now() > deadline) break;
+  }
+  const threads = answers().map(({ threadId, used }) => ({ threadId, used }));
+  return { threads, kept: threads.reduce((sum, t) => sum + t.used, 0) };
 }
 
 export function rssOf(pid: number): number {
