@@ -76,6 +76,12 @@ export const LEVERS: Lever[] = [
       env: { 'matching.numTaskqueueReadPartitions': '1', 'matching.numTaskqueueWritePartitions': '1' },
     },
   },
+  {
+    name: 'transfer queue poll rate',
+    process: 'temporal',
+    baseline: { label: "20 reads/s (the server's default)", env: { 'history.transferProcessorMaxPollRPS': '20' } },
+    candidate: { label: '200 reads/s', env: { 'history.transferProcessorMaxPollRPS': '200' } },
+  },
 ];
 
 const ROUNDS = 3;
