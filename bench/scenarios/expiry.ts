@@ -136,8 +136,8 @@ async function rawDropLoop(ctx: ScenarioContext, count: number) {
 }
 
 /**
- * A worker setting against an expiry storm: the storm with the shipped worker, then with `setting` (the
- * worker restarted between), the worker's RSS after each.
+ * A worker or dev server setting against an expiry storm: the storm as shipped, then with `setting` (what
+ * it concerns restarted between), the worker's RSS after each.
  */
 export async function stormLever(
   ctx: ScenarioContext,
@@ -148,10 +148,12 @@ export async function stormLever(
   const { env, log } = ctx;
   const shipped = await expiryScenario(ctx, count, mintRateHint);
   const shippedRss = env.worker.rss();
-  await env.restart('worker', setting);
+  // Dotted names are the dev server's dynamic config (the server and the product restart), the rest the worker's.
+  const kind = Object.keys(setting).some((key) => key.includes('.')) ? 'temporal' : 'worker';
+  await env.restart(kind, setting);
   const larger = await expiryScenario(ctx, count, mintRateHint);
   const largerRss = env.worker.rss();
-  await env.restart('worker');
+  await env.restart(kind);
   const perSecond = (r: typeof shipped) => r.leases / (r.rolesGoneMs / 1000);
   const mb = (bytes: number) => `${Math.round(bytes / 1e6)} MB`;
   const label = Object.entries(setting)
