@@ -163,7 +163,7 @@ export async function stormLever(
     `lever storm`.padEnd(20) +
     ` ${count} expiring, ${label}: ${(larger.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(larger))}/s),` +
     ` worker ${mb(largerRss)}` +
-    ` | baseline shipped worker: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s),` +
+    ` | baseline as shipped: ${(shipped.rolesGoneMs / 1000).toFixed(1)} s (${rate(perSecond(shipped))}/s),` +
     ` worker ${mb(shippedRss)} | time ${x(larger.rolesGoneMs / shipped.rolesGoneMs)}`;
   log(line);
   ctx.report({ name: 'lever storm', line, data: { count, setting, shipped, larger, shippedRss, largerRss } });
