@@ -19,14 +19,7 @@ if (file) {
   v8.setFlagsFromString('--no-expose-gc'); // contexts made later (workflow code's) get no `gc` global
   const measure = (request) => {
     gc();
-    const heap = v8.getHeapStatistics();
-    const line = {
-      request,
-      threadId,
-      used: heap.used_heap_size,
-      total: heap.total_heap_size,
-      rss: process.memoryUsage.rss(),
-    };
+    const line = { request, threadId, used: v8.getHeapStatistics().used_heap_size };
     appendFileSync(file, JSON.stringify(line) + '\n');
   };
   const channel = new BroadcastChannel('scaivault-bench-heap');

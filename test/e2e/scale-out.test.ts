@@ -14,8 +14,16 @@ import {
   type ProductConfig,
   type ProductProcess,
 } from '../../bench/lib/processes';
+import { markedRoles } from '../../engine/statements';
 import { apiCaller, type Call } from '../support/http';
-import { adminQuery, createTargetDatabase, roleExists, uniqueName, type TargetDatabase } from '../support/postgres';
+import {
+  ADMIN_URL,
+  adminQuery,
+  createTargetDatabase,
+  roleExists,
+  uniqueName,
+  type TargetDatabase,
+} from '../support/postgres';
 import { waitFor } from '../support/wait';
 
 /**
@@ -51,13 +59,14 @@ afterAll(async () => {
   await target?.drop();
   // The last test's leases outlive the suite's Temporal: their users go by the engine in their marker.
   if (engine) {
-    const marked = await adminQuery<{ rolname: string }>(
-      `SELECT r.rolname FROM pg_roles r
-       JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass
-       WHERE d.description LIKE $1`,
-      [`scaivault lease=% engine=${engine} %`],
-    );
-    for (const { rolname } of marked) await adminQuery(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(rolname)}`);
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    try {
+      for (const { username, marker } of await markedRoles(admin))
+        if (marker.engine === engine) await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(username)}`);
+    } finally {
+      await admin.end();
+    }
   }
   rmSync(dataDir, { recursive: true, force: true });
 }, 60_000);
