@@ -44,9 +44,12 @@ export async function workflowCodeScenario(
 ): Promise<void> {
   installRuntime();
   const histories = await Promise.all(HISTORIES.map(recorded));
-  const bundle = (root: string) =>
+  // Each revision's workflows bundled as its own worker bundles them (revisions before the options: none).
+  const bundle = async (root: string) =>
     bundleWorkflowCode({
       workflowsPath: path.join(root, 'workflows', 'index.ts'),
+      ...((await import(path.join(root, 'worker', 'worker.ts'))) as { WORKFLOW_BUNDLER_OPTIONS?: object })
+        .WORKFLOW_BUNDLER_OPTIONS,
       failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: quiet,
     });

@@ -7,7 +7,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { FAILURE_CONVERTER_PATH } from '../../temporal/connection';
 import { startDevServer, stopDevServer } from '../../scripts/temporal-cli';
-import { WORKFLOWS_PATH } from '../../worker/worker';
+import { WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../../worker/worker';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -38,6 +38,7 @@ export async function setup(project: TestProject) {
     startDevServer({ port, headless: true, dbFile: path.join(dir, 'temporal.db') }),
     bundleWorkflowCode({
       workflowsPath: WORKFLOWS_PATH,
+      ...WORKFLOW_BUNDLER_OPTIONS,
       failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
     }),
