@@ -21,7 +21,7 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
   if (error instanceof ApiError) return sendError(reply, request, error.code, error.message, error.details);
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issues = error.validation.map((v) => ({
-      field: `${error.validationContext}${v.instancePath.replace(/\//g, '.')}`,
+      field: `${error.validationContext}${v.instancePath.replace(/\//g, '.').replace(/\.$/, '')}`,
       message: v.message,
     }));
     return sendError(

@@ -117,7 +117,12 @@ export async function buildServer(setup: ApiSetup) {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
     body === '' ? done(null, undefined) : parseJson(request, body.toString(), done),
   );
-  app.setValidatorCompiler(validatorCompiler);
+  // fastify hands a body's validator `null` when there is no body; the route's schema says what no body means
+  // (creds and renew: `.default({})`, so `curl -X POST` with no body works, as a body-less Vault write does).
+  app.setValidatorCompiler<Parameters<typeof validatorCompiler>[0]['schema']>((route) => {
+    const validate = validatorCompiler(route);
+    return route.httpPart === 'body' ? (data) => validate(data ?? undefined) : validate;
+  });
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   if (setup.https) {

@@ -347,6 +347,31 @@ describe('tokens and requests as ordinary clients send them', () => {
     expect((await stack.call('GET', '/v1/dynamic/engines', undefined, devToken)).status).toBe(401);
   });
 
+  it('POST creds and renew with no body and no Content-Type, as `curl -X POST` sends them, read as `{}`', async () => {
+    const post = (path: string, init: RequestInit = {}) =>
+      fetch(`${stack.baseUrl}${path}`, {
+        method: 'POST',
+        ...init,
+        headers: { authorization: `Bearer ${stack.rootToken}`, ...init.headers },
+      });
+    const minted = await post(`/v1/dynamic/engines/${engine}/creds/readonly`);
+    expect(minted.status, await minted.clone().text()).toBe(200);
+    const lease = (await minted.json()) as { lease_id: string; data: { username: string } };
+    expect(await roleExists(lease.data.username)).toBe(true);
+    const renewed = await post(`/v1/dynamic/leases/${lease.lease_id}/renew`);
+    expect(renewed.status, await renewed.clone().text()).toBe(200);
+    // A body that is there must still be an object; the error names the body itself.
+    const array = await post(`/v1/dynamic/engines/${engine}/creds/readonly`, {
+      headers: { 'content-type': 'application/json' },
+      body: '[]',
+    });
+    expect(array.status).toBe(400);
+    const { error } = (await array.json()) as { error: { code: string; details: { issues: { field: string }[] } } };
+    expect(error.code).toBe('invalid_request');
+    expect(error.details.issues.map((i) => i.field)).toEqual(['body']);
+    expect((await stack.call('DELETE', `/v1/dynamic/leases/${lease.lease_id}`)).status).toBe(204);
+  });
+
   it('DELETE with Content-Type: application/json and no body is answered as a DELETE', async () => {
     const minted = (await stack.call('POST', `/v1/dynamic/engines/${engine}/creds/readonly`, {})).body;
     const response = await fetch(`${stack.baseUrl}/v1/dynamic/leases/${minted.lease_id}`, {
