@@ -117,11 +117,12 @@ export async function buildServer(setup: ApiSetup) {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
     body === '' ? done(null, undefined) : parseJson(request, body.toString(), done),
   );
-  // fastify hands a body's validator `null` when there is no body; the route's schema says what no body means
-  // (creds and renew: `.default({})`, so `curl -X POST` with no body works, as a body-less Vault write does).
-  app.setValidatorCompiler<Parameters<typeof validatorCompiler>[0]['schema']>((route) => {
-    const validate = validatorCompiler(route);
-    return route.httpPart === 'body' ? (data) => validate(data ?? undefined) : validate;
+  app.setValidatorCompiler(validatorCompiler);
+  // fastify validates an absent body as `null`; a route's schema says what no body means (creds and renew:
+  // `.default({})`, so `curl -X POST` with no body works, as a body-less Vault write does). A `null` sent as
+  // JSON is still refused.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
   });
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
