@@ -118,9 +118,9 @@ export async function buildServer(setup: ApiSetup) {
     body === '' ? done(null, undefined) : parseJson(request, body.toString(), done),
   );
   app.setValidatorCompiler(validatorCompiler);
-  // fastify validates an absent body as `null`; a route's schema says what no body means (creds and renew:
-  // `.default({})`, so `curl -X POST` with no body works, as a body-less Vault write does). A `null` sent as
-  // JSON is still refused.
+  // No body at all (no Content-Type, or the parser above found it empty) reads as `{}` on a route with a body
+  // schema, which then decides whether `{}` will do: `curl -X POST .../creds/<role>` works, as a body-less Vault
+  // write does. fastify would validate it as `null`, as it does a JSON `null`, which stays refused.
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
   });

@@ -41,7 +41,7 @@ export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', 'index.ts'
  * How every bundle of the workflows is built (the worker's own, the tests', the bench's). The workflow
  * modules keep no state at module scope (their proxies, message definitions and constants are the same
  * for every lease), so the reused V8 context evaluates them once per workflow thread and shares them,
- * frozen, instead of evaluating them again for every workflow it creates: replayed leases took 0.93x the
+ * frozen, instead of evaluating them again for every workflow it creates: replayed leases took 0.92x the
  * CPU (bench/README.md). State a workflow keeps belongs inside its function, never at module scope.
  */
 export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: [WORKFLOWS_PATH] };
