@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../lib/config';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
 import { nodeFlagsFor } from '../../worker/node-flags';
 
 /**
@@ -22,6 +23,7 @@ interface Service {
   profiles?: string[];
   container_name?: string;
   ports?: string[];
+  volumes?: string[];
 }
 // Merge keys (`<<: *product`), as compose reads them.
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -55,6 +57,31 @@ describe('docker-compose.yml', () => {
       // Scalable: no fixed name or host port on the worker.
       expect(services.worker.container_name).toBeUndefined();
       expect(services.worker.ports).toBeUndefined();
+    },
+  );
+
+  it(
+    "runs Temporal with the dynamic config the product needs: updates and update-with-start on, the dev " +
+      "server's settings too",
+    () => {
+      const [source, target] = services.temporal.volumes!.find((v) => v.includes('dynamicconfig'))!.split(':');
+      expect(path.posix.join('/etc/temporal', services.temporal.environment.DYNAMIC_CONFIG_FILE_PATH!)).toBe(target);
+      const values = Object.fromEntries(
+        Object.entries(
+          parse(readFileSync(path.join(ROOT, source!), 'utf8')) as Record<string, { value: unknown }[]>,
+        ).map(([key, [setting]]) => [key, setting!.value]),
+      );
+      expect(values).toEqual({
+        'frontend.enableUpdateWorkflowExecution': true,
+        'frontend.enableExecuteMultiOperation': true,
+        ...DEV_SERVER_DYNAMIC_CONFIG,
+      });
+      // Update-with-start needs server 1.26.2 or later.
+      const [major, minor, patch] = services.temporal.image.split(':')[1]!.split('.').map(Number);
+      expect(major! * 1e6 + minor! * 1e3 + patch!).toBeGreaterThanOrEqual(1_026_002);
+      // The opt-in dev server takes the same settings.
+      for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG))
+        expect(services['temporal-dev'].command).toContain(`--dynamic-config-value=${key}=${value}`);
     },
   );
 
