@@ -8,6 +8,8 @@ export interface RunResult {
   elapsedMs: number;
   latencies: number[];
   firstError?: string;
+  /** The run ended early on `giveUpAfterErrors` failures in a row. */
+  gaveUp?: boolean;
 }
 
 export interface Stats {
@@ -56,10 +58,12 @@ export function merge(runs: RunResult[]): RunResult {
  * Runs `op` from `concurrency` loops until `durationMs` passes or `maxOps` have started. Only successful
  * operations count toward `ops` and the latencies; failures are counted and the first one kept. With
  * `pacingMs`, each loop starts an operation at most every `pacingMs` (an offered rate, not a closed loop).
+ * With `giveUpAfterErrors`, that many failures in a row end the run (`gaveUp`): a dead process behind the
+ * API turns every call into a 30 s timeout, and a long fill would otherwise wait on it for hours.
  */
 export async function runLoad(
   op: (i: number) => Promise<void>,
-  options: { concurrency: number; durationMs?: number; maxOps?: number; pacingMs?: number },
+  options: { concurrency: number; durationMs?: number; maxOps?: number; pacingMs?: number; giveUpAfterErrors?: number },
 ): Promise<RunResult> {
   const deadline = performance.now() + (options.durationMs ?? Infinity);
   const maxOps = options.maxOps ?? Infinity;
@@ -67,24 +71,28 @@ export async function runLoad(
   let started = 0;
   let errors = 0;
   let firstError: string | undefined;
+  let failuresInARow = 0;
+  let gaveUp = false;
   const t0 = performance.now();
   const loop = async () => {
-    while (started < maxOps && performance.now() < deadline) {
+    while (!gaveUp && started < maxOps && performance.now() < deadline) {
       const i = started++;
       const begin = performance.now();
       try {
         await op(i);
         latencies.push(performance.now() - begin);
+        failuresInARow = 0;
       } catch (error) {
         errors++;
         firstError ??= error instanceof Error ? error.message : String(error);
+        if (++failuresInARow >= (options.giveUpAfterErrors ?? Infinity)) gaveUp = true;
       }
       const idle = (options.pacingMs ?? 0) - (performance.now() - begin);
       if (idle > 0) await sleep(idle);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, loop));
-  return { ops: latencies.length, errors, elapsedMs: performance.now() - t0, latencies, firstError };
+  return { ops: latencies.length, errors, elapsedMs: performance.now() - t0, latencies, firstError, gaveUp };
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
