@@ -31,7 +31,7 @@ const wanted = (name: string) => !only || only.includes(name);
 const against = args.find((a) => a.startsWith('--against='))?.split('=')[1];
 /**
  * `--storm-lever=<WORKER_ENV>=<value>[+<WORKER_ENV>=<value>...][,<count>]`: an expiry storm of <count> with the
- * shipped worker, then with those settings.
+ * shipped worker, then with those settings (dotted names: the dev server's dynamic config; GO*: its Go runtime).
  */
 const stormArg = args
   .find((a) => a.startsWith('--storm-lever='))

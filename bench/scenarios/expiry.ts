@@ -148,8 +148,9 @@ export async function stormLever(
   const { env, log } = ctx;
   const shipped = await expiryScenario(ctx, count, mintRateHint);
   const shippedRss = env.worker.rss();
-  // Dotted names are the dev server's dynamic config (the server and the product restart), the rest the worker's.
-  const kind = Object.keys(setting).some((key) => key.includes('.')) ? 'temporal' : 'worker';
+  // Dotted names are the dev server's dynamic config and GO* its Go runtime's environment (the server and the
+  // product restart), the rest the worker's.
+  const kind = Object.keys(setting).some((key) => key.includes('.') || key.startsWith('GO')) ? 'temporal' : 'worker';
   await env.restart(kind, setting);
   const larger = await expiryScenario(ctx, count, mintRateHint);
   const largerRss = env.worker.rss();

@@ -68,6 +68,12 @@ export const LEVERS: Lever[] = [
     candidate: { label: 'GOGC=400', env: { GOGC: '400' } },
   },
   {
+    name: 'temporal go procs',
+    process: 'temporal',
+    baseline: { ...SHIPPED, label: 'GOMAXPROCS=2 (one per core, the Go default)' },
+    candidate: { label: 'GOMAXPROCS=1', env: { GOMAXPROCS: '1' } },
+  },
+  {
     name: 'task queue partitions',
     process: 'temporal',
     baseline: { ...SHIPPED, label: "the dev server's own (shipped)" },
