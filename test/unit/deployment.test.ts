@@ -61,7 +61,7 @@ describe('docker-compose.yml', () => {
   );
 
   it(
-    "runs Temporal with the dynamic config the product needs: updates and update-with-start on, the dev " +
+    'runs Temporal with the dynamic config the product needs: updates and update-with-start on, the dev ' +
       "server's settings too",
     () => {
       const [source, target] = services.temporal.volumes!.find((v) => v.includes('dynamicconfig'))!.split(':');
