@@ -13,17 +13,20 @@ const SAMPLED = 20;
 /**
  * N leases that expire in the same second: the time from that second until every role is gone (and
  * every lease is recorded expired), beside one connection dropping the same number of roles in a loop.
+ * With `evictWith`, that many leases of a day are minted after them, so the worker's cache has let go of
+ * the expiring ones by their expiry (`label` names the figure).
  */
 export async function expiryScenario(
   ctx: ScenarioContext,
   count: number,
   mintRateHint: number,
-): Promise<{ leases: number; rolesGoneMs: number }> {
+  { evictWith = 0, label = `expiry storm n=${count}` }: { evictWith?: number; label?: string } = {},
+): Promise<{ leases: number; rolesGoneMs: number; cpu: ReturnType<typeof cpuPerOp> }> {
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'storm');
   const prefix = `v_${role}_`;
   // Leave room for minting all of them at a pessimistic rate before the common expiry second.
-  const mintSeconds = count / Math.max(mintRateHint * 0.6, 2);
+  const mintSeconds = (count + evictWith) / Math.max(mintRateHint * 0.6, 2);
   const expirySecond = Math.ceil(Date.now() / 1000 + mintSeconds + 4);
   log(`  expiry storm: minting ${count} leases that all expire at ${new Date(expirySecond * 1000).toISOString()}`);
   const expiries = new Map<string, number>();
@@ -41,6 +44,15 @@ export async function expiryScenario(
     },
     { concurrency: 16, maxOps: count },
   );
+  if (evictWith > 0) {
+    const lateRole = await env.defineRole(env.shapes.group, 'evictor');
+    const evictors = await runLoad(() => apiMint(env, lateRole, { ttl: '24h' }).then(() => {}), {
+      concurrency: 16,
+      maxOps: evictWith,
+      giveUpAfterErrors: 32,
+    });
+    log(`  expiry: ${evictors.ops} leases of a day minted after them, so the cache has let go of them`);
+  }
   const onTime = expiries.get(String(expirySecond)) ?? 0;
   const store = new pg.Client({ connectionString: env.config.databaseUrl });
   const admin = new pg.Client({ ...env.targetConfig, user: 'postgres', password: undefined });
@@ -76,7 +88,7 @@ export async function expiryScenario(
     const raw = await rawDropLoop(ctx, minted.ops);
     const ratio = rolesGoneMs / raw.ms;
     const line =
-      `expiry storm n=${minted.ops}`.padEnd(20) +
+      label.padEnd(20) +
       ` product: roles gone ${(rolesGoneMs / 1000).toFixed(1)} s (${rate(minted.ops / (rolesGoneMs / 1000))}/s),` +
       ` all recorded expired ${(recordedMs / 1000).toFixed(1)} s` +
       `${gone ? '' : ` (NOT DONE: ${leftRoles} roles left)`}${allRecorded ? '' : ' (NOT ALL RECORDED)'}` +
@@ -86,7 +98,7 @@ export async function expiryScenario(
       ` | ${timedOut} of ${histories.length} sampled timed out on the sticky queue`;
     log(line);
     ctx.report({
-      name: `expiry storm n=${count}`,
+      name: label,
       line,
       data: {
         leases: minted.ops,
@@ -108,7 +120,7 @@ export async function expiryScenario(
       },
     });
     ctx.report(historyFigure(ctx, histories, 'expiry'));
-    return { leases: minted.ops, rolesGoneMs };
+    return { leases: minted.ops, rolesGoneMs, cpu };
   } finally {
     await Promise.all([store.end(), admin.end()]);
   }

@@ -3,6 +3,8 @@ import { merge, runLoad, stats } from '../lib/load';
 import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
 import { processIds, revokeEach } from './cpu';
 import { rssOf } from '../lib/processes';
+import { DEFAULT_WORKER_TUNING } from '../../lib/config';
+import { expiryScenario } from './expiry';
 import { apiMint, dropRawRoles, mb, rate, rawMinter, statsText, x, ms, type ScenarioContext } from './common';
 
 /**
@@ -142,6 +144,29 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     ` | ${x(evicted.total / cached.total)}`;
   log(evictLine);
   ctx.report({ name: 'scale evicted revoke', line: evictLine, data: { sample, evicted, cached } });
+
+  // The same for an expiry: leases that expire together after the cache has let go of them, beside
+  // as many that expire while still cached.
+  const mintRate = atN.api.rate;
+  const cachedExpiry = await expiryScenario(ctx, sample, mintRate, { label: 'scale cached wave' });
+  const evictedExpiry = await expiryScenario(ctx, sample, mintRate, {
+    evictWith: DEFAULT_WORKER_TUNING.cachedWorkflows + 100,
+    label: 'scale evicted wave',
+  });
+  const cpuSplit = (run: typeof cachedExpiry) =>
+    `${run.cpu.total.toFixed(1)} CPU ms/lease (worker ${run.cpu.worker.toFixed(1)},` +
+    ` temporal ${run.cpu.temporal.toFixed(1)}), all gone in ${(run.rolesGoneMs / 1000).toFixed(1)} s`;
+  const expiryLine =
+    `scale evicted expiry`.padEnd(20) +
+    ` ${sample} leases evicted from the worker's cache, expiring in one second: ${cpuSplit(evictedExpiry)}` +
+    ` | baseline ${sample} still cached: ${cpuSplit(cachedExpiry)}` +
+    ` | ${x(evictedExpiry.cpu.total / cachedExpiry.cpu.total)}`;
+  log(expiryLine);
+  ctx.report({
+    name: 'scale evicted expiry',
+    line: expiryLine,
+    data: { sample, evicted: evictedExpiry, cached: cachedExpiry },
+  });
 }
 
 const heapText = (m: { workerHeapKept: number }) => `its JS heaps keep ${mb(m.workerHeapKept)} after a full collection`;
