@@ -16,7 +16,7 @@ import { workflowCodeScenario } from './scenarios/workflow-code';
 
 /**
  * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,revoke,expiry,scale]
- * [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]`:
+ * [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>] [--live=<n>]`:
  * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
  * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
@@ -44,9 +44,14 @@ const storm = stormArg
     }
   : undefined;
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
-const sizes = quick
-  ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200, lever: 200 }
-  : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400, lever: 200 };
+/** `--live=<n>`: the scale scenario's live leases (then three times as many), instead of the mode's. */
+const liveArg = Number(args.find((a) => a.startsWith('--live='))?.split('=')[1]);
+const sizes = {
+  ...(quick
+    ? { runSeconds: 2, wave: 0, storm: 60, live: 300, traced: 15, cpu: 200, lever: 200 }
+    : { runSeconds: 12, wave: 600, storm: 5000, live: 10_000, traced: 100, cpu: 400, lever: 200 }),
+  ...(liveArg > 0 ? { live: liveArg } : {}),
+};
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);

@@ -96,6 +96,13 @@ export function threadCpuPerOp(
   );
 }
 
+/** CPU ms per op by thread name, busiest first. */
+export const threadText = (threads: Record<string, number>) =>
+  Object.entries(threads)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+    .join(', ');
+
 export type CpuSnapshot = Record<'api' | 'worker' | 'temporal' | 'postgres', number> & {
   at: number;
   machine: MachineTicks;

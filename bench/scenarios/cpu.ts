@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { cpuPerOp, cpuSnapshot, cpuText, idleCpuRate, threadCpuMs, threadCpuPerOp } from '../lib/cpu';
+import { cpuPerOp, cpuSnapshot, cpuText, idleCpuRate, threadCpuMs, threadCpuPerOp, threadText } from '../lib/cpu';
 import { runLoad, sleep, stats } from '../lib/load';
 import { apiMint, rate, revokeAll, statsText, waitUntil, type ScenarioContext } from './common';
 
@@ -64,10 +64,7 @@ export async function cpuScenario(ctx: ScenarioContext, count: number): Promise<
     ` (api ${(mintCpu.api + revokeCpu.api).toFixed(1)}, worker ${(mintCpu.worker + revokeCpu.worker).toFixed(1)},` +
     ` temporal ${(mintCpu.temporal + revokeCpu.temporal).toFixed(1)},` +
     ` postgres ${(mintCpu.postgres + revokeCpu.postgres).toFixed(1)})` +
-    `; worker by thread: ${Object.entries(workerThreads)
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
-      .join(', ')}`;
+    `; worker by thread: ${threadText(workerThreads)}`;
   for (const [name, line, data] of [
     ['cpu mint', mintLine, { cpu: mintCpu, load: stats(mints) }],
     ['cpu revoke', revokeLine, { cpu: revokeCpu, load: stats(revokes) }],

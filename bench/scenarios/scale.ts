@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { merge, runLoad, stats } from '../lib/load';
-import { cpuPerOp, cpuSnapshot } from '../lib/cpu';
+import { cpuPerOp, cpuSnapshot, cpuText, idleCpuRate, threadCpuMs, threadCpuPerOp, threadText } from '../lib/cpu';
 import { processIds, revokeEach } from './cpu';
 import { rssOf } from '../lib/processes';
 import { DEFAULT_WORKER_TUNING } from '../../lib/config';
@@ -40,14 +40,20 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     const seconds = ctx.runSeconds / 2;
     const minter = rawMinter(env, env.shapes.group, 16);
     const raw1 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
+    // What each process burns with nothing asked of it, at this many live leases (subtracted, and printed).
+    const idle = await idleCpuRate(processIds(ctx));
+    const cpu0 = cpuSnapshot(processIds(ctx));
+    const threads0 = threadCpuMs(env.worker.child.pid!);
     const api = await runLoad(() => apiMint(env, role).then(() => {}), {
       concurrency: 16,
       durationMs: ctx.runSeconds * 1000,
     });
+    const cpu = cpuPerOp(cpu0, cpuSnapshot(processIds(ctx)), api.ops, idle);
+    const workerThreads = threadCpuPerOp(threads0, threadCpuMs(env.worker.child.pid!), api.ops);
     const raw2 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
     await minter.close();
     await dropRawRoles(env, minter.created);
-    return { api: stats(api), raw: stats(merge([raw1, raw2])), minted: api.ops };
+    return { api: stats(api), raw: stats(merge([raw1, raw2])), minted: api.ops, cpu, workerThreads, idle };
   };
 
   // Warmed up first (JIT, pools, the workflow cache), or the "at 0" rate reads low and flatters the ratio.
@@ -86,7 +92,9 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     `scale mint @${liveNow} live`.padEnd(20) +
     ` api ${statsText(atN.api)} | at ${live0} live ${rate(at0.api.rate)}/s p99 ${ms(at0.api.p99)} ms` +
     ` | rate ${x(rateRatio)}, p99 ${x(p99Ratio)} of that` +
-    ` | raw floor ${rate(atN.raw.rate)}/s vs ${rate(at0.raw.rate)}/s at 0 (${x(rawRatio)})`;
+    ` | raw floor ${rate(atN.raw.rate)}/s vs ${rate(at0.raw.rate)}/s at 0 (${x(rawRatio)})` +
+    ` | per mint ${cpuText(atN.cpu)}, worker by thread ${threadText(atN.workerThreads)}, ${idleText(atN.idle)}` +
+    ` | at ${live0} live ${cpuText(at0.cpu)}, worker by thread ${threadText(at0.workerThreads)}, ${idleText(at0.idle)}`;
   const perLease = (after: number, before: number, added: number) => (after - before) / Math.max(added, 1);
   const memoryLine =
     `scale memory @${liveNow}`.padEnd(20) +
@@ -177,3 +185,7 @@ async function revokeCpu(ctx: ScenarioContext, leaseIds: string[]) {
   const run = await revokeEach(ctx, leaseIds);
   return cpuPerOp(before, cpuSnapshot(pids), run.ops);
 }
+const idleText = (idle: Record<string, number>) =>
+  `idle CPU (subtracted) ${Object.entries(idle)
+    .map(([name, perMs]) => `${name} ${(perMs * 100).toFixed(1)}%`)
+    .join(', ')}`;
