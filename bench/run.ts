@@ -61,12 +61,23 @@ const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).to
  * 'error' nobody listens to. The operation it served fails and is counted; the run goes on and says so.
  */
 const incidents: string[] = [];
+let stopping = false;
 process.on('uncaughtException', (error: Error & { code?: string }) => {
   const connectionLost = error.code === '57P01' || /Connection terminated|ECONNRESET|ECONNREFUSED/.test(error.message);
   if (!connectionLost) throw error;
+  if (stopping) return; // the cleanup's DROP DATABASE ... WITH (FORCE) ends the run's own connections
   incidents.push(`${new Date().toISOString()} ${error.message}`);
   log(`connection lost (${error.message}): Postgres restarted under the run; figures around now are disturbed`);
 });
+
+/** What the run started and created, stopped and dropped once: at its end, or on Ctrl-C or a SIGTERM. */
+let cleanUp: () => Promise<void> = async () => {};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 
 async function main() {
   log(
@@ -79,6 +90,14 @@ async function main() {
   const baseline = against ? checkoutRevision(against) : undefined;
   const figures: Figure[] = [];
   let failure: unknown;
+  let cleaned: Promise<void> | undefined;
+  cleanUp = () =>
+    (cleaned ??= (async () => {
+      stopping = true;
+      log('cleaning up (processes, databases, roles)');
+      await env?.close().catch((error) => console.error('cleanup failed:', error));
+      baseline?.remove();
+    })());
   try {
     env = await startBenchEnv(log, storage);
     const ctx: ScenarioContext = {
@@ -112,9 +131,7 @@ async function main() {
     failure = error;
     console.error('benchmark failed:', error instanceof Error ? error.stack : error);
   } finally {
-    log('cleaning up (processes, databases, roles)');
-    await env?.close().catch((error) => console.error('cleanup failed:', error));
-    baseline?.remove();
+    await cleanUp();
   }
   const dir = path.join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });
