@@ -62,6 +62,14 @@ export const LEVERS: Lever[] = [
     candidate: { label: '16 slots', env: { SCAIVAULT_WORKER_WORKFLOW_TASK_SLOTS: '16' } },
   },
   {
+    // What a full cache costs: with 50, every mint after the 50th evicts a live lease, whose revoke then
+    // replays its history. A 200-lease round never fills the shipped 1,000 after the restart.
+    name: 'full workflow cache',
+    process: 'worker',
+    baseline: { ...SHIPPED, label: '1,000 workflows (shipped), never full' },
+    candidate: { label: '50 workflows, full', env: { SCAIVAULT_WORKER_CACHED_WORKFLOWS: '50' } },
+  },
+  {
     name: 'temporal go gc',
     process: 'temporal',
     baseline: { ...SHIPPED, label: 'GOGC=100 (the Go default)' },
@@ -102,8 +110,14 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
   const { env, log } = ctx;
   const role = await env.defineRole(env.shapes.group, 'lever');
   for (const lever of levers) {
-    type Acc = { cpu: number[]; byProcess: Record<(typeof PROCESSES)[number], number>[]; mints: RunResult[] };
-    const fresh = (): Acc => ({ cpu: [], byProcess: [], mints: [] });
+    type Acc = {
+      cpu: number[];
+      mint: number[];
+      revoke: number[];
+      byProcess: Record<(typeof PROCESSES)[number], number>[];
+      mints: RunResult[];
+    };
+    const fresh = (): Acc => ({ cpu: [], mint: [], revoke: [], byProcess: [], mints: [] });
     const runs = new Map<Setting, Acc>([
       [lever.baseline, fresh()],
       [lever.candidate, fresh()],
@@ -113,6 +127,8 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
         await env.restart(lever.process, setting.env, setting.root);
         const { mintCpu, revokeCpu, mints } = await leaseCpu(ctx, role, count);
         acc.cpu.push(mintCpu.total + revokeCpu.total);
+        acc.mint.push(mintCpu.total);
+        acc.revoke.push(revokeCpu.total);
         acc.byProcess.push(
           Object.fromEntries(PROCESSES.map((p) => [p, mintCpu[p] + revokeCpu[p]])) as Acc['byProcess'][number],
         );
@@ -126,7 +142,14 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
       const byProcess = Object.fromEntries(
         PROCESSES.map((p) => [p, mean(acc.byProcess.map((b) => b[p]))]),
       ) as Acc['byProcess'][number];
-      return { cpu: mean(acc.cpu), byProcess, rate: stats(merge(acc.mints)).rate, runs: acc.cpu };
+      return {
+        cpu: mean(acc.cpu),
+        mint: mean(acc.mint),
+        revoke: mean(acc.revoke),
+        byProcess,
+        rate: stats(merge(acc.mints)).rate,
+        runs: acc.cpu,
+      };
     };
     const split = (s: ReturnType<typeof summary>) =>
       PROCESSES.map((p) => `${p} ${s.byProcess[p].toFixed(1)}`).join(' ');
@@ -137,7 +160,9 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
       ` ${lever.candidate.label}: ${candidate.cpu.toFixed(1)} CPU ms/lease, mint ${rate(candidate.rate)}/s` +
       ` | baseline ${lever.baseline.label}: ${baseline.cpu.toFixed(1)} CPU ms/lease, mint ${rate(baseline.rate)}/s` +
       ` | CPU ${x(candidate.cpu / baseline.cpu)}, rate ${x(candidate.rate / baseline.rate)}` +
-      ` | per process: ${split(candidate)} against ${split(baseline)}`;
+      ` | per process: ${split(candidate)} against ${split(baseline)}` +
+      ` | mint + revoke: ${candidate.mint.toFixed(1)} + ${candidate.revoke.toFixed(1)}` +
+      ` against ${baseline.mint.toFixed(1)} + ${baseline.revoke.toFixed(1)}`;
     log(line);
     ctx.report({ name: `lever ${lever.name}`, line, data: { lever, candidate, baseline } });
   }
