@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startDevServer } from '../../scripts/temporal-cli';
+import { DEV_SERVER_SQLITE_PRAGMAS, startDevServer } from '../../scripts/temporal-cli';
 import { adminQuery, createTargetDatabase, type TargetDatabase } from '../../test/support/postgres';
 import { call, type Answer } from './load';
 import {
@@ -88,9 +88,14 @@ export interface BenchEnv {
 /**
  * How the benchmark's Temporal dev server keeps its state: `wal` is what `npm start` does (a SQLite file
  * with a write-ahead log, DEV_SERVER_SQLITE_PRAGMAS); `rollback` is the same file with the CLI's own
- * default journal; `memory` keeps nothing.
+ * default journal; `memory` keeps nothing. `wal-64mb-cache` is `wal` with a 64 MB SQLite page cache per
+ * connection (SQLite's default is 2 MB), to see whether a state file larger than its cache is what costs more.
  */
-export type TemporalStorage = 'wal' | 'rollback' | 'memory';
+export type TemporalStorage = 'wal' | 'wal-64mb-cache' | 'rollback' | 'memory';
+const PRAGMAS: Partial<Record<TemporalStorage, string[]>> = {
+  rollback: [],
+  'wal-64mb-cache': [...DEV_SERVER_SQLITE_PRAGMAS, 'cache_size=-65536'],
+};
 
 async function startTemporal(
   storage: TemporalStorage,
@@ -109,7 +114,7 @@ async function startTemporal(
     dbFile,
     dynamicConfig,
     env: pick(true),
-    ...(storage === 'rollback' ? { sqlitePragmas: [] } : {}),
+    ...(PRAGMAS[storage] ? { sqlitePragmas: PRAGMAS[storage] } : {}),
   });
   dieWithParent(child);
   return child;
