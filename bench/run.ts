@@ -4,7 +4,8 @@ import path from 'node:path';
 import { startBenchEnv, type BenchEnv, type TemporalStorage } from './lib/env';
 import { breakdownScenario } from './scenarios/breakdown';
 import { cpuScenario } from './scenarios/cpu';
-import type { Figure, ScenarioContext } from './scenarios/common';
+import { apiMint, type Figure, type ScenarioContext } from './scenarios/common';
+import { runLoad } from './lib/load';
 import { expiryScenario, stormLever } from './scenarios/expiry';
 import { targetFigures } from './targets';
 import { checkoutRevision } from './lib/checkout';
@@ -17,7 +18,7 @@ import { workflowCodeScenario } from './scenarios/workflow-code';
 /**
  * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,revoke,expiry,scale]
  * [--temporal=wal|wal-64mb-cache|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]
- * [--live=<n>]`:
+ * [--live=<n>] [--fill=<n>]`:
  * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
  * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;
  * everything in bench/results/<time>-<mode>.json.
@@ -45,6 +46,8 @@ const storm = stormArg
     }
   : undefined;
 const storage = (args.find((a) => a.startsWith('--temporal='))?.split('=')[1] ?? 'wal') as TemporalStorage;
+/** `--fill=<n>`: mint that many leases of a day before the scenarios, so they run at that many live. */
+const fillTo = Number(args.find((a) => a.startsWith('--fill='))?.split('=')[1]) || 0;
 /** `--live=<n>`: the scale scenario's live leases (then three times as many), instead of the mode's. */
 const liveArg = Number(args.find((a) => a.startsWith('--live='))?.split('=')[1]);
 const sizes = {
@@ -109,6 +112,16 @@ async function main() {
       traced: sizes.traced,
       report: (figure) => figures.push(figure),
     };
+    if (fillTo > 0) {
+      // Everything after runs with this many live leases of a day (a lever judged at scale).
+      const role = await env.defineRole(env.shapes.group, 'fill');
+      const fill = await runLoad(() => apiMint(env!, role, { ttl: '24h' }).then(() => {}), {
+        concurrency: 16,
+        maxOps: fillTo,
+        giveUpAfterErrors: 32,
+      });
+      log(`  filled ${fill.ops} live leases (${fill.errors} errors)`);
+    }
     if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);
     if (wanted('workflow')) await workflowCodeScenario(ctx, quick ? 100 : 300, baseline);
     if (wanted('levers'))

@@ -103,18 +103,20 @@ async function startTemporal(
   dataDir: string,
   setting: Record<string, string> = {},
 ): Promise<ChildProcess> {
-  // Upper-case names (GOGC) are the server process's environment; the rest are dynamic config keys.
-  const isEnv = (key: string) => /^[A-Z][A-Z0-9_]*$/.test(key);
-  const pick = (env: boolean) => Object.fromEntries(Object.entries(setting).filter(([key]) => isEnv(key) === env));
-  const dynamicConfig = pick(false);
+  // Upper-case names (GOGC) are the server process's environment, `sqlite.<pragma>` names SQLite pragmas
+  // added to the storage's, the rest dynamic config keys.
+  const kindOf = (key: string) => (/^[A-Z][A-Z0-9_]*$/.test(key) ? 'env' : key.startsWith('sqlite.') ? 'sqlite' : 'dc');
+  const pick = (kind: string) => Object.entries(setting).filter(([key]) => kindOf(key) === kind);
+  const pragmas = pick('sqlite').map(([key, value]) => `${key.slice('sqlite.'.length)}=${value}`);
+  const basePragmas = PRAGMAS[storage] ?? (pragmas.length > 0 ? DEV_SERVER_SQLITE_PRAGMAS : undefined);
   const dbFile = storage === 'memory' ? undefined : path.join(dataDir, 'temporal.db');
   const child = await startDevServer({
     port,
     headless: true,
     dbFile,
-    dynamicConfig,
-    env: pick(true),
-    ...(PRAGMAS[storage] ? { sqlitePragmas: PRAGMAS[storage] } : {}),
+    dynamicConfig: Object.fromEntries(pick('dc')),
+    env: Object.fromEntries(pick('env')),
+    ...(basePragmas ? { sqlitePragmas: [...basePragmas, ...pragmas] } : {}),
   });
   dieWithParent(child);
   return child;

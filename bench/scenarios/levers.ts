@@ -15,7 +15,7 @@ export interface Lever {
   name: string;
   /**
    * `product` is the API and the worker together; for `temporal`, the setting's values are the dev server's
-   * dynamic config, or its environment for upper-case names (GOGC).
+   * dynamic config, or its environment for upper-case names (GOGC), or SQLite pragmas for `sqlite.<name>`.
    */
   process: 'api' | 'worker' | 'product' | 'temporal';
   baseline: Setting;
@@ -68,6 +68,13 @@ export const LEVERS: Lever[] = [
     process: 'worker',
     baseline: { ...SHIPPED, label: '1,000 workflows (shipped), never full' },
     candidate: { label: '50 workflows, full', env: { SCAIVAULT_WORKER_CACHED_WORKFLOWS: '50' } },
+  },
+  {
+    // Restarted on the same state file; with `--fill`, at that many live leases.
+    name: 'temporal page cache',
+    process: 'temporal',
+    baseline: { ...SHIPPED, label: "SQLite's 2 MB per connection (shipped)" },
+    candidate: { label: '64 MB per connection', env: { 'sqlite.cache_size': '-65536' } },
   },
   {
     name: 'temporal go gc',
