@@ -17,7 +17,7 @@ import { workflowCodeScenario } from './scenarios/workflow-code';
 
 /**
  * `npm run bench [-- --quick] [--only cpu,workflow,levers,mint,breakdown,revoke,expiry,scale]
- * [--temporal=wal|wal-64mb-cache|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]
+ * [--temporal=wal|rollback|memory] [--against=<rev>] [--storm-lever=<env>=<value>,<count>]
  * [--live=<n>] [--fill=<n>]`:
  * the product's figures on this machine, each beside a baseline measured in the same run; `--against` adds
  * a lever that runs API and worker from that revision against the working tree. One summary line per figure at the end;

@@ -88,14 +88,9 @@ export interface BenchEnv {
 /**
  * How the benchmark's Temporal dev server keeps its state: `wal` is what `npm start` does (a SQLite file
  * with a write-ahead log, DEV_SERVER_SQLITE_PRAGMAS); `rollback` is the same file with the CLI's own
- * default journal; `memory` keeps nothing. `wal-64mb-cache` is `wal` with a 64 MB SQLite page cache per
- * connection (SQLite's default is 2 MB), to see whether a state file larger than its cache is what costs more.
+ * default journal; `memory` keeps nothing.
  */
-export type TemporalStorage = 'wal' | 'wal-64mb-cache' | 'rollback' | 'memory';
-const PRAGMAS: Partial<Record<TemporalStorage, string[]>> = {
-  rollback: [],
-  'wal-64mb-cache': [...DEV_SERVER_SQLITE_PRAGMAS, 'cache_size=-65536'],
-};
+export type TemporalStorage = 'wal' | 'rollback' | 'memory';
 
 async function startTemporal(
   storage: TemporalStorage,
@@ -108,7 +103,7 @@ async function startTemporal(
   const kindOf = (key: string) => (/^[A-Z][A-Z0-9_]*$/.test(key) ? 'env' : key.startsWith('sqlite.') ? 'sqlite' : 'dc');
   const pick = (kind: string) => Object.entries(setting).filter(([key]) => kindOf(key) === kind);
   const pragmas = pick('sqlite').map(([key, value]) => `${key.slice('sqlite.'.length)}=${value}`);
-  const basePragmas = PRAGMAS[storage] ?? (pragmas.length > 0 ? DEV_SERVER_SQLITE_PRAGMAS : undefined);
+  const basePragmas = storage === 'rollback' ? [] : pragmas.length > 0 ? DEV_SERVER_SQLITE_PRAGMAS : undefined;
   const dbFile = storage === 'memory' ? undefined : path.join(dataDir, 'temporal.db');
   const child = await startDevServer({
     port,
