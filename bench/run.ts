@@ -4,8 +4,7 @@ import path from 'node:path';
 import { startBenchEnv, type BenchEnv, type TemporalStorage } from './lib/env';
 import { breakdownScenario } from './scenarios/breakdown';
 import { cpuScenario } from './scenarios/cpu';
-import { apiMint, type Figure, type ScenarioContext } from './scenarios/common';
-import { runLoad } from './lib/load';
+import { mintLiveLeases, type Figure, type ScenarioContext } from './scenarios/common';
 import { expiryScenario, stormLever } from './scenarios/expiry';
 import { targetFigures } from './targets';
 import { checkoutRevision } from './lib/checkout';
@@ -115,11 +114,7 @@ async function main() {
     if (fillTo > 0) {
       // Everything after runs with this many live leases of a day (a lever judged at scale).
       const role = await env.defineRole(env.shapes.group, 'fill');
-      const fill = await runLoad(() => apiMint(env!, role, { ttl: '24h' }).then(() => {}), {
-        concurrency: 16,
-        maxOps: fillTo,
-        giveUpAfterErrors: 32,
-      });
+      const fill = await mintLiveLeases(env, role, fillTo);
       log(`  filled ${fill.ops} live leases (${fill.errors} errors)`);
     }
     if (wanted('cpu')) await cpuScenario(ctx, sizes.cpu);

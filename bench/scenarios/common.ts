@@ -3,7 +3,7 @@ import { needsAclLock, TAKE_ACL_LOCK } from '../../engine/statements';
 import { generatePassword, randomName } from '../../lib/random';
 import { formatExpiration, render } from '../../lib/templates';
 import type { BenchEnv, Shape } from '../lib/env';
-import { sleep, type Stats } from '../lib/load';
+import { runLoad, sleep, type Stats } from '../lib/load';
 
 /** The issue's reference: hashicorp/vault-benchmark's postgresql_secret example run. */
 export const VAULT_BENCHMARK = { rate: 221, mean: 44.9, p99: 77.4 };
@@ -43,6 +43,20 @@ export async function apiMint(env: BenchEnv, role: string, body: Record<string, 
       `mint: ${response.status} ${response.body?.error?.code ?? ''} ${response.body?.error?.message ?? ''}`,
     );
   return response.body as { lease_id: string; expires_at: string; data: { username: string } };
+}
+
+/**
+ * `count` leases of a day minted at c=16, their ids pushed to `leaseIds`: live leases for what runs after them.
+ * Gives up (and throws) after 32 failed mints in a row rather than waiting out a dead worker's timeouts.
+ */
+export async function mintLiveLeases(env: BenchEnv, role: string, count: number, leaseIds: string[] = []) {
+  const run = await runLoad(async () => void leaseIds.push((await apiMint(env, role, { ttl: '24h' })).lease_id), {
+    concurrency: 16,
+    maxOps: Math.max(0, count),
+    giveUpAfterErrors: 32,
+  });
+  if (run.gaveUp) throw new Error(`filling live leases gave up after ${run.errors} failed mints: ${run.firstError}`);
+  return run;
 }
 
 /** Revokes every lease of the role (the product's revoke-prefix), so the next run starts from none. */

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { cpuPerOp, cpuSnapshot, cpuText } from '../lib/cpu';
 import { runLoad, sleep } from '../lib/load';
 import { fetchHistories, historyFigure } from './breakdown';
-import { apiMint, rate, waitUntil, x, type ScenarioContext } from './common';
+import { apiMint, mintLiveLeases, rate, waitUntil, x, type ScenarioContext } from './common';
 import { processIds } from './cpu';
 
 /** Leases whose histories are read after a storm, to count the expiries that waited out the sticky queue. */
@@ -46,11 +46,7 @@ export async function expiryScenario(
   );
   if (evictWith > 0) {
     const lateRole = await env.defineRole(env.shapes.group, 'evictor');
-    const evictors = await runLoad(() => apiMint(env, lateRole, { ttl: '24h' }).then(() => {}), {
-      concurrency: 16,
-      maxOps: evictWith,
-      giveUpAfterErrors: 32,
-    });
+    const evictors = await mintLiveLeases(env, lateRole, evictWith);
     log(`  expiry: ${evictors.ops} leases of a day minted after them, so the cache has let go of them`);
   }
   const onTime = expiries.get(String(expirySecond)) ?? 0;

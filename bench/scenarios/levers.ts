@@ -118,13 +118,12 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
   const role = await env.defineRole(env.shapes.group, 'lever');
   for (const lever of levers) {
     type Acc = {
-      cpu: number[];
       mint: number[];
       revoke: number[];
       byProcess: Record<(typeof PROCESSES)[number], number>[];
       mints: RunResult[];
     };
-    const fresh = (): Acc => ({ cpu: [], mint: [], revoke: [], byProcess: [], mints: [] });
+    const fresh = (): Acc => ({ mint: [], revoke: [], byProcess: [], mints: [] });
     const runs = new Map<Setting, Acc>([
       [lever.baseline, fresh()],
       [lever.candidate, fresh()],
@@ -133,7 +132,6 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
       for (const [setting, acc] of runs) {
         await env.restart(lever.process, setting.env, setting.root);
         const { mintCpu, revokeCpu, mints } = await leaseCpu(ctx, role, count);
-        acc.cpu.push(mintCpu.total + revokeCpu.total);
         acc.mint.push(mintCpu.total);
         acc.revoke.push(revokeCpu.total);
         acc.byProcess.push(
@@ -149,14 +147,9 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
       const byProcess = Object.fromEntries(
         PROCESSES.map((p) => [p, mean(acc.byProcess.map((b) => b[p]))]),
       ) as Acc['byProcess'][number];
-      return {
-        cpu: mean(acc.cpu),
-        mint: mean(acc.mint),
-        revoke: mean(acc.revoke),
-        byProcess,
-        rate: stats(merge(acc.mints)).rate,
-        runs: acc.cpu,
-      };
+      const rounds = acc.mint.map((mint, i) => mint + acc.revoke[i]!);
+      const [mint, revoke] = [mean(acc.mint), mean(acc.revoke)];
+      return { cpu: mint + revoke, mint, revoke, byProcess, rate: stats(merge(acc.mints)).rate, runs: rounds };
     };
     const split = (s: ReturnType<typeof summary>) =>
       PROCESSES.map((p) => `${p} ${s.byProcess[p].toFixed(1)}`).join(' ');

@@ -5,7 +5,18 @@ import { processIds, revokeEach } from './cpu';
 import { rssOf } from '../lib/processes';
 import { DEFAULT_WORKER_TUNING } from '../../lib/config';
 import { expiryScenario } from './expiry';
-import { apiMint, dropRawRoles, mb, rate, rawMinter, statsText, x, ms, type ScenarioContext } from './common';
+import {
+  apiMint,
+  dropRawRoles,
+  mb,
+  mintLiveLeases,
+  rate,
+  rawMinter,
+  statsText,
+  x,
+  ms,
+  type ScenarioContext,
+} from './common';
 
 /**
  * Mint rate and p99 with no live lease and with `live` live leases (group shape, 16 concurrent callers),
@@ -41,15 +52,16 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     const minter = rawMinter(env, env.shapes.group, 16);
     const raw1 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
     // What each process burns with nothing asked of it, at this many live leases (subtracted, and printed).
-    const idle = await idleCpuRate(processIds(ctx));
-    const cpu0 = cpuSnapshot(processIds(ctx));
-    const threads0 = threadCpuMs(env.worker.child.pid!);
+    const pids = processIds(ctx);
+    const idle = await idleCpuRate(pids);
+    const cpu0 = cpuSnapshot(pids);
+    const threads0 = threadCpuMs(pids.worker);
     const api = await runLoad(() => apiMint(env, role).then(() => {}), {
       concurrency: 16,
       durationMs: ctx.runSeconds * 1000,
     });
-    const cpu = cpuPerOp(cpu0, cpuSnapshot(processIds(ctx)), api.ops, idle);
-    const workerThreads = threadCpuPerOp(threads0, threadCpuMs(env.worker.child.pid!), api.ops);
+    const cpu = cpuPerOp(cpu0, cpuSnapshot(pids), api.ops, idle);
+    const workerThreads = threadCpuPerOp(threads0, threadCpuMs(pids.worker), api.ops);
     const raw2 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
     await minter.close();
     await dropRawRoles(env, minter.created);
@@ -66,15 +78,7 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   );
   const fillStart = Date.now();
   const filled: string[] = [];
-  const fillTo = async (count: number) => {
-    const run = await runLoad(async () => void filled.push((await apiMint(env, role, { ttl: '24h' })).lease_id), {
-      concurrency: 16,
-      maxOps: Math.max(0, count),
-      giveUpAfterErrors: 32,
-    });
-    if (run.gaveUp) throw new Error(`scale: the fill gave up after ${run.errors} failed mints: ${run.firstError}`);
-    return run;
-  };
+  const fillTo = (count: number) => mintLiveLeases(env, role, count, filled);
   const fill = await fillTo(live - live0 - at0.minted);
   const fillSeconds = (Date.now() - fillStart) / 1000;
   const liveNow = await liveLeases();
@@ -185,6 +189,7 @@ async function revokeCpu(ctx: ScenarioContext, leaseIds: string[]) {
   const run = await revokeEach(ctx, leaseIds);
   return cpuPerOp(before, cpuSnapshot(pids), run.ops);
 }
+
 const idleText = (idle: Record<string, number>) =>
   `idle CPU (subtracted) ${Object.entries(idle)
     .map(([name, perMs]) => `${name} ${(perMs * 100).toFixed(1)}%`)
