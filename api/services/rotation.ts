@@ -90,6 +90,12 @@ export const rotationView = (r: RotationRecord) => ({
 /** Minimum interval between scheduled rotations: a typo like "7s" for "7d" must not churn a root credential. */
 export const MIN_INTERVAL_SECONDS = 60;
 
+/** The store says no rotation is in progress, yet the last one's workflow is still open. */
+class StillClosing extends Error {}
+
+/** How long a manual rotation waits for the last one's workflow to close. */
+const CLOSING_WAIT_MS = 5_000;
+
 export function createRotationService(deps: {
   stores: Pick<Stores, 'audited' | 'rotation' | 'secrets'>;
   temporal: Client;
@@ -226,44 +232,26 @@ export function createRotationService(deps: {
 
     /** Starts a rotation now; answers once the pending version is written. */
     async rotateNow(actor: Identity, secretPath: string) {
-      if (!(await stores.rotation.assignment(secretPath))) {
-        throw new ApiError(
-          'invalid_request',
-          `${secretPath} is not assigned to a rotation policy: POST /v1/rotation/policies/{id}/secrets first`,
-        );
-      }
-      const busy = await stores.rotation.inProgress(secretPath);
-      if (busy)
-        throw new ApiError('conflict', `rotation ${busy.rotation_id} of ${secretPath} is in progress (${busy.state})`, {
-          rotation_id: busy.rotation_id,
-        });
-      const start = new WithStartWorkflowOperation<typeof rotationWorkflow>('rotationWorkflow', {
-        workflowId: rotationWorkflowId(taskQueue, secretPath),
-        taskQueue,
-        args: [{ secretPath, trigger: 'manual', requestedBy: actor.identity_id }],
-        workflowIdConflictPolicy: 'FAIL',
-      });
-      let view: RotationView;
+      const workflowId = rotationWorkflowId(taskQueue, secretPath);
       try {
-        view = await withinDeadline(temporal, waitMs, () =>
-          temporal.workflow.executeUpdateWithStart(startedUpdate, { startWorkflowOperation: start }),
-        );
+        return await startRotation(actor, secretPath, workflowId);
       } catch (error) {
-        if (error instanceof TimedOut) {
-          throw new ApiError(
-            'engine_unavailable',
-            `no worker began the rotation within ${Math.round(waitMs / 1000)}s; it begins once one runs ` +
-              `(GET /v1/rotation/secrets/${secretPath} shows it)`,
-          );
-        }
-        const type = failureType(error);
-        if (type === RotationErrors.busy || /already started|already running/i.test(String(error))) {
-          throw new ApiError('conflict', `a rotation of ${secretPath} is in progress`);
-        }
-        if (type === RotationErrors.failed) throw new ApiError('invalid_request', failureMessage(error));
-        throw error;
+        if (!(error instanceof StillClosing)) throw error;
       }
-      return rotationView((await stores.rotation.get(view.rotationId))!);
+      // The store has ended the last rotation but its workflow is still closing (told of a deleted secret,
+      // or delivering its last webhook events): wait briefly for it, then start the next one.
+      await withinDeadline(temporal, CLOSING_WAIT_MS, () => temporal.workflow.getHandle(workflowId).result()).catch(
+        () => {},
+      );
+      try {
+        return await startRotation(actor, secretPath, workflowId);
+      } catch (error) {
+        if (!(error instanceof StillClosing)) throw error;
+        throw new ApiError(
+          'conflict',
+          `the last rotation of ${secretPath} has ended but is still delivering its webhook events; try again later`,
+        );
+      }
     },
 
     async confirm(actor: Identity, rotationId: string) {
@@ -315,6 +303,46 @@ export function createRotationService(deps: {
       return (await stores.rotation.get(rotationId))?.secret_path ?? `rotation/rotations/${rotationId}`;
     },
   };
+
+  async function startRotation(actor: Identity, secretPath: string, workflowId: string) {
+    if (!(await stores.rotation.assignment(secretPath))) {
+      throw new ApiError(
+        'invalid_request',
+        `${secretPath} is not assigned to a rotation policy: POST /v1/rotation/policies/{id}/secrets first`,
+      );
+    }
+    const busy = await stores.rotation.inProgress(secretPath);
+    if (busy)
+      throw new ApiError('conflict', `rotation ${busy.rotation_id} of ${secretPath} is in progress (${busy.state})`, {
+        rotation_id: busy.rotation_id,
+      });
+    const start = new WithStartWorkflowOperation<typeof rotationWorkflow>('rotationWorkflow', {
+      workflowId,
+      taskQueue,
+      args: [{ secretPath, trigger: 'manual', requestedBy: actor.identity_id }],
+      workflowIdConflictPolicy: 'FAIL',
+    });
+    let view: RotationView;
+    try {
+      view = await withinDeadline(temporal, waitMs, () =>
+        temporal.workflow.executeUpdateWithStart(startedUpdate, { startWorkflowOperation: start }),
+      );
+    } catch (error) {
+      if (error instanceof TimedOut) {
+        throw new ApiError(
+          'engine_unavailable',
+          `no worker began the rotation within ${Math.round(waitMs / 1000)}s; it begins once one runs ` +
+            `(GET /v1/rotation/secrets/${secretPath} shows it)`,
+        );
+      }
+      const type = failureType(error);
+      if (type === RotationErrors.busy) throw new ApiError('conflict', `a rotation of ${secretPath} is in progress`);
+      if (/already started|already running/i.test(String(error))) throw new StillClosing();
+      if (type === RotationErrors.failed) throw new ApiError('invalid_request', failureMessage(error));
+      throw error;
+    }
+    return rotationView((await stores.rotation.get(view.rotationId))!);
+  }
 
   async function nextRun(scheduleId: string): Promise<string | null> {
     const described = await temporal.schedule

@@ -459,6 +459,60 @@ describe('an unconfirmed rotation', () => {
   );
 });
 
+describe('a rotation whose workflow outlives its store row', () => {
+  it('a manual rotation waits for the last one to finish delivering its events, then starts', async () => {
+    const path = 'app/lingering/db';
+    const put = await stack.call('PUT', `/v1/secrets/${path}`, {
+      data: { username: 'svc', password: 'lingering-password' },
+      secret_type: 'json',
+    });
+    expect(put.status).toBe(200);
+    const policy = await stack.call('POST', '/v1/rotation/policies', {
+      id: 'rot_linger',
+      name: 'lingering',
+      interval: '1h',
+      grace_period: '1s',
+      auto_generate: true,
+      secret_policy_id: 'sp_db_passwords',
+    });
+    expect(policy.status).toBe(201);
+    expect((await stack.call('POST', '/v1/rotation/policies/rot_linger/secrets', { secret_path: path })).status).toBe(
+      200,
+    );
+    const hook = await stack.call('POST', '/v1/webhooks', {
+      url: receiverUrl,
+      events: ['secret.rotated'],
+      path_pattern: 'app/lingering/*',
+    });
+    expect(hook.status).toBe(201);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    handle = async (_request, response) => {
+      await held;
+      response.end();
+    };
+    try {
+      const first = await stack.call('POST', `/v1/rotation/secrets/${path}/rotate`);
+      expect(first.status, JSON.stringify(first.body)).toBe(202);
+      await waitFor(
+        () => rotationStatus(path),
+        (s) => s.body.last_rotation?.state === 'expired',
+        30_000,
+      );
+      const workflow = await stack.temporal.workflow.getHandle(rotationWorkflowId(stack.taskQueue, path)).describe();
+      expect(workflow.status.name).toBe('RUNNING'); // still delivering the held event
+
+      setTimeout(release, 500);
+      const second = await stack.call('POST', `/v1/rotation/secrets/${path}/rotate`);
+      expect(second.status, JSON.stringify(second.body)).toBe(202);
+      expect(second.body.rotation_id).not.toBe(first.body.rotation_id);
+    } finally {
+      release();
+      handle = async (_r, response) => void response.end();
+    }
+  }, 60_000);
+});
+
 describe('a secret deleted mid-rotation', () => {
   it('ends its rotation as failed, leaves no rotation wedged, and the path rotates again once re-created', async () => {
     const path = 'app/deleted-mid-rotation/db';
