@@ -3,8 +3,12 @@ import type { ReconcileActivities } from '../lib/reconcile-activities';
 import { dropRole, markedRoles } from '../engine/statements';
 import type { TargetPools } from '../engine/target-pools';
 import type { Stores } from '../store';
+import type { LeaseRecord } from '../store/leases';
 import { DEFAULT_REVOCATION_STATEMENTS } from '../lib/templates';
 import { ENGINE_IDENTITY } from '../lib/access';
+
+/** Lease rows read per query: a target with 100,000 live roles costs 100 reads, not 100,000. */
+const LEASES_PER_READ = 1000;
 
 export interface ReconcileDeps {
   targets: TargetPools;
@@ -29,8 +33,13 @@ export function createReconcileActivities({
       const candidates = (await targets.withClient(engine, markedRoles)).filter(
         (r) => r.marker.storeId === storeId && r.marker.engine === engine,
       );
+      const leases = new Map<string, LeaseRecord>();
+      for (let i = 0; i < candidates.length; i += LEASES_PER_READ) {
+        const ids = candidates.slice(i, i + LEASES_PER_READ).map((c) => c.marker.leaseId);
+        for (const [id, lease] of await stores.leases.getMany(ids)) leases.set(id, lease);
+      }
       for (const { username, marker } of candidates) {
-        const lease = await stores.leases.get(marker.leaseId);
+        const lease = leases.get(marker.leaseId);
         const orphaned = lease
           ? isFinished(lease.state) || (lease.state === 'active' && lease.expires_at.getTime() < cutoff)
           : Date.parse(marker.issuedAt) < cutoff;

@@ -100,6 +100,14 @@ export class LeaseStore extends TableAccess {
     return rows[0];
   }
 
+  /** The leases of these ids that exist, in one query (the reconciler reads one per marked role). */
+  async getMany(leaseIds: string[]): Promise<Map<string, LeaseRecord>> {
+    const { rows } = await this.db.query<LeaseRecord>('SELECT * FROM leases WHERE lease_id = ANY($1::text[])', [
+      leaseIds,
+    ]);
+    return new Map(rows.map((row) => [row.lease_id, row]));
+  }
+
   /**
    * One page, newest first (issue time, then lease id), after the lease whose sort key is `after`:
    * `[issued_at as ISO, lease_id]`.
