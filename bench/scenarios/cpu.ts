@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { cpuPerOp, cpuSnapshot, cpuText, idleCpuRate, threadCpuMs, threadCpuPerOp, threadText } from '../lib/cpu';
 import { runLoad, sleep, stats } from '../lib/load';
+import { recordServer } from '../lib/perf';
 import { apiMint, rate, revokeAll, statsText, waitUntil, type ScenarioContext } from './common';
 
 /**
@@ -24,8 +25,11 @@ export const revokeEach = ({ env }: ScenarioContext, leaseIds: string[]) =>
     { concurrency: 16, maxOps: leaseIds.length },
   );
 
-/** `count` mints at c=16, then the same leases revoked at c=16: CPU per lease of each, less idle CPU. */
-export async function leaseCpu(ctx: ScenarioContext, role: string, count: number) {
+/**
+ * `count` mints at c=16, then the same leases revoked at c=16: CPU per lease of each, less idle CPU. With
+ * BENCH_PERF, the dev server's profile of each phase as `<profileAs>-mint` and `-revoke`.
+ */
+export async function leaseCpu(ctx: ScenarioContext, role: string, count: number, profileAs = 'lease') {
   const { env } = ctx;
   const pids = processIds(ctx);
   for (let i = 0; i < 20; i++) await apiMint(env, role);
@@ -34,13 +38,17 @@ export async function leaseCpu(ctx: ScenarioContext, role: string, count: number
   const leases: string[] = [];
   const s0 = cpuSnapshot(pids);
   const workerThreads0 = threadCpuMs(pids.worker);
+  let stopPerf = recordServer(pids.temporal, `${profileAs}-mint`);
   const mints = await runLoad(async () => void leases.push((await apiMint(env, role)).lease_id), {
     concurrency: 16,
     maxOps: count,
   });
   const s1 = cpuSnapshot(pids);
+  await stopPerf();
+  stopPerf = recordServer(pids.temporal, `${profileAs}-revoke`);
   const revokes = await revokeEach(ctx, leases);
   const s2 = cpuSnapshot(pids);
+  await stopPerf();
   const workerThreads = threadCpuPerOp(workerThreads0, threadCpuMs(pids.worker), revokes.ops);
   return {
     mintCpu: cpuPerOp(s0, s1, mints.ops, idle),

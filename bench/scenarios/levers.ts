@@ -15,7 +15,8 @@ export interface Lever {
   name: string;
   /**
    * `product` is the API and the worker together; for `temporal`, the setting's values are the dev server's
-   * dynamic config, or its environment for upper-case names (GOGC), or SQLite pragmas for `sqlite.<name>`.
+   * dynamic config, or its environment for upper-case names (GOGC), or SQLite pragmas for `sqlite.<name>`,
+   * or another state file for `state`.
    */
   process: 'api' | 'worker' | 'product' | 'temporal';
   baseline: Setting;
@@ -77,6 +78,15 @@ export const LEVERS: Lever[] = [
     candidate: { label: '64 MB per connection', env: { 'sqlite.cache_size': '-65536' } },
   },
   {
+    // Whether the dev server's own state costs a mint more: the run's state file (with `--fill`, that many
+    // live leases) against an empty one, the server and the product restarted on each in alternating
+    // rounds. The worker's cache starts empty in both, so this is the server's share alone.
+    name: 'temporal state',
+    process: 'temporal',
+    baseline: { label: 'an empty state file', env: { state: 'empty' } },
+    candidate: { ...SHIPPED, label: "the run's state file" },
+  },
+  {
     name: 'temporal go gc',
     process: 'temporal',
     baseline: { ...SHIPPED, label: 'GOGC=100 (the Go default)' },
@@ -131,7 +141,8 @@ export async function leverScenario(ctx: ScenarioContext, count: number, levers:
     for (let round = 0; round < ROUNDS; round++) {
       for (const [setting, acc] of runs) {
         await env.restart(lever.process, setting.env, setting.root);
-        const { mintCpu, revokeCpu, mints } = await leaseCpu(ctx, role, count);
+        const arm = setting === lever.baseline ? 'baseline' : 'candidate';
+        const { mintCpu, revokeCpu, mints } = await leaseCpu(ctx, role, count, `${lever.name}-${arm}-${round}`);
         acc.mint.push(mintCpu.total);
         acc.revoke.push(revokeCpu.total);
         acc.byProcess.push(
