@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /**
- * `node --import tsx bench/go-perf-top.ts <go binary> <perf.data>... [--vs=<perf.data>,...] [--top=<n>]`:
- * the self and inclusive shares of each function in `perf record -g` samples of a Go program. The Temporal
- * CLI's binary is stripped of its symbol table, so perf cannot name its frames; Go's own `.gopclntab`, which
- * every Go binary keeps for its stack traces, still maps each address to its function. Several files are
- * summed. With `--vs=<files>`: the functions whose samples differ most from those files' (a lever's
- * candidate against its baseline, with as many leases on each side).
+ * `node --import tsx bench/go-perf-top.ts <go binary> <perf.data>... [--vs=<perf.data>,...] [--leases=<n>,<m>]
+ * [--top=<n>]`: the self and inclusive shares of each function in `perf record -g` samples of a Go program.
+ * The Temporal CLI's binary is stripped of its symbol table, so perf cannot name its frames; Go's own
+ * `.gopclntab`, which every Go binary keeps for its stack traces, still maps each address to its function.
+ * Several files are summed. With `--vs=<files>`: the functions whose samples differ most from those files'
+ * (a lever's candidate against its baseline; `--leases` when the two sides served different numbers).
  */
 
 /** Function entries as file offsets (ascending) and names from `.gopclntab` (the layout of Go 1.18 and later). */
@@ -56,7 +56,9 @@ const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.s
 const top = Number(option('top')) || 40;
 const [binary, ...files] = args.filter((a) => !a.startsWith('--'));
 if (!binary || files.length === 0) {
-  console.error('usage: bench/go-perf-top.ts <go binary> <perf.data>... [--vs=<perf.data>,...] [--top=<n>]');
+  console.error(
+    'usage: bench/go-perf-top.ts <go binary> <perf.data>... [--vs=<perf.data>,...] [--leases=<n>,<m>] [--top=<n>]',
+  );
   process.exit(2);
 }
 const functions = goFunctions(binary);
@@ -111,6 +113,13 @@ if (!baselineFiles) {
 } else {
   // Samples are CPU time: with as many leases on both sides, the difference in samples is the extra cost.
   const baseline = countSamples(baselineFiles);
+  // `--leases=<candidate's>,<baseline's>`: sides of different sizes, the baseline's counts scaled to the candidate's.
+  const [leases, baselineLeases] = (option('leases') ?? '1,1').split(',').map(Number) as [number, number];
+  const scale = (counts: Map<string, number>) =>
+    new Map([...counts].map(([name, n]) => [name, Math.round((n * leases) / baselineLeases)]));
+  baseline.samples = Math.round((baseline.samples * leases) / baselineLeases);
+  baseline.self = scale(baseline.self);
+  baseline.inclusive = scale(baseline.inclusive);
   const of = (base: number) => `${((base * 100) / baseline.samples).toFixed(1).padStart(5)}% of baseline`;
   const diff = (kind: 'self' | 'inclusive') =>
     [...new Set([...candidate[kind].keys(), ...baseline[kind].keys()])]

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { merge, runLoad, stats } from '../lib/load';
 import { cpuPerOp, cpuSnapshot, cpuText, idleCpuRate, threadCpuMs, threadCpuPerOp, threadText } from '../lib/cpu';
 import { processIds, revokeEach } from './cpu';
+import { recordServer } from '../lib/perf';
 import { rssOf } from '../lib/processes';
 import { DEFAULT_WORKER_TUNING } from '../../lib/config';
 import { expiryScenario } from './expiry';
@@ -47,7 +48,7 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
       await store.end();
     }
   };
-  const probe = async () => {
+  const probe = async (profileAs: string) => {
     const seconds = ctx.runSeconds / 2;
     const minter = rawMinter(env, env.shapes.group, 16);
     const raw1 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
@@ -56,11 +57,13 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
     const idle = await idleCpuRate(pids);
     const cpu0 = cpuSnapshot(pids);
     const threads0 = threadCpuMs(pids.worker);
+    const stopPerf = recordServer(pids.temporal, profileAs);
     const api = await runLoad(() => apiMint(env, role).then(() => {}), {
       concurrency: 16,
       durationMs: ctx.runSeconds * 1000,
     });
     const cpu = cpuPerOp(cpu0, cpuSnapshot(pids), api.ops, idle);
+    await stopPerf();
     const workerThreads = threadCpuPerOp(threads0, threadCpuMs(pids.worker), api.ops);
     const raw2 = await runLoad(() => minter.mint(), { concurrency: 16, durationMs: seconds * 1000 });
     await minter.close();
@@ -72,7 +75,7 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
   await runLoad(() => apiMint(env, role).then(() => {}), { concurrency: 16, durationMs: (ctx.runSeconds / 2) * 1000 });
   const live0 = await liveLeases();
   const memory0 = await memory();
-  const at0 = await probe();
+  const at0 = await probe('scale-mint-at-0');
   log(
     `  scale: at ${live0} live: api ${statsText(at0.api)} | raw ${statsText(at0.raw)}; filling to ${live} live leases`,
   );
@@ -87,7 +90,7 @@ export async function scaleScenario(ctx: ScenarioContext, live: number): Promise
       ` (${rate(fill.ops / fillSeconds)}/s, ${fill.errors} errors)`,
   );
   const memoryN = await memory();
-  const atN = await probe();
+  const atN = await probe(`scale-mint-at-${live}`);
 
   const rateRatio = atN.api.rate / at0.api.rate;
   const p99Ratio = atN.api.p99 / at0.api.p99;
