@@ -101,8 +101,11 @@ async function startTemporal(
   // Upper-case names (GOGC) are the server process's environment, `sqlite.<pragma>` names SQLite pragmas
   // added to the storage's, `state` another state file (`temporal-<state>.db`, created empty), the rest
   // dynamic config keys.
-  const kindOf = (key: string) =>
-    /^[A-Z][A-Z0-9_]*$/.test(key) ? 'env' : key.startsWith('sqlite.') ? 'sqlite' : key === 'state' ? 'state' : 'dc';
+  const kindOf = (key: string) => {
+    if (/^[A-Z][A-Z0-9_]*$/.test(key)) return 'env';
+    if (key.startsWith('sqlite.')) return 'sqlite';
+    return key === 'state' ? 'state' : 'dc';
+  };
   const pick = (kind: string) => Object.entries(setting).filter(([key]) => kindOf(key) === kind);
   const pragmas = pick('sqlite').map(([key, value]) => `${key.slice('sqlite.'.length)}=${value}`);
   const basePragmas = storage === 'rollback' ? [] : pragmas.length > 0 ? DEV_SERVER_SQLITE_PRAGMAS : undefined;

@@ -13,8 +13,11 @@ export function recordServer(pid: number, name: string): () => Promise<void> {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name.replace(/[^\w.-]+/g, '-')}.data`);
   const perf = spawn('perf', ['record', '-q', '-F', '999', '-g', '-p', String(pid), '-o', file], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => perf.once('exit', () => resolve()));
-  perf.once('error', () => {}); // no perf: the phase runs unrecorded
+  // No perf installed: 'error' instead of 'exit', and the phase runs unrecorded.
+  const exited = new Promise<void>((resolve) => {
+    perf.once('exit', () => resolve());
+    perf.once('error', () => resolve());
+  });
   return async () => {
     perf.kill('SIGINT');
     await exited;

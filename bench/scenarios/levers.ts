@@ -81,8 +81,8 @@ export const LEVERS: Lever[] = [
     // Whether the dev server's own state costs a lease more: the run's state file (with `--fill`, that many
     // live leases) against an empty one, the server and the product restarted on each in alternating
     // rounds. The worker's cache starts empty in both, so this is the server's share alone. With 10,000
-    // live it reads 1.14-1.37x of Temporal's CPU, growing each round, in the history queues' task tracking
-    // after each restart; one restart alone costs far less and a steady 10,000 nothing (bench/README.md).
+    // live it read 1.14-1.37x of Temporal's CPU, growing each round, in the history queues' task tracking
+    // after each restart; one restart alone costs far less, a steady 10,000 only at times (bench/README.md).
     name: 'temporal state',
     process: 'temporal',
     baseline: { label: 'an empty state file', env: { state: 'empty' } },
